@@ -1,0 +1,80 @@
+//! Typed errors of the features crate. Every parse error names its source (file path or a
+//! caller-given label) and, where it has one, the 1-based line.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in the input a problem was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// File path, or a label such as `<stdin>` for in-memory input.
+    pub source: String,
+    /// 1-based line number, when the problem is on one line.
+    pub line: Option<usize>,
+}
+
+impl Location {
+    pub fn new(source: impl Into<String>, line: Option<usize>) -> Self {
+        Self { source: source.into(), line }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}", self.source, line),
+            None => write!(f, "{}", self.source),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeaturesError {
+    #[error("{location}: {message}")]
+    Parse { location: Location, message: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    Structure { path: String, message: String },
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("{path}: feature `{name}`: {message}")]
+    Storage { path: PathBuf, name: String, message: String },
+
+    #[error(
+        "`{tool}` was not found on PATH; install the Debian package `{package}` \
+         (apt-get install {package})"
+    )]
+    ToolMissing { tool: String, package: String },
+
+    #[error("`{tool}` failed ({status}): {stderr}")]
+    ToolFailed { tool: String, status: String, stderr: String },
+
+    #[error("`{tool}` timed out after {seconds} s")]
+    ToolTimeout { tool: String, seconds: u64 },
+}
+
+impl FeaturesError {
+    pub(crate) fn parse(source: &str, line: Option<usize>, message: impl Into<String>) -> Self {
+        Self::Parse { location: Location::new(source, line), message: message.into() }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, FeaturesError>;
+
+/// Reads a whole text file, mapping failures to `FeaturesError::Io` with the path.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| FeaturesError::io(path, e))
+}

@@ -1,0 +1,107 @@
+//! From files to raw features: one query with its alignments, or many queries in parallel.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{FeaturesError, Result};
+use crate::feature_dict::FeatureDict;
+use crate::msa::Msa;
+use crate::parsers::fasta::FastaRecord;
+use crate::parsers::{a3m, clustal, stockholm};
+use crate::raw_features::make_monomer_raw_features;
+
+/// Alignment file formats, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlignmentFormat {
+    A3m,
+    Stockholm,
+    Clustal,
+}
+
+impl AlignmentFormat {
+    /// `.a3m`; `.sto`/`.stockholm`; `.aln`/`.clustal`.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "a3m" => Ok(Self::A3m),
+            "sto" | "stockholm" => Ok(Self::Stockholm),
+            "aln" | "clustal" => Ok(Self::Clustal),
+            _ => Err(FeaturesError::InvalidInput(format!(
+                "{}: unknown alignment format `.{ext}` (expected .a3m, .sto or .aln)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Reads an alignment, its format chosen by extension.
+pub fn read_alignment(path: &Path) -> Result<Msa> {
+    match AlignmentFormat::from_path(path)? {
+        AlignmentFormat::A3m => a3m::parse_a3m_file(path),
+        AlignmentFormat::Stockholm => stockholm::parse_stockholm_file(path),
+        AlignmentFormat::Clustal => clustal::parse_clustal_file(path),
+    }
+}
+
+/// Raw features of one query from its alignment files (none: single-sequence mode). Each
+/// alignment's query row must be the query sequence.
+pub fn featurize_query(record: &FastaRecord, alignments: &[PathBuf]) -> Result<FeatureDict> {
+    let msas = alignments
+        .iter()
+        .map(|path| {
+            let msa = read_alignment(path)?;
+            let aligned_query = msa.sequences[0].replace('-', "");
+            if aligned_query != record.sequence {
+                return Err(FeaturesError::InvalidInput(format!(
+                    "{}: the alignment's first sequence ({} residues) is not the query `{}` ({} residues)",
+                    path.display(),
+                    aligned_query.len(),
+                    record.description,
+                    record.sequence.len()
+                )));
+            }
+            Ok(msa)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    make_monomer_raw_features(&record.sequence, &record.description, &msas)
+}
+
+/// The identifier of a record: the first word of its description, made safe as a file name.
+pub fn record_id(record: &FastaRecord) -> String {
+    let word = record.description.split_whitespace().next().unwrap_or("query");
+    word.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+/// Alignments for `id` in `dir`: files named `<id>.a3m`, `<id>.sto`, `<id>.aln` (in that order).
+pub fn alignments_in_dir(dir: &Path, id: &str) -> Vec<PathBuf> {
+    ["a3m", "sto", "aln"]
+        .iter()
+        .map(|ext| dir.join(format!("{id}.{ext}")))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Featurizes many records in parallel (rayon), each with the alignments found for it in
+/// `alignment_dir`, writing `<output_dir>/<id>.npz`. Returns one result per record, in order,
+/// so that one bad record does not stop the others.
+pub fn featurize_many(
+    records: &[FastaRecord],
+    alignment_dir: Option<&Path>,
+    output_dir: &Path,
+    on_done: impl Fn() + Sync,
+) -> Vec<(String, Result<PathBuf>)> {
+    records
+        .par_iter()
+        .map(|record| {
+            let id = record_id(record);
+            let alignments = alignment_dir.map(|d| alignments_in_dir(d, &id)).unwrap_or_default();
+            let out = output_dir.join(format!("{id}.npz"));
+            let result = featurize_query(record, &alignments)
+                .and_then(|features| features.save_npz(&out))
+                .map(|()| out);
+            on_done();
+            (id, result)
+        })
+        .collect()
+}

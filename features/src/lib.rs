@@ -1,0 +1,17 @@
+//! ferrofold-features: everything before the network.
+//!
+//! Residue constants, parsers for sequence/alignment/structure formats, AlphaFold's raw
+//! feature construction, structure-derived labels, and feature storage (`.npz`, HDF5). No
+//! deep-learning dependency: a pipeline can use this crate alone.
+
+pub mod error;
+pub mod feature_dict;
+pub mod featurize;
+pub mod msa;
+pub mod parsers;
+pub mod raw_features;
+pub mod residue_constants;
+
+pub use error::{FeaturesError, Location, Result};
+pub use feature_dict::{FeatureArray, FeatureDict};
+pub use msa::Msa;

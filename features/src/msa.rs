@@ -1,0 +1,42 @@
+//! A multiple sequence alignment in AlphaFold's form: every row aligned to the query's residues.
+
+/// Rows aligned to the query (row 0), with insertions relative to the query removed and counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Msa {
+    /// Aligned sequences, each as long as the query: uppercase letters and `-`.
+    pub sequences: Vec<String>,
+    /// `deletion_matrix[i][j]`: residues of row `i` deleted (inserted relative to the query)
+    /// just before query column `j`.
+    pub deletion_matrix: Vec<Vec<u32>>,
+    /// The description (name line) of each row.
+    pub descriptions: Vec<String>,
+}
+
+impl Msa {
+    pub fn push(&mut self, sequence: String, deletions: Vec<u32>, description: String) {
+        debug_assert_eq!(sequence.len(), deletions.len());
+        self.sequences.push(sequence);
+        self.deletion_matrix.push(deletions);
+        self.descriptions.push(description);
+    }
+
+    pub fn len(&self) -> usize {
+        self.sequences.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sequences.is_empty()
+    }
+
+    /// Number of query residues (alignment columns).
+    pub fn query_len(&self) -> usize {
+        self.sequences.first().map_or(0, String::len)
+    }
+
+    /// Keeps the first `max_rows` rows (AlphaFold caps each database's hits this way).
+    pub fn truncate(&mut self, max_rows: usize) {
+        self.sequences.truncate(max_rows);
+        self.deletion_matrix.truncate(max_rows);
+        self.descriptions.truncate(max_rows);
+    }
+}

@@ -1,0 +1,66 @@
+//! Stockholm alignments as jackhmmer writes them (`-A`), read the way AlphaFold reads them: the
+//! first sequence is the query, columns where the query has a gap are insertions.
+
+use std::path::Path;
+
+use super::msa_from_query_gapped_rows;
+use crate::error::{read_text, FeaturesError, Result};
+use crate::msa::Msa;
+
+/// Parses Stockholm text (interleaved blocks allowed). Markup lines (`#=GF`, `#=GS`, `#=GR`,
+/// `#=GC`, including `#=GC RF`) and `//` are skipped; each other line must be `name sequence`.
+pub fn parse_stockholm(text: &str, source: &str) -> Result<Msa> {
+    // Rows in order of first appearance: (name, concatenated sequence, line of first block).
+    let mut rows: Vec<(String, String, usize)> = Vec::new();
+    let mut index_of = std::collections::HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with("//") {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(sequence), None) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(FeaturesError::parse(
+                source,
+                Some(line_no),
+                "expected `<name> <aligned sequence>`",
+            ));
+        };
+        let slot = *index_of.entry(name.to_string()).or_insert_with(|| {
+            rows.push((name.to_string(), String::new(), line_no));
+            rows.len() - 1
+        });
+        rows[slot].1.push_str(sequence);
+    }
+    msa_from_query_gapped_rows(source, rows)
+}
+
+/// Reads and parses a Stockholm file.
+pub fn parse_stockholm_file(path: &Path) -> Result<Msa> {
+    parse_stockholm(&read_text(path)?, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_gap_columns_become_deletions() {
+        let text = "# STOCKHOLM 1.0\n#=GS h1 DE x\nq   MK--V\nh1  MKAGV\n#=GC RF xx..x\n\nq   LL\nh1  -L\n//\n";
+        let msa = parse_stockholm(text, "t.sto").unwrap();
+        assert_eq!(msa.sequences, vec!["MKVLL", "MKV-L"]);
+        assert_eq!(msa.deletion_matrix[1], vec![0, 0, 2, 0, 0]);
+    }
+
+    #[test]
+    fn malformed_lines_are_errors() {
+        let err = parse_stockholm("q MKV\nh1 MK V\n", "m.sto").unwrap_err().to_string();
+        assert_eq!(err, "m.sto:2: expected `<name> <aligned sequence>`");
+        let err = parse_stockholm("q MKV\nh1 MK\n", "m.sto").unwrap_err().to_string();
+        assert_eq!(err, "m.sto:2: sequence `h1` has 2 alignment columns, the query has 3");
+        let err = parse_stockholm("# STOCKHOLM 1.0\n//\n", "m.sto").unwrap_err().to_string();
+        assert_eq!(err, "m.sto: the alignment has no sequences");
+    }
+}
