@@ -70,7 +70,9 @@ pub fn featurize_query(record: &FastaRecord, alignments: &[PathBuf]) -> Result<F
 /// The identifier of a record: the first word of its description, made safe as a file name.
 pub fn record_id(record: &FastaRecord) -> String {
     let word = record.description.split_whitespace().next().unwrap_or("query");
-    word.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    word.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect()
 }
 
 /// Alignments for `id` in `dir`: files named `<id>.a3m`, `<id>.sto`, `<id>.aln` (in that order).

@@ -7,8 +7,10 @@
 pub mod error;
 pub mod feature_dict;
 pub mod featurize;
+pub mod labels;
 pub mod msa;
 pub mod parsers;
+pub mod protein;
 pub mod raw_features;
 pub mod residue_constants;
 

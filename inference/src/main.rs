@@ -109,10 +109,8 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
         None if hdf5_by_extension => features.save_hdf5(&output)?,
         _ => features.save_npz(&output)?,
     }
-    let num_alignments = features
-        .get("msa")
-        .map(|a| a.shape()[0])
-        .context("raw features always hold `msa`")?;
+    let num_alignments =
+        features.get("msa").map(|a| a.shape()[0]).context("raw features always hold `msa`")?;
     tracing::info!(
         "{}: {} residues, {} alignment rows → {}",
         record.description,
