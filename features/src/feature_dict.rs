@@ -174,6 +174,15 @@ mod hdf5_storage {
         storage_error(path, name, e)
     }
 
+    /// HDF5's file locks (flock) are held by every process that inherits the descriptor, so a
+    /// tool spawned while a file is open would block the next open of that file. Writes go to a
+    /// temporary name and are renamed, so the locks protect nothing here: they are disabled.
+    fn without_locking() -> hdf5::FileBuilder {
+        let mut builder = hdf5::File::with_options();
+        builder.fapl().file_locking(false);
+        builder
+    }
+
     impl FeatureDict {
         /// Writes every feature as a dataset of one HDF5 group (`/` by default), strings as
         /// variable-length UTF-8 datasets.
@@ -181,7 +190,7 @@ mod hdf5_storage {
             // HDF5 opens files by name: write to a sibling temporary name, then rename.
             let tmp = path.with_extension("h5.partial");
             let result = (|| -> Result<()> {
-                let h5 = hdf5::File::create(&tmp).map_err(|e| h5err(path, "", e))?;
+                let h5 = without_locking().create(&tmp).map_err(|e| h5err(path, "", e))?;
                 for (name, array) in &self.arrays {
                     let builder = h5.new_dataset_builder();
                     let result = match array {
@@ -218,7 +227,7 @@ mod hdf5_storage {
         /// Reads a file written by `save_hdf5`.
         pub fn load_hdf5(path: &Path) -> Result<Self> {
             use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
-            let h5 = hdf5::File::open(path).map_err(|e| h5err(path, "", e))?;
+            let h5 = without_locking().open(path).map_err(|e| h5err(path, "", e))?;
             let mut dict = FeatureDict::default();
             for ds in h5.datasets().map_err(|e| h5err(path, "", e))? {
                 let name = ds.name().trim_start_matches('/').to_string();

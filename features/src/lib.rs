@@ -13,6 +13,7 @@ pub mod parsers;
 pub mod protein;
 pub mod raw_features;
 pub mod residue_constants;
+pub mod tools;
 
 pub use error::{FeaturesError, Location, Result};
 pub use feature_dict::{FeatureArray, FeatureDict};

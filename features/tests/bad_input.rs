@@ -1,0 +1,103 @@
+//! Malformed input gives a typed error naming the file (and line where there is one), never a
+//! panic; property tests feed arbitrary text to every parser.
+
+mod common;
+
+use common::data;
+use ferrofold_features::parsers::{
+    a3m::parse_a3m, clustal::parse_clustal, fasta::parse_fasta, stockholm::parse_stockholm,
+};
+use ferrofold_features::protein::{parse_structure, read_structure, StructureFormat};
+use ferrofold_features::FeaturesError;
+use proptest::prelude::*;
+
+#[test]
+fn empty_and_headerless_fasta() {
+    for text in ["", "\n\n", ">only header\n"] {
+        let err = parse_fasta(text, "q.fasta").unwrap_err();
+        assert!(matches!(err, FeaturesError::Parse { .. }), "{err}");
+        assert!(err.to_string().starts_with("q.fasta"), "{err}");
+    }
+}
+
+#[test]
+fn a3m_with_rows_of_different_length() {
+    let err = parse_a3m(">q\nMKVL\n>h1\nMKVL\n>h2\nMKV\n", "x.a3m").unwrap_err();
+    assert_eq!(err.to_string(), "x.a3m:5: record `h2` has 3 match columns, the query has 4");
+}
+
+#[test]
+fn truncated_mmcif_is_an_error() {
+    let text = std::fs::read_to_string(data("1UBQ_A.cif")).unwrap();
+    let loop_start = text.find("_atom_site.group_PDB").unwrap();
+    // Cut inside the atom_site loop header: the table's columns are incomplete.
+    let truncated = &text[..loop_start + 60];
+    let err = parse_structure(truncated, StructureFormat::Mmcif, None, "t.cif").unwrap_err();
+    assert!(err.to_string().starts_with("t.cif: "), "{err}");
+    // Cut in the middle of an atom line.
+    let mid = text.len() / 2;
+    match parse_structure(&text[..mid], StructureFormat::Mmcif, None, "t.cif") {
+        Ok(p) => assert!(p.len() < 76, "a half file cannot hold the whole chain"),
+        Err(e) => assert!(e.to_string().starts_with("t.cif: "), "{e}"),
+    }
+}
+
+#[test]
+fn pdb_without_ca_atoms() {
+    let text: String = std::fs::read_to_string(data("1UBQ_A.pdb"))
+        .unwrap()
+        .lines()
+        .filter(|l| !(l.starts_with("ATOM") && &l[12..16] == " CA "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let err = parse_structure(&text, StructureFormat::Pdb, None, "noca.pdb").unwrap_err();
+    assert_eq!(err.to_string(), "noca.pdb: chain `A` has no CA atoms");
+}
+
+#[test]
+fn missing_files_and_unknown_formats() {
+    let err = read_structure(std::path::Path::new("/nonexistent/x.pdb"), None).unwrap_err();
+    assert!(matches!(err, FeaturesError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("/nonexistent/x.pdb"));
+    let err = read_structure(&data("1UBQ_A.fasta"), None).unwrap_err();
+    assert!(err.to_string().contains("unknown structure format `.fasta`"), "{err}");
+}
+
+#[test]
+fn wrong_chain_is_named() {
+    let err = read_structure(&data("1UBQ_A.pdb"), Some("B")).unwrap_err();
+    assert!(err.to_string().ends_with("no chain `B` (chains: A)"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    // Arbitrary text of the characters these formats use, including the structural ones.
+    #[test]
+    fn alignment_parsers_never_panic(text in "[>#/= \\n\\t.\\-a-zA-Z0-9*]{0,300}") {
+        let _ = parse_fasta(&text, "p");
+        let _ = parse_a3m(&text, "p");
+        let _ = parse_stockholm(&text, "p");
+        let _ = parse_clustal(&text, "p");
+    }
+
+    #[test]
+    fn parsed_a3m_rows_all_have_query_length(rows in proptest::collection::vec("[A-Za-z\\-.]{1,30}", 1..6)) {
+        let text: String = rows.iter().enumerate().map(|(i, r)| format!(">r{i}\n{r}\n")).collect();
+        if let Ok(msa) = parse_a3m(&text, "p") {
+            let n = msa.query_len();
+            prop_assert!(msa.sequences.iter().all(|s| s.len() == n));
+            prop_assert!(msa.deletion_matrix.iter().all(|d| d.len() == n));
+        }
+    }
+
+    #[test]
+    fn structure_parsers_never_panic(cut in 0usize..40_000, junk in "[ -~\\n]{0,80}") {
+        for (name, format) in [("1UBQ_A.pdb", StructureFormat::Pdb), ("1UBQ_A.cif", StructureFormat::Mmcif)] {
+            let text = std::fs::read_to_string(data(name)).unwrap();
+            let cut = cut.min(text.len());
+            let mangled = format!("{}{}", &text[..cut], junk);
+            let _ = parse_structure(&mangled, format, None, "p");
+        }
+    }
+}
