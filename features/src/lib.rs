@@ -7,6 +7,7 @@
 pub mod error;
 pub mod feature_dict;
 pub mod featurize;
+pub mod input_pipeline;
 pub mod labels;
 pub mod msa;
 pub mod parsers;
