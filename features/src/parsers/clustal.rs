@@ -3,15 +3,14 @@
 
 use std::path::Path;
 
-use super::msa_from_query_gapped_rows;
+use super::InterleavedRows;
 use crate::error::{read_text, FeaturesError, Result};
 use crate::msa::Msa;
 
 /// Parses Clustal text: a header line (`CLUSTAL ...`, `MUSCLE ...`), then blocks of
 /// `name sequence [count]` lines; conservation lines (starting with whitespace) are skipped.
 pub fn parse_clustal(text: &str, source: &str) -> Result<Msa> {
-    let mut rows: Vec<(String, String, usize)> = Vec::new();
-    let mut index_of = std::collections::HashMap::new();
+    let mut rows = InterleavedRows::default();
     let mut saw_header = false;
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
@@ -42,13 +41,9 @@ pub fn parse_clustal(text: &str, source: &str) -> Result<Msa> {
                 "expected `<name> <aligned sequence> [residue count]`",
             ));
         }
-        let slot = *index_of.entry(fields[0].to_string()).or_insert_with(|| {
-            rows.push((fields[0].to_string(), String::new(), line_no));
-            rows.len() - 1
-        });
-        rows[slot].1.push_str(fields[1]);
+        rows.append(fields[0], fields[1], line_no);
     }
-    msa_from_query_gapped_rows(source, rows)
+    rows.into_msa(source)
 }
 
 /// Reads and parses a Clustal file.

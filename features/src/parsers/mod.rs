@@ -11,14 +11,35 @@ pub mod stockholm;
 use crate::error::{FeaturesError, Result};
 use crate::msa::Msa;
 
+/// Rows of an interleaved (blocked) alignment, concatenated by name in order of first
+/// appearance, each with the line where it first appears.
+#[derive(Default)]
+pub(crate) struct InterleavedRows {
+    rows: Vec<(String, String, usize)>,
+    index_of: std::collections::HashMap<String, usize>,
+}
+
+impl InterleavedRows {
+    pub(crate) fn append(&mut self, name: &str, chunk: &str, line: usize) {
+        let rows = &mut self.rows;
+        let slot = *self.index_of.entry(name.to_string()).or_insert_with(|| {
+            rows.push((name.to_string(), String::new(), line));
+            rows.len() - 1
+        });
+        self.rows[slot].1.push_str(chunk);
+    }
+
+    /// The alignment with the first row as query (see `msa_from_query_gapped_rows`).
+    pub(crate) fn into_msa(self, source: &str) -> Result<Msa> {
+        msa_from_query_gapped_rows(source, self.rows)
+    }
+}
+
 /// Turns gapped rows whose first row is the query into AlphaFold's MSA: columns where the query
 /// has a gap are removed, and the residues a row has there are counted as deletions before the
 /// next kept column (exactly as DeepMind's `parse_stockholm`). `.` counts as a gap; lowercase
 /// letters (insert states) are upper-cased.
-pub(crate) fn msa_from_query_gapped_rows(
-    source: &str,
-    rows: Vec<(String, String, usize)>,
-) -> Result<Msa> {
+fn msa_from_query_gapped_rows(source: &str, rows: Vec<(String, String, usize)>) -> Result<Msa> {
     let Some((_, query, query_line)) = rows.first() else {
         return Err(FeaturesError::parse(source, None, "the alignment has no sequences"));
     };

@@ -3,16 +3,14 @@
 
 use std::path::Path;
 
-use super::msa_from_query_gapped_rows;
+use super::InterleavedRows;
 use crate::error::{read_text, FeaturesError, Result};
 use crate::msa::Msa;
 
 /// Parses Stockholm text (interleaved blocks allowed). Markup lines (`#=GF`, `#=GS`, `#=GR`,
 /// `#=GC`, including `#=GC RF`) and `//` are skipped; each other line must be `name sequence`.
 pub fn parse_stockholm(text: &str, source: &str) -> Result<Msa> {
-    // Rows in order of first appearance: (name, concatenated sequence, line of first block).
-    let mut rows: Vec<(String, String, usize)> = Vec::new();
-    let mut index_of = std::collections::HashMap::new();
+    let mut rows = InterleavedRows::default();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
         let line = line.trim();
@@ -28,13 +26,9 @@ pub fn parse_stockholm(text: &str, source: &str) -> Result<Msa> {
                 "expected `<name> <aligned sequence>`",
             ));
         };
-        let slot = *index_of.entry(name.to_string()).or_insert_with(|| {
-            rows.push((name.to_string(), String::new(), line_no));
-            rows.len() - 1
-        });
-        rows[slot].1.push_str(sequence);
+        rows.append(name, sequence, line_no);
     }
-    msa_from_query_gapped_rows(source, rows)
+    rows.into_msa(source)
 }
 
 /// Reads and parses a Stockholm file.
