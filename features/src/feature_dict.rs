@@ -203,10 +203,14 @@ mod hdf5_storage {
                     result.map_err(|e| h5err(path, name, e))?;
                 }
                 for (name, values) in &self.strings {
-                    let values: Vec<hdf5::types::VarLenUnicode> = values
+                    let values = values
                         .iter()
-                        .map(|s| s.parse().expect("no NUL bytes in feature strings"))
-                        .collect();
+                        .map(|s| {
+                            s.parse::<hdf5::types::VarLenUnicode>().map_err(|_| {
+                                storage_error(path, name, "HDF5 strings cannot contain NUL bytes")
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
                     h5.new_dataset_builder()
                         .with_data(&values)
                         .create(name.as_str())
@@ -301,6 +305,12 @@ mod tests {
         d.save_hdf5(&path).unwrap();
         assert_eq!(FeatureDict::load_hdf5(&path).unwrap(), d);
         assert!(!path.with_extension("h5.partial").exists());
+
+        // A string HDF5 cannot hold is an error, and the earlier file stays intact.
+        d.strings.insert("domain_name".into(), vec!["bad\0name".into()]);
+        let err = d.save_hdf5(&path).unwrap_err().to_string();
+        assert!(err.contains("NUL"), "{err}");
+        assert!(FeatureDict::load_hdf5(&path).is_ok());
     }
 
     #[test]
