@@ -162,6 +162,10 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(File) -> Result<()>) -> 
     let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| FeaturesError::io(&dir, e))?;
     let file = tmp.reopen().map_err(|e| FeaturesError::io(tmp.path(), e))?;
     write(file)?;
+    // Temporary files are created private (0600); a result file should be readable as any other.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| FeaturesError::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| FeaturesError::io(path, e.error))?;
     Ok(())
 }
@@ -293,6 +297,8 @@ mod tests {
         let d = sample();
         d.save_npz(&path).unwrap();
         assert_eq!(FeatureDict::load_npz(&path).unwrap(), d);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
     }
 
     #[cfg(feature = "hdf5")]
