@@ -8,7 +8,7 @@
 use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3};
 
 use crate::residue_constants::{
-    atom_order, chi_angles_mask, derived, residue_atom_renaming_swaps, ATOM14_NUM,
+    atom_order, chi_angles_mask, cross, derived, dot, residue_atom_renaming_swaps, sub, ATOM14_NUM,
     CHI_ANGLES_ATOMS, CHI_PI_PERIODIC, RESTYPE_ATOM14_NAMES, RIGID_GROUP_NUM,
 };
 
@@ -20,17 +20,8 @@ struct Rigid {
     trans: Vec3,
 }
 
-fn sub(a: Vec3, b: Vec3) -> Vec3 {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-fn dot(a: Vec3, b: Vec3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
 fn scale(a: Vec3, c: f64) -> Vec3 {
     [a[0] * c, a[1] * c, a[2] * c]
-}
-fn cross(a: Vec3, b: Vec3) -> Vec3 {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 }
 
 /// Normalises with AlphaFold's regulariser (1e-8 added to the squared norm), so that a zero
