@@ -67,7 +67,7 @@ impl FeaturesError {
         Self::Parse { location: Location::new(source, line), message: message.into() }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { path: path.into(), source }
     }
 }

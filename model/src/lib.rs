@@ -1,1 +1,29 @@
+//! ferrofold's network: AlphaFold2 (monomer, v2 weights) on burn, generic over the backend.
+//!
+//! Parameters carry AlphaFold's names ([`params`]), so DeepMind's `params_model_*.npz` load as
+//! they are. [`AlphaFold::forward`] runs the recycling loop over a processed feature batch
+//! ([`batch::FeatureBatch`]) and [`alphafold::IterationOutput::to_outputs`] names every output
+//! as AlphaFold does.
 
+pub mod alphafold;
+pub mod batch;
+pub mod config;
+pub mod embedders;
+pub mod error;
+pub mod evoformer;
+pub mod heads;
+pub mod params;
+pub mod primitives;
+pub mod structure;
+pub mod trunk;
+
+pub use alphafold::{AlphaFold, IterationOutput, Outputs};
+pub use batch::FeatureBatch;
+pub use config::ModelConfig;
+pub use error::{ModelError, ParamProblem, Result};
+pub use params::{ParamBuilder, ParamFile};
+
+/// The CPU backend in float32 (the default precision).
+pub type CpuF32 = burn::backend::NdArray<f32>;
+/// The CPU backend in float64 (for verification against DeepMind's float64 runs).
+pub type CpuF64 = burn::backend::NdArray<f64>;

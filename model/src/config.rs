@@ -1,0 +1,264 @@
+//! The network's hyper-parameters as typed data, with AlphaFold's named presets.
+
+use burn::config::Config;
+
+use crate::error::ModelError;
+
+#[derive(Config, Debug, PartialEq)]
+pub struct AttentionConfig {
+    pub num_head: usize,
+    /// Total query/key width over all heads; the query's channels when absent.
+    pub key_dim: Option<usize>,
+    /// Total value width over all heads; the memory's channels when absent.
+    pub value_dim: Option<usize>,
+    pub gating: bool,
+}
+
+impl AttentionConfig {
+    pub fn gated(num_head: usize) -> Self {
+        Self { num_head, key_dim: None, value_dim: None, gating: true }
+    }
+}
+
+/// One Evoformer block (also the extra-MSA block, which uses global column attention).
+#[derive(Config, Debug, PartialEq)]
+pub struct EvoformerBlockConfig {
+    pub msa_row_attention_with_pair_bias: AttentionConfig,
+    pub msa_column_attention: AttentionConfig,
+    pub msa_transition_factor: usize,
+    pub outer_product_mean_channels: usize,
+    pub triangle_multiplication_channels: usize,
+    pub triangle_attention_starting_node: AttentionConfig,
+    pub triangle_attention_ending_node: AttentionConfig,
+    pub pair_transition_factor: usize,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct TemplatePairStackConfig {
+    pub num_block: usize,
+    pub triangle_attention_starting_node: AttentionConfig,
+    pub triangle_attention_ending_node: AttentionConfig,
+    pub triangle_multiplication_channels: usize,
+    pub pair_transition_factor: usize,
+}
+
+impl TemplatePairStackConfig {
+    /// The template pair representation's width (AlphaFold takes it from the ending-node
+    /// attention's value width).
+    pub fn channels(&self) -> usize {
+        self.triangle_attention_ending_node.value_dim.unwrap_or(64)
+    }
+}
+
+/// Distance bins: `num_bins` lower edges evenly from `min_bin` to `max_bin` (Å).
+#[derive(Config, Debug, PartialEq)]
+pub struct DistogramBins {
+    pub min_bin: f64,
+    pub max_bin: f64,
+    pub num_bins: usize,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct TemplateConfig {
+    pub enabled: bool,
+    pub embed_torsion_angles: bool,
+    pub dgram_features: DistogramBins,
+    pub attention: AttentionConfig,
+    pub template_pair_stack: TemplatePairStackConfig,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct StructureModuleConfig {
+    pub num_layer: usize,
+    pub num_channel: usize,
+    pub num_head: usize,
+    pub num_scalar_qk: usize,
+    pub num_scalar_v: usize,
+    pub num_point_qk: usize,
+    pub num_point_v: usize,
+    pub num_layer_in_transition: usize,
+    pub position_scale: f64,
+    pub sidechain_num_channel: usize,
+    pub sidechain_num_residual_block: usize,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct HeadsConfig {
+    pub distogram_num_bins: usize,
+    pub distogram_first_break: f64,
+    pub distogram_last_break: f64,
+    pub masked_msa_num_output: usize,
+    pub predicted_lddt_num_channels: usize,
+    pub predicted_lddt_num_bins: usize,
+    /// The predicted-aligned-error head (the `_ptm` presets): number of bins.
+    pub predicted_aligned_error_num_bins: Option<usize>,
+    pub predicted_aligned_error_max_error_bin: f64,
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct ModelConfig {
+    pub name: String,
+    pub msa_channel: usize,
+    pub pair_channel: usize,
+    pub extra_msa_channel: usize,
+    pub seq_channel: usize,
+    pub evoformer_num_block: usize,
+    pub extra_msa_stack_num_block: usize,
+    pub max_relative_feature: usize,
+    pub prev_pos: DistogramBins,
+    pub evoformer: EvoformerBlockConfig,
+    pub template: TemplateConfig,
+    pub structure_module: StructureModuleConfig,
+    pub heads: HeadsConfig,
+    /// Recycling iterations after the first pass (the batch's leading dimension is this + 1).
+    pub num_recycle: usize,
+    /// Batch chunk of every attention and transition (AlphaFold's `subbatch_size`); none: whole.
+    pub chunk_size: Option<usize>,
+}
+
+/// Names of the presets [`ModelConfig::preset`] knows.
+pub const PRESETS: [&str; 11] = [
+    "model_1",
+    "model_2",
+    "model_3",
+    "model_4",
+    "model_5",
+    "model_1_ptm",
+    "model_2_ptm",
+    "model_3_ptm",
+    "model_4_ptm",
+    "model_5_ptm",
+    "reduced",
+];
+
+impl ModelConfig {
+    /// AlphaFold's `model_1` … `model_5` (and `_ptm`) networks, and `reduced`: `model_1_ptm`
+    /// narrowed for tests (the preset of `shared/reference/reduced_s0`).
+    pub fn preset(name: &str) -> crate::error::Result<Self> {
+        let unknown = || ModelError::UnknownPreset(name.to_string(), PRESETS.join(", "));
+        if name == "reduced" {
+            return Ok(Self::reduced());
+        }
+        let (base, ptm) = match name.strip_suffix("_ptm") {
+            Some(base) => (base, true),
+            None => (name, false),
+        };
+        let number: usize =
+            base.strip_prefix("model_").and_then(|n| n.parse().ok()).ok_or_else(unknown)?;
+        if !(1..=5).contains(&number) {
+            return Err(unknown());
+        }
+        let mut config = Self::full(name, ptm);
+        // Models 3–5 were trained without templates.
+        config.template.enabled = number <= 2;
+        Ok(config)
+    }
+
+    fn full(name: &str, ptm: bool) -> Self {
+        let triangle_attention =
+            |key_dim| AttentionConfig { num_head: 4, key_dim, value_dim: key_dim, gating: true };
+        Self {
+            name: name.to_string(),
+            msa_channel: 256,
+            pair_channel: 128,
+            extra_msa_channel: 64,
+            seq_channel: 384,
+            evoformer_num_block: 48,
+            extra_msa_stack_num_block: 4,
+            max_relative_feature: 32,
+            prev_pos: DistogramBins { min_bin: 3.25, max_bin: 20.75, num_bins: 15 },
+            evoformer: EvoformerBlockConfig {
+                msa_row_attention_with_pair_bias: AttentionConfig::gated(8),
+                msa_column_attention: AttentionConfig::gated(8),
+                msa_transition_factor: 4,
+                outer_product_mean_channels: 32,
+                triangle_multiplication_channels: 128,
+                triangle_attention_starting_node: triangle_attention(None),
+                triangle_attention_ending_node: triangle_attention(None),
+                pair_transition_factor: 4,
+            },
+            template: TemplateConfig {
+                enabled: true,
+                embed_torsion_angles: true,
+                dgram_features: DistogramBins { min_bin: 3.25, max_bin: 50.75, num_bins: 39 },
+                attention: AttentionConfig {
+                    num_head: 4,
+                    key_dim: Some(64),
+                    value_dim: Some(64),
+                    gating: false,
+                },
+                template_pair_stack: TemplatePairStackConfig {
+                    num_block: 2,
+                    triangle_attention_starting_node: triangle_attention(Some(64)),
+                    triangle_attention_ending_node: triangle_attention(Some(64)),
+                    triangle_multiplication_channels: 64,
+                    pair_transition_factor: 2,
+                },
+            },
+            structure_module: StructureModuleConfig {
+                num_layer: 8,
+                num_channel: 384,
+                num_head: 12,
+                num_scalar_qk: 16,
+                num_scalar_v: 16,
+                num_point_qk: 4,
+                num_point_v: 8,
+                num_layer_in_transition: 3,
+                position_scale: 10.0,
+                sidechain_num_channel: 128,
+                sidechain_num_residual_block: 2,
+            },
+            heads: HeadsConfig {
+                distogram_num_bins: 64,
+                distogram_first_break: 2.3125,
+                distogram_last_break: 21.6875,
+                masked_msa_num_output: 23,
+                predicted_lddt_num_channels: 128,
+                predicted_lddt_num_bins: 50,
+                predicted_aligned_error_num_bins: ptm.then_some(64),
+                predicted_aligned_error_max_error_bin: 31.0,
+            },
+            num_recycle: 3,
+            chunk_size: None,
+        }
+    }
+
+    fn reduced() -> Self {
+        let mut c = Self::full("reduced", true);
+        c.msa_channel = 16;
+        c.pair_channel = 8;
+        c.extra_msa_channel = 8;
+        c.seq_channel = 32;
+        c.evoformer_num_block = 2;
+        c.extra_msa_stack_num_block = 1;
+        let e = &mut c.evoformer;
+        e.msa_row_attention_with_pair_bias.num_head = 2;
+        e.msa_column_attention.num_head = 2;
+        e.outer_product_mean_channels = 4;
+        e.triangle_multiplication_channels = 8;
+        e.triangle_attention_starting_node.num_head = 2;
+        e.triangle_attention_ending_node.num_head = 2;
+        let t = &mut c.template;
+        t.attention =
+            AttentionConfig { num_head: 2, key_dim: Some(8), value_dim: Some(8), gating: false };
+        let tp = &mut t.template_pair_stack;
+        for attention in
+            [&mut tp.triangle_attention_starting_node, &mut tp.triangle_attention_ending_node]
+        {
+            *attention =
+                AttentionConfig { num_head: 2, key_dim: Some(8), value_dim: Some(8), gating: true };
+        }
+        tp.triangle_multiplication_channels = 8;
+        let s = &mut c.structure_module;
+        s.num_layer = 2;
+        s.num_channel = 32;
+        s.num_head = 2;
+        s.num_scalar_qk = 4;
+        s.num_scalar_v = 4;
+        s.num_point_qk = 2;
+        s.num_point_v = 2;
+        s.sidechain_num_channel = 8;
+        c.heads.predicted_lddt_num_channels = 8;
+        c
+    }
+}

@@ -1,0 +1,211 @@
+//! One Evoformer block (Jumper et al. 2021, Suppl. Alg. 6), also used, with global column
+//! attention, as the extra-MSA block (Suppl. Alg. 18). Dropout is off: this is the inference
+//! forward pass, where AlphaFold applies none.
+
+use burn::prelude::*;
+
+use super::{
+    MsaColumnAttention, MsaColumnGlobalAttention, MsaRowAttentionWithPairBias, OuterProductMean,
+    Transition, TriangleAttention, TriangleMultiplication,
+};
+use crate::config::EvoformerBlockConfig;
+use crate::params::ParamBuilder;
+
+#[derive(Module, Debug)]
+pub enum ColumnAttention<B: Backend> {
+    Full(MsaColumnAttention<B>),
+    Global(MsaColumnGlobalAttention<B>),
+}
+
+#[derive(Module, Debug)]
+pub struct EvoformerBlock<B: Backend> {
+    pub msa_row_attention_with_pair_bias: MsaRowAttentionWithPairBias<B>,
+    pub msa_column_attention: ColumnAttention<B>,
+    pub msa_transition: Transition<B>,
+    pub outer_product_mean: OuterProductMean<B>,
+    pub triangle_multiplication_outgoing: TriangleMultiplication<B>,
+    pub triangle_multiplication_incoming: TriangleMultiplication<B>,
+    pub triangle_attention_starting_node: TriangleAttention<B>,
+    pub triangle_attention_ending_node: TriangleAttention<B>,
+    pub pair_transition: Transition<B>,
+}
+
+/// The MSA and pair representations flowing through the trunk.
+#[derive(Debug, Clone)]
+pub struct MsaPair<B: Backend> {
+    /// [s, r, c_m]
+    pub msa: Tensor<B, 3>,
+    /// [r, r, c_z]
+    pub pair: Tensor<B, 3>,
+}
+
+impl<B: Backend> EvoformerBlock<B> {
+    /// A block in the builder's current scope (the caller opens the stacked scope).
+    pub fn new(
+        builder: &mut ParamBuilder<B>,
+        config: &EvoformerBlockConfig,
+        msa_channels: usize,
+        pair_channels: usize,
+        global_column_attention: bool,
+    ) -> Self {
+        let (m, z) = (msa_channels, pair_channels);
+        let b = builder;
+        Self {
+            msa_row_attention_with_pair_bias: MsaRowAttentionWithPairBias::new(
+                b,
+                &config.msa_row_attention_with_pair_bias,
+                m,
+                z,
+            ),
+            msa_column_attention: if global_column_attention {
+                ColumnAttention::Global(MsaColumnGlobalAttention::new(
+                    b,
+                    &config.msa_column_attention,
+                    m,
+                ))
+            } else {
+                ColumnAttention::Full(MsaColumnAttention::new(b, &config.msa_column_attention, m))
+            },
+            msa_transition: Transition::new(b, "msa_transition", m, config.msa_transition_factor),
+            outer_product_mean: OuterProductMean::new(b, m, config.outer_product_mean_channels, z),
+            triangle_multiplication_outgoing: TriangleMultiplication::new(
+                b,
+                true,
+                z,
+                config.triangle_multiplication_channels,
+            ),
+            triangle_multiplication_incoming: TriangleMultiplication::new(
+                b,
+                false,
+                z,
+                config.triangle_multiplication_channels,
+            ),
+            triangle_attention_starting_node: TriangleAttention::new(
+                b,
+                &config.triangle_attention_starting_node,
+                true,
+                z,
+            ),
+            triangle_attention_ending_node: TriangleAttention::new(
+                b,
+                &config.triangle_attention_ending_node,
+                false,
+                z,
+            ),
+            pair_transition: Transition::new(
+                b,
+                "pair_transition",
+                z,
+                config.pair_transition_factor,
+            ),
+        }
+    }
+
+    pub fn forward(
+        &self,
+        act: MsaPair<B>,
+        msa_mask: Tensor<B, 2>,
+        pair_mask: Tensor<B, 2>,
+        chunk_size: Option<usize>,
+    ) -> MsaPair<B> {
+        let MsaPair { mut msa, mut pair } = act;
+        msa = msa.clone()
+            + self.msa_row_attention_with_pair_bias.forward(
+                msa,
+                msa_mask.clone(),
+                pair.clone(),
+                chunk_size,
+            );
+        msa = msa.clone()
+            + match &self.msa_column_attention {
+                ColumnAttention::Full(attention) => {
+                    attention.forward(msa, msa_mask.clone(), chunk_size)
+                }
+                ColumnAttention::Global(attention) => {
+                    attention.forward(msa, msa_mask.clone(), chunk_size)
+                }
+            };
+        msa = msa.clone() + self.msa_transition.forward(msa, chunk_size);
+        pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunk_size);
+        pair =
+            pair.clone() + self.triangle_multiplication_outgoing.forward(pair, pair_mask.clone());
+        pair =
+            pair.clone() + self.triangle_multiplication_incoming.forward(pair, pair_mask.clone());
+        pair = pair.clone()
+            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunk_size);
+        pair =
+            pair.clone() + self.triangle_attention_ending_node.forward(pair, pair_mask, chunk_size);
+        pair = pair.clone() + self.pair_transition.forward(pair, chunk_size);
+        MsaPair { msa, pair }
+    }
+}
+
+/// One block of the template pair stack (Jumper et al. 2021, Suppl. Alg. 16): the pair half of
+/// an Evoformer block, triangle attention first.
+#[derive(Module, Debug)]
+pub struct TemplatePairBlock<B: Backend> {
+    pub triangle_attention_starting_node: TriangleAttention<B>,
+    pub triangle_attention_ending_node: TriangleAttention<B>,
+    pub triangle_multiplication_outgoing: TriangleMultiplication<B>,
+    pub triangle_multiplication_incoming: TriangleMultiplication<B>,
+    pub pair_transition: Transition<B>,
+}
+
+impl<B: Backend> TemplatePairBlock<B> {
+    pub fn new(
+        builder: &mut ParamBuilder<B>,
+        config: &crate::config::TemplatePairStackConfig,
+    ) -> Self {
+        let c = config.channels();
+        let b = builder;
+        Self {
+            triangle_attention_starting_node: TriangleAttention::new(
+                b,
+                &config.triangle_attention_starting_node,
+                true,
+                c,
+            ),
+            triangle_attention_ending_node: TriangleAttention::new(
+                b,
+                &config.triangle_attention_ending_node,
+                false,
+                c,
+            ),
+            triangle_multiplication_outgoing: TriangleMultiplication::new(
+                b,
+                true,
+                c,
+                config.triangle_multiplication_channels,
+            ),
+            triangle_multiplication_incoming: TriangleMultiplication::new(
+                b,
+                false,
+                c,
+                config.triangle_multiplication_channels,
+            ),
+            pair_transition: Transition::new(
+                b,
+                "pair_transition",
+                c,
+                config.pair_transition_factor,
+            ),
+        }
+    }
+
+    pub fn forward(
+        &self,
+        pair: Tensor<B, 3>,
+        pair_mask: Tensor<B, 2>,
+        chunk_size: Option<usize>,
+    ) -> Tensor<B, 3> {
+        let mut pair = pair;
+        pair = pair.clone()
+            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunk_size);
+        pair = pair.clone()
+            + self.triangle_attention_ending_node.forward(pair, pair_mask.clone(), chunk_size);
+        pair =
+            pair.clone() + self.triangle_multiplication_outgoing.forward(pair, pair_mask.clone());
+        pair = pair.clone() + self.triangle_multiplication_incoming.forward(pair, pair_mask);
+        pair.clone() + self.pair_transition.forward(pair, chunk_size)
+    }
+}

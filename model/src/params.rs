@@ -1,0 +1,352 @@
+//! Parameter files and the builder that turns them into modules.
+//!
+//! Parameters are named by AlphaFold's haiku paths (`<module path>//<name>`), and repeated
+//! blocks are stacked on a leading axis, exactly as in DeepMind's `params_model_*.npz`, so that
+//! importing an official file is a lookup, not a translation. Modules are built through a
+//! [`ParamBuilder`], which either takes each tensor from a [`ParamFile`] (checking its shape) or
+//! initialises it as AlphaFold does; after building, [`ParamBuilder::finish`] reports every
+//! missing, unexpected or mis-shaped tensor at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use ferrofold_features::feature_dict::{FeatureArray, FeatureDict};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{ModelError, ParamProblem, Result};
+
+/// A tensor of a parameter file, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Every tensor of a parameter file, by AlphaFold name.
+#[derive(Debug, Clone, Default)]
+pub struct ParamFile {
+    pub tensors: BTreeMap<String, RawTensor>,
+    /// Where the tensors came from, for error messages.
+    pub source_name: String,
+}
+
+impl ParamFile {
+    /// Reads DeepMind's `.npz` layout or ferrofold's `.safetensors`, chosen by extension.
+    pub fn read(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("safetensors") => Self::read_safetensors(path),
+            _ => Self::read_npz(path),
+        }
+    }
+
+    pub fn read_npz(path: &Path) -> Result<Self> {
+        let dict = FeatureDict::load_npz(path).map_err(|e| ModelError::ReadParams {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let mut tensors = BTreeMap::new();
+        for (name, array) in dict.arrays {
+            let data = match &array {
+                FeatureArray::F32(a) => a.iter().copied().collect(),
+                FeatureArray::F64(a) => a.iter().map(|&x| x as f32).collect(),
+                other => {
+                    return Err(ModelError::ReadParams {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "{name}: parameters must be floats, found {}",
+                            other.dtype()
+                        ),
+                    })
+                }
+            };
+            tensors.insert(name, RawTensor { shape: array.shape().to_vec(), data });
+        }
+        Ok(Self { tensors, source_name: path.display().to_string() })
+    }
+
+    pub fn read_safetensors(path: &Path) -> Result<Self> {
+        let err = |message: String| ModelError::ReadParams { path: path.to_path_buf(), message };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in file.tensors() {
+            let data: Vec<f32> = match view.dtype() {
+                safetensors::Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                other => return Err(err(format!("{name}: expected F32, found {other:?}"))),
+            };
+            tensors.insert(name, RawTensor { shape: view.shape().to_vec(), data });
+        }
+        Ok(Self { tensors, source_name: path.display().to_string() })
+    }
+
+    /// Writes ferrofold's native format (safetensors, AlphaFold names), atomically.
+    pub fn write_safetensors(&self, path: &Path) -> Result<()> {
+        let err = |message: String| ModelError::WriteParams { path: path.to_path_buf(), message };
+        let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
+            .tensors
+            .iter()
+            .map(|(name, t)| {
+                (
+                    name.clone(),
+                    t.data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                    t.shape.clone(),
+                )
+            })
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(name, data, shape)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| err(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let serialized = safetensors::serialize(views, None).map_err(|e| err(e.to_string()))?;
+        ferrofold_features::feature_dict::write_atomically(path, |mut file| {
+            std::io::Write::write_all(&mut file, &serialized)
+                .map_err(|e| ferrofold_features::error::FeaturesError::io(path, e))
+        })
+        .map_err(|e| err(e.to_string()))
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.tensors.values().map(|t| t.data.len()).sum()
+    }
+}
+
+/// How a parameter is initialised when no file provides it (AlphaFold's initialisers).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// Truncated normal with variance scale/fan_in ("linear": 1, "relu": 2).
+    FanIn {
+        scale: f64,
+        fan_in: usize,
+    },
+    /// Uniform with variance 1/fan_avg (glorot).
+    GlorotUniform {
+        fan_in: usize,
+        fan_out: usize,
+    },
+    Normal {
+        stddev: f64,
+    },
+    Constant(f64),
+}
+
+impl Init {
+    pub fn linear(fan_in: usize) -> Self {
+        Init::FanIn { scale: 1.0, fan_in }
+    }
+    pub fn relu(fan_in: usize) -> Self {
+        Init::FanIn { scale: 2.0, fan_in }
+    }
+    pub const ZEROS: Init = Init::Constant(0.0);
+    pub const ONES: Init = Init::Constant(1.0);
+
+    fn sample(&self, rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+        match *self {
+            Init::FanIn { scale, fan_in } => {
+                // Truncated to ±2σ; 0.8796 is the standard deviation of a unit normal truncated
+                // there, as in haiku's VarianceScaling.
+                let std = (scale / fan_in.max(1) as f64).sqrt() / 0.879_625_661_034_239_8;
+                (0..n)
+                    .map(|_| loop {
+                        let x = standard_normal(rng);
+                        if x.abs() <= 2.0 {
+                            break (x * std) as f32;
+                        }
+                    })
+                    .collect()
+            }
+            Init::Normal { stddev } => {
+                (0..n).map(|_| (standard_normal(rng) * stddev) as f32).collect()
+            }
+            Init::GlorotUniform { fan_in, fan_out } => {
+                let limit = (3.0 / ((fan_in + fan_out) as f64 / 2.0).max(1.0)).sqrt();
+                (0..n).map(|_| rng.random_range(-limit..limit) as f32).collect()
+            }
+            Init::Constant(c) => vec![c as f32; n],
+        }
+    }
+}
+
+/// Box–Muller.
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+enum Source<'a> {
+    File(&'a ParamFile),
+    Random(Box<ChaCha8Rng>),
+}
+
+/// Builds modules from a parameter file or from AlphaFold's initialisers; see the module docs.
+pub struct ParamBuilder<'a, B: Backend> {
+    device: B::Device,
+    source: Source<'a>,
+    scope: Vec<String>,
+    /// (scope depth at which the stack starts, index, count) of the enclosing layer stacks.
+    stacks: Vec<(usize, usize, usize)>,
+    requested: BTreeSet<String>,
+    problems: Vec<ParamProblem>,
+    /// Every tensor handed out, in AlphaFold's layout (restacked), for export.
+    built: BTreeMap<String, RawTensor>,
+}
+
+impl<'a, B: Backend> ParamBuilder<'a, B> {
+    pub fn from_file(file: &'a ParamFile, device: &B::Device) -> Self {
+        Self::new(Source::File(file), device)
+    }
+
+    pub fn random(seed: u64, device: &B::Device) -> Self {
+        Self::new(Source::Random(Box::new(ChaCha8Rng::seed_from_u64(seed))), device)
+    }
+
+    fn new(source: Source<'a>, device: &B::Device) -> Self {
+        Self {
+            device: device.clone(),
+            source,
+            scope: Vec::new(),
+            stacks: Vec::new(),
+            requested: BTreeSet::new(),
+            problems: Vec::new(),
+            built: BTreeMap::new(),
+        }
+    }
+
+    pub fn device(&self) -> &B::Device {
+        &self.device
+    }
+
+    /// Runs `build` inside the module scope `name` (haiku's module name).
+    pub fn scope<T>(&mut self, name: &str, build: impl FnOnce(&mut Self) -> T) -> T {
+        self.scope.push(name.to_string());
+        let out = build(self);
+        self.scope.pop();
+        out
+    }
+
+    /// Builds `count` copies of a block whose parameters are stacked on a leading axis under
+    /// the scope `name` (haiku's `layer_stack`).
+    pub fn stacked<T>(
+        &mut self,
+        name: &str,
+        count: usize,
+        mut build: impl FnMut(&mut Self) -> T,
+    ) -> Vec<T> {
+        self.scope.push(name.to_string());
+        let depth = self.scope.len();
+        let out = (0..count)
+            .map(|index| {
+                self.stacks.push((depth, index, count));
+                let block = build(self);
+                self.stacks.pop();
+                block
+            })
+            .collect();
+        self.scope.pop();
+        out
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}//{}", self.scope.join("/"), name)
+    }
+
+    /// The parameter `name` of the current scope, of (unstacked) AlphaFold shape `shape`,
+    /// returned with shape `out_shape` (same number of elements).
+    pub fn tensor<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        out_shape: [usize; D],
+        init: Init,
+    ) -> Tensor<B, D> {
+        let key = self.key(name);
+        let numel: usize = shape.iter().product();
+        debug_assert_eq!(numel, out_shape.iter().product::<usize>());
+        let stack_dims: Vec<usize> = self.stacks.iter().map(|&(_, _, count)| count).collect();
+        let stack_offset: usize = self.stacks.iter().fold(0, |acc, &(_, i, count)| acc * count + i);
+        let mut full_shape = stack_dims.clone();
+        full_shape.extend_from_slice(shape);
+        self.requested.insert(key.clone());
+        let values: Vec<f32> = match &mut self.source {
+            Source::File(file) => match file.tensors.get(&key) {
+                Some(raw) if raw.shape == full_shape => {
+                    raw.data[stack_offset * numel..(stack_offset + 1) * numel].to_vec()
+                }
+                Some(raw) => {
+                    if stack_offset == 0 {
+                        self.problems.push(ParamProblem::WrongShape {
+                            name: key.clone(),
+                            expected: full_shape.clone(),
+                            found: raw.shape.clone(),
+                        });
+                    }
+                    vec![0.0; numel]
+                }
+                None => {
+                    if stack_offset == 0 {
+                        self.problems.push(ParamProblem::Missing {
+                            name: key.clone(),
+                            expected: full_shape.clone(),
+                        });
+                    }
+                    vec![0.0; numel]
+                }
+            },
+            Source::Random(rng) => init.sample(rng, numel),
+        };
+        let stored = self.built.entry(key).or_insert_with(|| RawTensor {
+            shape: full_shape,
+            data: vec![0.0; numel * stack_dims.iter().product::<usize>()],
+        });
+        stored.data[stack_offset * numel..(stack_offset + 1) * numel].copy_from_slice(&values);
+        Tensor::<B, 1>::from_data(
+            TensorData::new(values, [numel]).convert::<B::FloatElem>(),
+            crate::primitives::float_options::<B>(&self.device),
+        )
+        .reshape(out_shape)
+    }
+
+    /// Ends building: with a file, fails listing every missing, unexpected and mis-shaped
+    /// tensor; returns the parameters in AlphaFold's layout (for export).
+    pub fn finish(self, preset: &str) -> Result<ParamFile> {
+        let mut problems = self.problems;
+        let source_name = match &self.source {
+            Source::File(file) => {
+                for (name, raw) in &file.tensors {
+                    if !self.requested.contains(name) {
+                        problems.push(ParamProblem::Unexpected {
+                            name: name.clone(),
+                            found: raw.shape.clone(),
+                        });
+                    }
+                }
+                file.source_name.clone()
+            }
+            Source::Random(_) => "random initialisation".to_string(),
+        };
+        if !problems.is_empty() {
+            return Err(ModelError::ParamMismatch {
+                source_name,
+                preset: preset.to_string(),
+                problems,
+            });
+        }
+        Ok(ParamFile { tensors: self.built, source_name })
+    }
+}
+
+/// Reads a tensor back as f64 values (for outputs and tests).
+pub fn to_vec_f64<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f64> {
+    tensor.into_data().convert::<f64>().to_vec::<f64>().expect("float tensor")
+}

@@ -1,0 +1,291 @@
+//! The one attention implementation every attention of the model uses (AlphaFold's
+//! `Attention`), and the global variant of the extra-MSA stack (`GlobalAttention`).
+//!
+//! Shapes follow AlphaFold: queries `[batch, queries, channels]`, memories
+//! `[batch, keys, channels]`; `bias` broadcasts to `[batch, heads, queries, keys]`. The batch
+//! axis can be processed in chunks ([`Attention::forward`]'s `chunk_size`), which bounds memory
+//! and changes no number. [`scaled_dot_product`] is the seam where a fused kernel can replace
+//! the reference path.
+
+use crate::primitives::activation::sigmoid;
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use crate::config::AttentionConfig;
+use crate::params::{Init, ParamBuilder};
+use crate::primitives::linear::matmul_last;
+
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// [q_channels, heads * key_dim]
+    pub query_w: Param<Tensor<B, 2>>,
+    /// [m_channels, heads * key_dim]
+    pub key_w: Param<Tensor<B, 2>>,
+    /// [m_channels, heads * value_dim]
+    pub value_w: Param<Tensor<B, 2>>,
+    /// [q_channels, heads * value_dim]
+    pub gating_w: Option<Param<Tensor<B, 2>>>,
+    /// [heads * value_dim]
+    pub gating_b: Option<Param<Tensor<B, 1>>>,
+    /// [heads * value_dim, output]
+    pub output_w: Param<Tensor<B, 2>>,
+    pub output_b: Param<Tensor<B, 1>>,
+    pub num_head: usize,
+}
+
+/// Per-head key and value widths, as AlphaFold derives them from the config and inputs.
+fn head_dims(config: &AttentionConfig, q_channels: usize, m_channels: usize) -> (usize, usize) {
+    let key_dim = config.key_dim.unwrap_or(q_channels);
+    let value_dim = config.value_dim.unwrap_or(m_channels);
+    (key_dim / config.num_head, value_dim / config.num_head)
+}
+
+impl<B: Backend> Attention<B> {
+    pub fn new(
+        builder: &mut ParamBuilder<B>,
+        config: &AttentionConfig,
+        q_channels: usize,
+        m_channels: usize,
+        output: usize,
+    ) -> Self {
+        let h = config.num_head;
+        let (kd, vd) = head_dims(config, q_channels, m_channels);
+        builder.scope("attention", |b| {
+            let glorot = |fan_in, fan_out| Init::GlorotUniform { fan_in, fan_out };
+            let query_w = b.tensor(
+                "query_w",
+                &[q_channels, h, kd],
+                [q_channels, h * kd],
+                glorot(q_channels, h * kd),
+            );
+            let key_w = b.tensor(
+                "key_w",
+                &[m_channels, h, kd],
+                [m_channels, h * kd],
+                glorot(m_channels, h * kd),
+            );
+            let value_w = b.tensor(
+                "value_w",
+                &[m_channels, h, vd],
+                [m_channels, h * vd],
+                glorot(m_channels, h * vd),
+            );
+            let (gating_w, gating_b) = if config.gating {
+                (
+                    Some(Param::from_tensor(b.tensor(
+                        "gating_w",
+                        &[q_channels, h, vd],
+                        [q_channels, h * vd],
+                        Init::ZEROS,
+                    ))),
+                    Some(Param::from_tensor(b.tensor("gating_b", &[h, vd], [h * vd], Init::ONES))),
+                )
+            } else {
+                (None, None)
+            };
+            let output_w = b.tensor("output_w", &[h, vd, output], [h * vd, output], Init::ZEROS);
+            let output_b = b.tensor("output_b", &[output], [output], Init::ZEROS);
+            Self {
+                query_w: Param::from_tensor(query_w),
+                key_w: Param::from_tensor(key_w),
+                value_w: Param::from_tensor(value_w),
+                gating_w,
+                gating_b,
+                output_w: Param::from_tensor(output_w),
+                output_b: Param::from_tensor(output_b),
+                num_head: h,
+            }
+        })
+    }
+
+    /// `q_data` [b, q, c], `m_data` [b, k, c], `bias` broadcastable to [b, h, q, k] (its batch
+    /// axis is 1 or b), `nonbatched_bias` [h, q, k]. Returns [b, q, output].
+    pub fn forward(
+        &self,
+        q_data: Tensor<B, 3>,
+        m_data: Tensor<B, 3>,
+        bias: Tensor<B, 4>,
+        nonbatched_bias: Option<Tensor<B, 3>>,
+        chunk_size: Option<usize>,
+    ) -> Tensor<B, 3> {
+        let batch = q_data.dims()[0];
+        let chunk = chunk_size.unwrap_or(batch).max(1);
+        if chunk >= batch {
+            return self.forward_unchunked(q_data, m_data, bias, nonbatched_bias);
+        }
+        let bias_batched = bias.dims()[0] == batch;
+        let pieces = (0..batch)
+            .step_by(chunk)
+            .map(|start| {
+                let len = chunk.min(batch - start);
+                let bias_piece =
+                    if bias_batched { bias.clone().narrow(0, start, len) } else { bias.clone() };
+                self.forward_unchunked(
+                    q_data.clone().narrow(0, start, len),
+                    m_data.clone().narrow(0, start, len),
+                    bias_piece,
+                    nonbatched_bias.clone(),
+                )
+            })
+            .collect();
+        Tensor::cat(pieces, 0)
+    }
+
+    fn forward_unchunked(
+        &self,
+        q_data: Tensor<B, 3>,
+        m_data: Tensor<B, 3>,
+        bias: Tensor<B, 4>,
+        nonbatched_bias: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 3> {
+        let h = self.num_head;
+        let [b, nq, _] = q_data.dims();
+        let nk = m_data.dims()[1];
+        let kd = self.query_w.dims()[1] / h;
+        let vd = self.value_w.dims()[1] / h;
+        let split_heads =
+            |x: Tensor<B, 3>, n: usize, d: usize| x.reshape([b, n, h, d]).swap_dims(1, 2);
+        let q = split_heads(matmul_last(q_data.clone(), self.query_w.val(), None), nq, kd)
+            * (kd as f64).powf(-0.5);
+        let k = split_heads(matmul_last(m_data.clone(), self.key_w.val(), None), nk, kd);
+        let v = split_heads(matmul_last(m_data, self.value_w.val(), None), nk, vd);
+        let mut bias = bias;
+        if let Some(nb) = nonbatched_bias {
+            bias = bias + nb.unsqueeze::<4>();
+        }
+        // [b, h, q, vd] -> [b, q, h, vd]
+        let mut weighted = scaled_dot_product(q, k, v, bias).swap_dims(1, 2);
+        if let (Some(gw), Some(gb)) = (&self.gating_w, &self.gating_b) {
+            let gate = sigmoid(matmul_last(q_data, gw.val(), Some(gb.val())));
+            weighted = weighted * gate.reshape([b, nq, h, vd]);
+        }
+        matmul_last(
+            weighted.reshape([b, nq, h * vd]),
+            self.output_w.val(),
+            Some(self.output_b.val()),
+        )
+    }
+}
+
+/// softmax(q kᵀ + bias) v for `q` [b, h, q, d] (already scaled), `k` [b, h, k, d], `v`
+/// [b, h, k, dv], `bias` broadcastable to [b, h, q, k]. Reference path; a fused kernel
+/// computing the same function can replace it on GPU backends.
+pub fn scaled_dot_product<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    bias: Tensor<B, 4>,
+) -> Tensor<B, 4> {
+    let logits = q.matmul(k.swap_dims(2, 3)) + bias;
+    softmax(logits, 3).matmul(v)
+}
+
+/// AlphaFold's `GlobalAttention`: one query per column (the masked mean of the queries), keys and
+/// values shared by all heads.
+#[derive(Module, Debug)]
+pub struct GlobalAttention<B: Backend> {
+    /// [q_channels, heads * key_dim]
+    pub query_w: Param<Tensor<B, 2>>,
+    /// [m_channels, key_dim]
+    pub key_w: Param<Tensor<B, 2>>,
+    /// [m_channels, value_dim]
+    pub value_w: Param<Tensor<B, 2>>,
+    pub gating_w: Option<Param<Tensor<B, 2>>>,
+    pub gating_b: Option<Param<Tensor<B, 1>>>,
+    /// [heads * value_dim, output]
+    pub output_w: Param<Tensor<B, 2>>,
+    pub output_b: Param<Tensor<B, 1>>,
+    pub num_head: usize,
+}
+
+impl<B: Backend> GlobalAttention<B> {
+    pub fn new(
+        builder: &mut ParamBuilder<B>,
+        config: &AttentionConfig,
+        q_channels: usize,
+        m_channels: usize,
+        output: usize,
+    ) -> Self {
+        let h = config.num_head;
+        let (kd, vd) = head_dims(config, q_channels, m_channels);
+        builder.scope("attention", |b| {
+            let glorot = |fan_in, fan_out| Init::GlorotUniform { fan_in, fan_out };
+            let query_w = b.tensor(
+                "query_w",
+                &[q_channels, h, kd],
+                [q_channels, h * kd],
+                glorot(q_channels, h * kd),
+            );
+            let key_w =
+                b.tensor("key_w", &[m_channels, kd], [m_channels, kd], glorot(m_channels, kd));
+            let value_w =
+                b.tensor("value_w", &[m_channels, vd], [m_channels, vd], glorot(m_channels, vd));
+            let output_w = b.tensor("output_w", &[h, vd, output], [h * vd, output], Init::ZEROS);
+            let output_b = b.tensor("output_b", &[output], [output], Init::ZEROS);
+            let (gating_w, gating_b) = if config.gating {
+                (
+                    Some(Param::from_tensor(b.tensor(
+                        "gating_w",
+                        &[q_channels, h, vd],
+                        [q_channels, h * vd],
+                        Init::ZEROS,
+                    ))),
+                    Some(Param::from_tensor(b.tensor("gating_b", &[h, vd], [h * vd], Init::ONES))),
+                )
+            } else {
+                (None, None)
+            };
+            Self {
+                query_w: Param::from_tensor(query_w),
+                key_w: Param::from_tensor(key_w),
+                value_w: Param::from_tensor(value_w),
+                gating_w,
+                gating_b,
+                output_w: Param::from_tensor(output_w),
+                output_b: Param::from_tensor(output_b),
+                num_head: h,
+            }
+        })
+    }
+
+    /// `q_data` = `m_data` [b, n, c], `q_mask` [b, n]. Returns [b, n, output].
+    pub fn forward(
+        &self,
+        q_data: Tensor<B, 3>,
+        m_data: Tensor<B, 3>,
+        q_mask: Tensor<B, 2>,
+    ) -> Tensor<B, 3> {
+        let h = self.num_head;
+        let [b, nq, _] = q_data.dims();
+        let kd = self.key_w.dims()[1];
+        let vd = self.value_w.dims()[1];
+        let mask = q_mask.unsqueeze_dim::<3>(2); // [b, n, 1]
+        let v = matmul_last(m_data.clone(), self.value_w.val(), None); // [b, k, vd]
+        let q_avg = (mask.clone() * q_data.clone()).sum_dim(1) / (mask.clone().sum_dim(1) + 1e-10); // [b, 1, c]
+        let q = matmul_last(q_avg, self.query_w.val(), None).reshape([b, h, kd])
+            * (kd as f64).powf(-0.5);
+        let k = matmul_last(m_data, self.key_w.val(), None); // [b, k, kd]
+        let bias = (mask.swap_dims(1, 2) - 1.0) * 1e9; // [b, 1, k]
+        let logits = q.matmul(k.swap_dims(1, 2)) + bias; // [b, h, k]
+        let weighted = softmax(logits, 2).matmul(v); // [b, h, vd]
+        match (&self.gating_w, &self.gating_b) {
+            (Some(gw), Some(gb)) => {
+                let gate =
+                    sigmoid(matmul_last(q_data, gw.val(), Some(gb.val()))).reshape([b, nq, h, vd]);
+                let weighted = weighted.unsqueeze_dim::<4>(1) * gate; // [b, q, h, vd]
+                matmul_last(
+                    weighted.reshape([b, nq, h * vd]),
+                    self.output_w.val(),
+                    Some(self.output_b.val()),
+                )
+            }
+            _ => matmul_last(
+                weighted.reshape([b, 1, h * vd]),
+                self.output_w.val(),
+                Some(self.output_b.val()),
+            )
+            .expand([b, nq, self.output_b.dims()[0]]),
+        }
+    }
+}

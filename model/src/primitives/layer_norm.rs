@@ -1,0 +1,31 @@
+//! Layer normalisation over the last axis, as haiku's `LayerNorm` (eps 1e-5, `scale`, `offset`).
+
+use burn::module::Param;
+use burn::prelude::*;
+
+use crate::params::{Init, ParamBuilder};
+
+#[derive(Module, Debug)]
+pub struct LayerNorm<B: Backend> {
+    pub scale: Param<Tensor<B, 1>>,
+    pub offset: Param<Tensor<B, 1>>,
+}
+
+impl<B: Backend> LayerNorm<B> {
+    pub fn new(builder: &mut ParamBuilder<B>, name: &str, channels: usize) -> Self {
+        builder.scope(name, |b| Self {
+            scale: Param::from_tensor(b.tensor("scale", &[channels], [channels], Init::ONES)),
+            offset: Param::from_tensor(b.tensor("offset", &[channels], [channels], Init::ZEROS)),
+        })
+    }
+
+    pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        let mean = input.clone().mean_dim(D - 1);
+        let centred = input - mean;
+        let variance = centred.clone().powi_scalar(2).mean_dim(D - 1);
+        let inverse = (variance + 1e-5).sqrt().recip();
+        let scale = self.scale.val().unsqueeze::<D>();
+        let offset = self.offset.val().unsqueeze::<D>();
+        centred * (inverse * scale) + offset
+    }
+}

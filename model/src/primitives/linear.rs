@@ -1,0 +1,87 @@
+//! AlphaFold's `Linear`: `weights` [in, out] and `bias` [out], applied to the last axis.
+
+use burn::module::Param;
+use burn::prelude::*;
+
+use crate::params::{Init, ParamBuilder};
+
+#[derive(Module, Debug)]
+pub struct Linear<B: Backend> {
+    /// [in, out]
+    pub weights: Param<Tensor<B, 2>>,
+    pub bias: Option<Param<Tensor<B, 1>>>,
+}
+
+/// The initialiser of a Linear's weights, by AlphaFold's names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinearInit {
+    /// lecun normal (fan-in, scale 1)
+    Default,
+    /// he normal (fan-in, scale 2), before a ReLU
+    Relu,
+    /// zeros: the last layer of a residual branch (AlphaFold's `final_init` with `zero_init`)
+    Final,
+}
+
+impl<B: Backend> Linear<B> {
+    /// A Linear named `name` in the builder's current scope.
+    pub fn new(
+        builder: &mut ParamBuilder<B>,
+        name: &str,
+        input: usize,
+        output: usize,
+        init: LinearInit,
+    ) -> Self {
+        Self::with_bias_init(builder, name, input, output, init, 0.0)
+    }
+
+    pub fn with_bias_init(
+        builder: &mut ParamBuilder<B>,
+        name: &str,
+        input: usize,
+        output: usize,
+        init: LinearInit,
+        bias_init: f64,
+    ) -> Self {
+        let weight_init = match init {
+            LinearInit::Default => Init::linear(input),
+            LinearInit::Relu => Init::relu(input),
+            LinearInit::Final => Init::ZEROS,
+        };
+        builder.scope(name, |b| Self {
+            weights: Param::from_tensor(b.tensor(
+                "weights",
+                &[input, output],
+                [input, output],
+                weight_init,
+            )),
+            bias: Some(Param::from_tensor(b.tensor(
+                "bias",
+                &[output],
+                [output],
+                Init::Constant(bias_init),
+            ))),
+        })
+    }
+
+    pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        matmul_last(input, self.weights.val(), self.bias.as_ref().map(|b| b.val()))
+    }
+}
+
+/// `input @ weights (+ bias)` over the last axis of an input of any rank.
+pub fn matmul_last<B: Backend, const D: usize>(
+    input: Tensor<B, D>,
+    weights: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, D> {
+    let mut dims = input.dims();
+    let [fan_in, fan_out] = weights.dims();
+    let rows = dims.iter().product::<usize>() / fan_in;
+    let mut out = input.reshape([rows, fan_in]).matmul(weights);
+    if let Some(bias) = bias {
+        out = out + bias.unsqueeze::<2>();
+    }
+    dims[D - 1] = fan_out;
+    out.reshape(dims)
+}

@@ -1,0 +1,161 @@
+//! Invariant point attention (Jumper et al. 2021, Suppl. Alg. 22).
+
+use crate::primitives::activation::softplus;
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use super::rigid::QuatAffine;
+use crate::config::StructureModuleConfig;
+use crate::params::{Init, ParamBuilder};
+use crate::primitives::{Linear, LinearInit};
+
+#[derive(Module, Debug)]
+pub struct InvariantPointAttention<B: Backend> {
+    pub q_scalar: Linear<B>,
+    pub kv_scalar: Linear<B>,
+    pub q_point_local: Linear<B>,
+    pub kv_point_local: Linear<B>,
+    /// [heads], through softplus
+    pub trainable_point_weights: Param<Tensor<B, 1>>,
+    pub attention_2d: Linear<B>,
+    pub output_projection: Linear<B>,
+    pub num_head: usize,
+    pub num_scalar_qk: usize,
+    pub num_scalar_v: usize,
+    pub num_point_qk: usize,
+    pub num_point_v: usize,
+}
+
+impl<B: Backend> InvariantPointAttention<B> {
+    pub fn new(
+        builder: &mut ParamBuilder<B>,
+        c: &StructureModuleConfig,
+        pair_channels: usize,
+    ) -> Self {
+        let (h, s) = (c.num_head, c.num_channel);
+        let output_features = h * (c.num_scalar_v + 4 * c.num_point_v + pair_channels);
+        builder.scope("invariant_point_attention", |b| Self {
+            q_scalar: Linear::new(b, "q_scalar", s, h * c.num_scalar_qk, LinearInit::Default),
+            kv_scalar: Linear::new(
+                b,
+                "kv_scalar",
+                s,
+                h * (c.num_scalar_v + c.num_scalar_qk),
+                LinearInit::Default,
+            ),
+            q_point_local: Linear::new(
+                b,
+                "q_point_local",
+                s,
+                h * 3 * c.num_point_qk,
+                LinearInit::Default,
+            ),
+            kv_point_local: Linear::new(
+                b,
+                "kv_point_local",
+                s,
+                h * 3 * (c.num_point_qk + c.num_point_v),
+                LinearInit::Default,
+            ),
+            trainable_point_weights: Param::from_tensor(b.tensor(
+                "trainable_point_weights",
+                &[h],
+                [h],
+                Init::Constant((1f64.exp() - 1.0).ln()),
+            )),
+            attention_2d: Linear::new(b, "attention_2d", pair_channels, h, LinearInit::Default),
+            output_projection: Linear::new(
+                b,
+                "output_projection",
+                output_features,
+                s,
+                LinearInit::Final,
+            ),
+            num_head: h,
+            num_scalar_qk: c.num_scalar_qk,
+            num_scalar_v: c.num_scalar_v,
+            num_point_qk: c.num_point_qk,
+            num_point_v: c.num_point_v,
+        })
+    }
+
+    /// Local points from a Linear's output [r, 3·n] (x block, y block, z block) → global [r, n, 3].
+    fn global_points(affine: &QuatAffine<B>, flat: Tensor<B, 2>) -> Tensor<B, 3> {
+        let [r, three_n] = flat.dims();
+        let local = flat.reshape([r, 3, three_n / 3]).swap_dims(1, 2);
+        affine.apply_to_points(local)
+    }
+
+    /// `single` [r, c_s], `pair` [r, r, c_z], `mask` [r]; returns the update to `single`.
+    pub fn forward(
+        &self,
+        single: Tensor<B, 2>,
+        pair: Tensor<B, 3>,
+        mask: Tensor<B, 1>,
+        affine: &QuatAffine<B>,
+    ) -> Tensor<B, 2> {
+        let [r, _] = single.dims();
+        let (h, sqk, sv, pqk, pv) = (
+            self.num_head,
+            self.num_scalar_qk,
+            self.num_scalar_v,
+            self.num_point_qk,
+            self.num_point_v,
+        );
+
+        let q_scalar = self.q_scalar.forward(single.clone()).reshape([r, h, sqk]);
+        let kv_scalar = self.kv_scalar.forward(single.clone()).reshape([r, h, sv + sqk]);
+        let k_scalar = kv_scalar.clone().narrow(2, 0, sqk);
+        let v_scalar = kv_scalar.narrow(2, sqk, sv);
+
+        let q_point = Self::global_points(affine, self.q_point_local.forward(single.clone()))
+            .reshape([r, h, pqk, 3]);
+        let kv_point = Self::global_points(affine, self.kv_point_local.forward(single)).reshape([
+            r,
+            h,
+            pqk + pv,
+            3,
+        ]);
+        let k_point = kv_point.clone().narrow(2, 0, pqk);
+        let v_point = kv_point.narrow(2, pqk, pv);
+
+        let scalar_weight = (1.0 / (3.0 * sqk.max(1) as f64)).sqrt();
+        let point_weight = (1.0 / (3.0 * pqk.max(1) as f64 * 9.0 / 2.0)).sqrt();
+        let point_weights = softplus(self.trainable_point_weights.val()) * point_weight; // [h]
+
+        // Σ over points and coordinates of squared distances: [h, i, j]
+        let q_p = q_point.permute([1, 0, 2, 3]).reshape([h, r, 1, pqk * 3]);
+        let k_p = k_point.permute([1, 0, 2, 3]).reshape([h, 1, r, pqk * 3]);
+        let dist2 = (q_p - k_p).powi_scalar(2).sum_dim(3).reshape([h, r, r]);
+        let attn_point = dist2 * point_weights.reshape([h, 1, 1]) * (-0.5);
+
+        let q = (q_scalar * scalar_weight).swap_dims(0, 1); // [h, r, sqk]
+        let k = k_scalar.swap_dims(0, 1);
+        let v = v_scalar.swap_dims(0, 1); // [h, r, sv]
+        let attn_scalar = q.matmul(k.swap_dims(1, 2));
+        let attn_2d =
+            self.attention_2d.forward(pair.clone()).permute([2, 0, 1]) * (1.0f64 / 3.0).sqrt();
+        let mask_2d = mask.clone().unsqueeze_dim::<2>(1) * mask.unsqueeze_dim::<2>(0);
+        let logits =
+            attn_scalar + attn_point + attn_2d - (mask_2d.neg() + 1.0).unsqueeze_dim::<3>(0) * 1e5;
+        let attn = softmax(logits, 2); // [h, i, j]
+
+        let result_scalar = attn.clone().matmul(v).swap_dims(0, 1).reshape([r, h * sv]);
+        // Σ_j attn[h, i, j] v_point[j, h, p, xyz]
+        let v_p = v_point.permute([1, 0, 2, 3]).reshape([h, r, pv * 3]);
+        let result_point_global = attn.clone().matmul(v_p).swap_dims(0, 1).reshape([r, h * pv, 3]);
+        let result_point_local = affine.invert_points(result_point_global); // [r, h·pv, 3]
+        let x = result_point_local.clone().narrow(2, 0, 1).reshape([r, h * pv]);
+        let y = result_point_local.clone().narrow(2, 1, 1).reshape([r, h * pv]);
+        let z = result_point_local.narrow(2, 2, 1).reshape([r, h * pv]);
+        let norm =
+            (x.clone().powi_scalar(2) + y.clone().powi_scalar(2) + z.clone().powi_scalar(2) + 1e-8)
+                .sqrt();
+        // Σ_j attn[h, i, j] pair[i, j, c] → [i, h, c]
+        let c_z = pair.dims()[2];
+        let over_2d = attn.swap_dims(0, 1).matmul(pair).reshape([r, h * c_z]); // [i, h, j]·[i, j, c]
+        let features = Tensor::cat(vec![result_scalar, x, y, z, norm, over_2d], 1);
+        self.output_projection.forward(features)
+    }
+}

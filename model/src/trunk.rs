@@ -1,0 +1,177 @@
+//! Embeddings and Evoformer (AlphaFold's `EmbeddingsAndEvoformer`): embedders, template
+//! embedding, extra-MSA stack, template torsion rows, the Evoformer stack, and the single
+//! representation.
+
+use burn::prelude::*;
+
+use crate::batch::IterationInputs;
+use crate::config::ModelConfig;
+use crate::embedders::{
+    InputEmbedder, Recycled, RecyclingEmbedder, TemplateEmbedding, TemplateTorsionEmbedding,
+};
+use crate::evoformer::{EvoformerBlock, MsaPair};
+use crate::params::ParamBuilder;
+use crate::primitives::{Linear, LinearInit};
+
+#[derive(Module, Debug)]
+pub struct EmbeddingsAndEvoformer<B: Backend> {
+    pub input_embedder: InputEmbedder<B>,
+    pub recycling_embedder: RecyclingEmbedder<B>,
+    pub template_embedding: Option<TemplateEmbedding<B>>,
+    pub template_torsion_embedding: Option<TemplateTorsionEmbedding<B>>,
+    pub extra_msa_activations: Linear<B>,
+    pub extra_msa_stack: Vec<EvoformerBlock<B>>,
+    pub evoformer_iteration: Vec<EvoformerBlock<B>>,
+    pub single_activations: Linear<B>,
+    pub chunk_size: Option<usize>,
+}
+
+/// The trunk's outputs (AlphaFold's `representations`).
+#[derive(Debug, Clone)]
+pub struct Representations<B: Backend> {
+    /// [r, c_s]
+    pub single: Tensor<B, 2>,
+    /// [r, r, c_z]
+    pub pair: Tensor<B, 3>,
+    /// The MSA rows (template rows dropped): [s, r, c_m]
+    pub msa: Tensor<B, 3>,
+    /// [r, c_m]
+    pub msa_first_row: Tensor<B, 2>,
+}
+
+/// Activations captured inside the trunk, for block-level parity tests.
+#[derive(Debug, Clone, Default)]
+pub struct TrunkCapture<B: Backend> {
+    pub template_embedding_out: Option<Tensor<B, 3>>,
+    pub extra_msa_block0_in: Option<MsaPair<B>>,
+    pub extra_msa_stack_out_pair: Option<Tensor<B, 3>>,
+    pub evoformer_block0_in: Option<MsaPair<B>>,
+    pub evoformer_block0_out: Option<MsaPair<B>>,
+    /// The Evoformer's MSA mask (template rows included).
+    pub evoformer_msa_mask: Option<Tensor<B, 2>>,
+}
+
+impl<B: Backend> EmbeddingsAndEvoformer<B> {
+    pub fn new(builder: &mut ParamBuilder<B>, config: &ModelConfig) -> Self {
+        builder.scope("evoformer", |b| {
+            let templates = config.template.enabled;
+            Self {
+                input_embedder: InputEmbedder::new(b, config),
+                recycling_embedder: RecyclingEmbedder::new(b, config),
+                template_embedding: templates.then(|| TemplateEmbedding::new(b, config)),
+                template_torsion_embedding: (templates && config.template.embed_torsion_angles)
+                    .then(|| TemplateTorsionEmbedding::new(b, config)),
+                extra_msa_activations: Linear::new(
+                    b,
+                    "extra_msa_activations",
+                    25,
+                    config.extra_msa_channel,
+                    LinearInit::Default,
+                ),
+                extra_msa_stack: b.stacked(
+                    "extra_msa_stack",
+                    config.extra_msa_stack_num_block,
+                    |b| {
+                        EvoformerBlock::new(
+                            b,
+                            &config.evoformer,
+                            config.extra_msa_channel,
+                            config.pair_channel,
+                            true,
+                        )
+                    },
+                ),
+                evoformer_iteration: b.stacked(
+                    "evoformer_iteration",
+                    config.evoformer_num_block,
+                    |b| {
+                        EvoformerBlock::new(
+                            b,
+                            &config.evoformer,
+                            config.msa_channel,
+                            config.pair_channel,
+                            false,
+                        )
+                    },
+                ),
+                single_activations: Linear::new(
+                    b,
+                    "single_activations",
+                    config.msa_channel,
+                    config.seq_channel,
+                    LinearInit::Default,
+                ),
+                chunk_size: config.chunk_size,
+            }
+        })
+    }
+
+    pub fn forward(
+        &self,
+        inputs: &IterationInputs<B>,
+        prev: &Recycled<B>,
+        mut capture: Option<&mut TrunkCapture<B>>,
+    ) -> Representations<B> {
+        let chunk = self.chunk_size;
+        let (act, relpos) = self.input_embedder.forward(inputs);
+        let MsaPair { mut msa, mut pair } =
+            self.recycling_embedder.forward(act, prev, inputs.is_glycine.clone());
+        pair = pair + relpos;
+        let seq_mask = inputs.seq_mask.clone();
+        let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+
+        if let (Some(embedding), Some(templates)) = (&self.template_embedding, &inputs.templates) {
+            let update = embedding.forward(pair.clone(), templates, pair_mask.clone(), chunk);
+            if let Some(c) = capture.as_deref_mut() {
+                c.template_embedding_out = Some(update.clone());
+            }
+            pair = pair + update;
+        }
+
+        let mut extra = MsaPair {
+            msa: self.extra_msa_activations.forward(inputs.extra_msa_feat.clone()),
+            pair,
+        };
+        if let Some(c) = capture.as_deref_mut() {
+            c.extra_msa_block0_in = Some(extra.clone());
+        }
+        for block in &self.extra_msa_stack {
+            extra = block.forward(extra, inputs.extra_msa_mask.clone(), pair_mask.clone(), chunk);
+        }
+        pair = extra.pair;
+        if let Some(c) = capture.as_deref_mut() {
+            c.extra_msa_stack_out_pair = Some(pair.clone());
+        }
+
+        let num_sequences = msa.dims()[0];
+        let mut msa_mask = inputs.msa_mask.clone();
+        if let (Some(torsion), Some(templates)) =
+            (&self.template_torsion_embedding, &inputs.templates)
+        {
+            msa = Tensor::cat(vec![msa, torsion.forward(templates.torsion_features.clone())], 0);
+            msa_mask = Tensor::cat(vec![msa_mask, templates.torsion_mask.clone()], 0);
+        }
+
+        let mut act = MsaPair { msa, pair };
+        if let Some(c) = capture.as_deref_mut() {
+            c.evoformer_block0_in = Some(act.clone());
+            c.evoformer_msa_mask = Some(msa_mask.clone());
+        }
+        for (i, block) in self.evoformer_iteration.iter().enumerate() {
+            act = block.forward(act, msa_mask.clone(), pair_mask.clone(), chunk);
+            if i == 0 {
+                if let Some(c) = capture.as_deref_mut() {
+                    c.evoformer_block0_out = Some(act.clone());
+                }
+            }
+        }
+        let [_, r, c_m] = act.msa.dims();
+        let msa_first_row = act.msa.clone().narrow(0, 0, 1).reshape([r, c_m]);
+        Representations {
+            single: self.single_activations.forward(msa_first_row.clone()),
+            pair: act.pair,
+            msa: act.msa.narrow(0, 0, num_sequences),
+            msa_first_row,
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Parity with DeepMind's AlphaFold2 (alphafold 2.0.0, JAX, CPU) on the `reduced` preset with
+//! random weights: `tests/fixtures/reference/reduced_s0`, copied from `shared/reference` (see its
+//! README). Each block is fed the reference's own inputs and must reproduce the reference's
+//! activations; the whole model must reproduce every output.
+//!
+//! Error measure: max |ours − reference| / max |reference| over the tensor.
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use ferrofold_features::feature_dict::FeatureDict;
+use ferrofold_model::batch::host_tensor;
+use ferrofold_model::embedders::Recycled;
+use ferrofold_model::evoformer::MsaPair;
+use ferrofold_model::trunk::TrunkCapture;
+use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
+use ndarray::ArrayD;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/reference/reduced_s0")
+        .join(name)
+}
+
+fn load(name: &str) -> FeatureDict {
+    FeatureDict::load_npz(&fixture(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn get(dict: &FeatureDict, name: &str) -> ArrayD<f64> {
+    dict.get(name).unwrap_or_else(|| panic!("{name} missing from reference")).to_f64()
+}
+
+fn relative_error(ours: &ArrayD<f64>, reference: &ArrayD<f64>) -> f64 {
+    assert_eq!(ours.shape(), reference.shape(), "shape");
+    let scale = reference.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let diff = ours.iter().zip(reference).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    if scale == 0.0 {
+        diff
+    } else {
+        diff / scale
+    }
+}
+
+fn check(name: &str, ours: &ArrayD<f64>, reference: &ArrayD<f64>, tolerance: f64) {
+    let error = relative_error(ours, reference);
+    eprintln!("{name:60} relative error {error:.2e}");
+    assert!(error <= tolerance, "{name}: relative error {error:.3e} > {tolerance:.0e}");
+}
+
+fn to_array<B: Backend, const D: usize>(t: Tensor<B, D>) -> ArrayD<f64> {
+    let shape = t.dims().to_vec();
+    ArrayD::from_shape_vec(shape, ferrofold_model::params::to_vec_f64(t)).unwrap()
+}
+
+struct Case<B: Backend> {
+    model: AlphaFold<B>,
+    config: ModelConfig,
+    batch: FeatureBatch,
+    device: B::Device,
+}
+
+fn case<B: Backend>() -> Case<B> {
+    let device = B::Device::default();
+    let config = ModelConfig::preset("reduced").unwrap();
+    let params = ParamFile::read(&fixture("params_reduced.npz")).unwrap();
+    let model = AlphaFold::load(&params, &config, &device).unwrap();
+    let batch = FeatureBatch::read(&fixture("features.npz")).unwrap();
+    Case { model, config, batch, device }
+}
+
+/// Blocks fed the reference's inputs: float32 within 1e-5 of DeepMind's float32 run, float64
+/// within 1e-9 of its float64 run (where the two implementations differ only by rounding).
+const BLOCK_TOLERANCE_F32: f64 = 1e-5;
+const BLOCK_TOLERANCE_F64: f64 = 1e-9;
+const F32: &str = "intermediates.npz";
+const F64: &str = "outputs_f64_intermediates.npz";
+
+macro_rules! both_precisions {
+    ($($test:ident),*) => {
+        mod float32 {
+            $(#[test] fn $test() { super::$test::<super::CpuF32>(super::F32, super::BLOCK_TOLERANCE_F32); })*
+        }
+        mod float64 {
+            $(#[test] fn $test() { super::$test::<super::CpuF64>(super::F64, super::BLOCK_TOLERANCE_F64); })*
+        }
+    };
+}
+
+both_precisions!(
+    evoformer_block_matches_reference,
+    extra_msa_stack_matches_reference,
+    embedders_and_template_embedding_match_reference_on_first_iteration,
+    structure_module_and_heads_match_reference
+);
+
+fn evoformer_block_matches_reference<B: Backend>(intermediates: &str, tolerance: f64) {
+    let c = case::<B>();
+    let reference = load(intermediates);
+    for recycle in 0..4 {
+        let inputs = c.batch.iteration::<B>(recycle, &c.config, &c.device).unwrap();
+        let templates = inputs.templates.as_ref().unwrap();
+        let msa_mask =
+            Tensor::cat(vec![inputs.msa_mask.clone(), templates.torsion_mask.clone()], 0);
+        let seq_mask = inputs.seq_mask.clone();
+        let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+        let key = |s: &str| format!("recycle_{recycle}/evoformer_block0_{s}");
+        let act = MsaPair {
+            msa: host_tensor(get(&reference, &key("in/msa")), &c.device),
+            pair: host_tensor(get(&reference, &key("in/pair")), &c.device),
+        };
+        let out = c.model.evoformer.evoformer_iteration[0].forward(act, msa_mask, pair_mask, None);
+        check(&key("out/msa"), &to_array(out.msa), &get(&reference, &key("out/msa")), tolerance);
+        check(&key("out/pair"), &to_array(out.pair), &get(&reference, &key("out/pair")), tolerance);
+    }
+}
+
+#[test]
+fn chunked_evoformer_block_equals_unchunked() {
+    let c = case::<CpuF32>();
+    let reference = load("intermediates.npz");
+    let inputs = c.batch.iteration::<CpuF32>(0, &c.config, &c.device).unwrap();
+    let templates = inputs.templates.as_ref().unwrap();
+    let msa_mask = Tensor::cat(vec![inputs.msa_mask.clone(), templates.torsion_mask.clone()], 0);
+    let seq_mask = inputs.seq_mask.clone();
+    let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+    let act = MsaPair {
+        msa: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/msa"), &c.device),
+        pair: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/pair"), &c.device),
+    };
+    let block = &c.model.evoformer.evoformer_iteration[0];
+    let whole = block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), None);
+    let chunked = block.forward(act, msa_mask, pair_mask, Some(3));
+    check("chunked msa", &to_array(chunked.msa), &to_array(whole.msa), 1e-6);
+    check("chunked pair", &to_array(chunked.pair), &to_array(whole.pair), 1e-6);
+}
+
+fn extra_msa_stack_matches_reference<B: Backend>(intermediates: &str, tolerance: f64) {
+    let c = case::<B>();
+    let reference = load(intermediates);
+    for recycle in 0..4 {
+        let inputs = c.batch.iteration::<B>(recycle, &c.config, &c.device).unwrap();
+        let seq_mask = inputs.seq_mask.clone();
+        let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+        let key = |s: &str| format!("recycle_{recycle}/{s}");
+        let mut act = MsaPair {
+            msa: host_tensor(get(&reference, &key("extra_msa_block0_in/msa")), &c.device),
+            pair: host_tensor(get(&reference, &key("extra_msa_block0_in/pair")), &c.device),
+        };
+        for block in &c.model.evoformer.extra_msa_stack {
+            act = block.forward(act, inputs.extra_msa_mask.clone(), pair_mask.clone(), None);
+        }
+        check(
+            &key("extra_msa_stack_out/pair"),
+            &to_array(act.pair),
+            &get(&reference, &key("extra_msa_stack_out/pair")),
+            tolerance,
+        );
+    }
+}
+
+/// On the first iteration the recycled inputs are zeros, so the trunk's captures up to the
+/// Evoformer depend on the embedders alone.
+fn embedders_and_template_embedding_match_reference_on_first_iteration<B: Backend>(
+    intermediates: &str,
+    tolerance: f64,
+) {
+    let c = case::<B>();
+    let reference = load(intermediates);
+    let inputs = c.batch.iteration::<B>(0, &c.config, &c.device).unwrap();
+    let prev = Recycled::zeros(inputs.seq_mask.dims()[0], &c.config, &c.device);
+    let mut capture = TrunkCapture::default();
+    c.model.evoformer.forward(&inputs, &prev, Some(&mut capture));
+    check(
+        "template_embedding_out",
+        &to_array(capture.template_embedding_out.unwrap()),
+        &get(&reference, "recycle_0/template_embedding_out"),
+        tolerance,
+    );
+    let extra = capture.extra_msa_block0_in.unwrap();
+    check(
+        "extra_msa_block0_in/msa",
+        &to_array(extra.msa),
+        &get(&reference, "recycle_0/extra_msa_block0_in/msa"),
+        tolerance,
+    );
+    check(
+        "extra_msa_block0_in/pair",
+        &to_array(extra.pair),
+        &get(&reference, "recycle_0/extra_msa_block0_in/pair"),
+        tolerance,
+    );
+    // MSA rows, then the template torsion rows. DeepMind's float64 run computed template
+    // torsions in float32 (shared/reference/README.md), so those rows only agree to float32
+    // precision there.
+    let evo = to_array(capture.evoformer_block0_in.unwrap().msa);
+    let expected = get(&reference, "recycle_0/evoformer_block0_in/msa");
+    let rows = inputs.msa_mask.dims()[0];
+    let split = |a: &ArrayD<f64>| {
+        (
+            a.slice_axis(ndarray::Axis(0), (..rows).into()).to_owned(),
+            a.slice_axis(ndarray::Axis(0), (rows..).into()).to_owned(),
+        )
+    };
+    let ((ours_msa, ours_templates), (expected_msa, expected_templates)) =
+        (split(&evo), split(&expected));
+    check("evoformer_block0_in/msa (MSA rows)", &ours_msa, &expected_msa, tolerance);
+    check(
+        "evoformer_block0_in/msa (template rows)",
+        &ours_templates,
+        &expected_templates,
+        BLOCK_TOLERANCE_F32,
+    );
+}
+
+fn structure_module_and_heads_match_reference<B: Backend>(intermediates: &str, tolerance: f64) {
+    let c = case::<B>();
+    let reference = load(intermediates);
+    for recycle in 0..4 {
+        let inputs = c.batch.iteration::<B>(recycle, &c.config, &c.device).unwrap();
+        let key = |s: &str| format!("recycle_{recycle}/{s}");
+        let single = host_tensor(get(&reference, &key("representations/single")), &c.device);
+        let pair = host_tensor(get(&reference, &key("representations/pair")), &c.device);
+        let out = c.model.structure_module.forward(
+            single.clone(),
+            pair.clone(),
+            inputs.seq_mask.clone(),
+            &inputs.residue_tables,
+        );
+        check(
+            &key("representations/structure_module"),
+            &to_array(out.act.clone()),
+            &get(&reference, &key("representations/structure_module")),
+            tolerance,
+        );
+        check(
+            &key("structure_module/final_atom_positions"),
+            &to_array(out.final_atom_positions),
+            &get(&reference, &key("structure_module/final_atom_positions")),
+            tolerance,
+        );
+        for (name, value) in [
+            ("traj", to_array(out.traj.clone())),
+            ("act", to_array(out.layer_acts.clone())),
+            (
+                "sidechains/angles_sin_cos",
+                to_array(Tensor::stack::<4>(
+                    out.sidechains.iter().map(|s| s.angles_sin_cos.clone()).collect(),
+                    0,
+                )),
+            ),
+            (
+                "sidechains/atom_pos",
+                to_array(Tensor::stack::<4>(
+                    out.sidechains.iter().map(|s| s.atom_pos.clone()).collect(),
+                    0,
+                )),
+            ),
+            (
+                "sidechains/frames",
+                to_array(Tensor::stack::<4>(
+                    out.sidechains.iter().map(|s| s.frames.clone()).collect(),
+                    0,
+                )),
+            ),
+        ] {
+            check(
+                &key(&format!("structure_module/{name}")),
+                &value,
+                &get(&reference, &key(&format!("structure_module/{name}"))),
+                tolerance,
+            );
+        }
+        let heads = &c.model.heads;
+        check(
+            &key("distogram/logits"),
+            &to_array(heads.distogram.forward(pair.clone())),
+            &get(&reference, &key("distogram/logits")),
+            tolerance,
+        );
+        check(
+            &key("predicted_aligned_error/logits"),
+            &to_array(heads.predicted_aligned_error.as_ref().unwrap().forward(pair)),
+            &get(&reference, &key("predicted_aligned_error/logits")),
+            tolerance,
+        );
+        check(
+            &key("experimentally_resolved/logits"),
+            &to_array(heads.experimentally_resolved.forward(single)),
+            &get(&reference, &key("experimentally_resolved/logits")),
+            tolerance,
+        );
+        check(
+            &key("predicted_lddt/logits"),
+            &to_array(heads.predicted_lddt.forward(out.act)),
+            &get(&reference, &key("predicted_lddt/logits")),
+            tolerance,
+        );
+    }
+}
+
+fn whole_model<B: Backend>(reference_file: &str, tolerance: f64, confidence: bool) {
+    let c = case::<B>();
+    let out =
+        c.model.forward(&c.batch, &c.config, &c.device, |_, _| {}).unwrap().to_outputs(&c.config);
+    let reference = load(reference_file);
+    let mut compared = 0;
+    for (name, value) in &out {
+        if let Some(expected) = reference.get(name) {
+            check(name, value, &expected.to_f64(), tolerance);
+            compared += 1;
+        }
+    }
+    for name in [
+        "structure_module/final_atom_positions",
+        "structure_module/final_atom_mask",
+        "predicted_lddt/logits",
+        "distogram/logits",
+        "masked_msa/logits",
+        "experimentally_resolved/logits",
+        "predicted_aligned_error/logits",
+        "representations/msa_first_row",
+        "representations/pair",
+        "representations/single",
+        "representations/structure_module",
+    ]
+    .into_iter()
+    .chain(if confidence {
+        vec!["plddt", "ptm", "predicted_aligned_error", "structure_module/traj"]
+    } else {
+        vec![]
+    }) {
+        assert!(out.contains_key(name) && reference.get(name).is_some(), "{name} not compared");
+    }
+    eprintln!("{compared} outputs compared");
+}
+
+#[test]
+fn whole_model_float32_matches_reference() {
+    whole_model::<CpuF32>("outputs.npz", 1e-4, true);
+}
+
+#[test]
+fn whole_model_float64_matches_float64_reference() {
+    whole_model::<CpuF64>("outputs_f64.npz", 1e-6, false);
+}
