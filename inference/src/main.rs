@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_features::featurize::{featurize_many, featurize_query};
 use ferrofold_features::parsers::fasta::parse_fasta_file;
+use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
@@ -21,6 +23,51 @@ struct Cli {
 enum Command {
     /// Build AlphaFold's raw input features (sequence + MSA) from a FASTA file and alignments.
     Featurize(FeaturizeArgs),
+    /// Run the network on a processed feature batch (leading dimension = recycles + 1) and
+    /// write every output under AlphaFold's names.
+    Forward(ForwardArgs),
+    /// Convert a parameter file (AlphaFold .npz or ferrofold .safetensors) to ferrofold's
+    /// native .safetensors, checking it against a preset.
+    ConvertWeights(ConvertArgs),
+}
+
+#[derive(clap::Args)]
+struct ForwardArgs {
+    /// Processed feature batch (.npz), AlphaFold's model input.
+    #[arg(long)]
+    features: PathBuf,
+    /// Parameters: DeepMind's params_model_*.npz or ferrofold .safetensors.
+    #[arg(long)]
+    params: PathBuf,
+    /// Network preset: model_1 … model_5, model_1_ptm … model_5_ptm, reduced.
+    #[arg(long)]
+    preset: String,
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Precision,
+    /// Process attention and transitions in chunks of this many rows (less memory, same result).
+    #[arg(long)]
+    chunk_size: Option<usize>,
+    /// Output .npz.
+    #[arg(long)]
+    output: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Precision {
+    F32,
+    F64,
+}
+
+#[derive(clap::Args)]
+struct ConvertArgs {
+    /// Input parameters (.npz or .safetensors).
+    input: PathBuf,
+    /// Preset the parameters must fit (every tensor present, none extra, right shapes).
+    #[arg(long)]
+    preset: String,
+    /// Output .safetensors.
+    #[arg(long)]
+    output: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -59,6 +106,11 @@ fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Featurize(args) => featurize(args),
+        Command::Forward(args) => match args.precision {
+            Precision::F32 => forward::<ferrofold_model::CpuF32>(args),
+            Precision::F64 => forward::<ferrofold_model::CpuF64>(args),
+        },
+        Command::ConvertWeights(args) => convert_weights(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,6 +169,59 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
         record.sequence.len(),
         num_alignments,
         output.display()
+    );
+    Ok(())
+}
+
+fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
+    let mut config = ModelConfig::preset(&args.preset)?;
+    config.chunk_size = args.chunk_size;
+    let params = ParamFile::read(&args.params)?;
+    let device = B::Device::default();
+    let model = AlphaFold::<B>::load(&params, &config, &device)?;
+    drop(params);
+    let batch = FeatureBatch::read(&args.features)?;
+    let iterations = batch.num_iterations()?;
+    let bar = ProgressBar::new(iterations as u64).with_style(
+        ProgressStyle::with_template("{bar:40} iteration {pos}/{len} {elapsed}")
+            .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let output = model
+        .forward(&batch, &config, &device, |_, _| bar.inc(1))
+        .with_context(|| format!("running {} on {}", args.preset, args.features.display()))?;
+    bar.finish_and_clear();
+    tracing::info!(
+        "forward pass: {iterations} iteration(s) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut dict = FeatureDict::default();
+    for (name, array) in output.to_outputs(&config) {
+        match args.precision {
+            Precision::F32 => dict.insert(name, array.mapv(|x| x as f32)),
+            Precision::F64 => dict.insert(name, array),
+        }
+    }
+    dict.save_npz(&args.output)?;
+    tracing::info!("wrote {}", args.output.display());
+    Ok(())
+}
+
+fn convert_weights(args: ConvertArgs) -> Result<()> {
+    let config = ModelConfig::preset(&args.preset)?;
+    let params = ParamFile::read(&args.input)?;
+    // Building the network checks every name and shape against the preset.
+    let device = Default::default();
+    let mut builder =
+        ferrofold_model::ParamBuilder::<ferrofold_model::CpuF32>::from_file(&params, &device);
+    AlphaFold::build(&mut builder, &config);
+    let checked = builder.finish(&config.name)?;
+    checked.write_safetensors(&args.output)?;
+    tracing::info!(
+        "wrote {} ({} tensors, {} parameters)",
+        args.output.display(),
+        checked.tensors.len(),
+        checked.parameter_count()
     );
     Ok(())
 }
