@@ -1,0 +1,206 @@
+//! Forward-pass benchmark of the full `model_1_ptm` network on the CPU: ferrofold against
+//! DeepMind's JAX code on the same parameters and batch, in one run, plus peak memory at 384
+//! residues.
+//!
+//! ```sh
+//! # cases (parameters + batch), made once by DeepMind's tools (see tools/reference/):
+//! cd tools/reference && for n in 64 128; do venv/bin/python make_ref.py --preset model_1_ptm \
+//!     --seed 2 --n_res $n --n_msa 64 --n_extra 128 --n_templates 2 --max_templates 4 \
+//!     --out ../../target/reference/model_1_ptm_$n; done && cd ../..
+//! cargo bench -p ferrofold-model --bench forward              # ndarray backend
+//! cargo bench -p ferrofold-model --bench forward --features flex   # + burn's flex backend
+//! cargo bench -p ferrofold-model --bench forward -- --memory-384   # peak RSS at 384 residues
+//! ```
+//! Writes `bench/results/forward.json` (or `forward_memory_384.json`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use burn::prelude::*;
+use ferrofold_features::feature_dict::FeatureDict;
+use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder, ParamFile};
+use ndarray::{ArrayD, IxDyn};
+use rand::{Rng, SeedableRng};
+
+const RUNS: usize = 2;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn time_ferrofold<B: Backend>(case: &Path, config: &ModelConfig) -> f64 {
+    let device = B::Device::default();
+    let model = {
+        let params = ParamFile::read(&case.join("params/params_model_1_ptm.npz")).expect("params");
+        AlphaFold::<B>::load(&params, config, &device).expect("load")
+    };
+    let batch = FeatureBatch::read(&case.join("features.npz")).expect("features");
+    let times = (0..RUNS)
+        .map(|_| {
+            let started = Instant::now();
+            let out = model.forward(&batch, config, &device, |_, _| {}).expect("forward");
+            let _ = out.structure.final_atom_positions.into_data();
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(times)
+}
+
+fn time_jax(case: &Path) -> Option<serde_json::Value> {
+    let tools = root().join("tools/reference");
+    let python = tools.join("venv/bin/python");
+    if !python.exists() {
+        eprintln!("{} missing (run tools/reference/setup.sh): no JAX column", python.display());
+        return None;
+    }
+    let out = Command::new(python)
+        .arg(tools.join("bench_forward.py"))
+        .arg(case)
+        .args(["--runs", &RUNS.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("bench_forward.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last()?).ok()
+}
+
+fn compare() {
+    let config = ModelConfig::preset("model_1_ptm").unwrap();
+    let mut rows = Vec::new();
+    println!(
+        "{:>9} {:>14} {:>12} {:>14} {:>12} {:>16} {:>14}",
+        "residues",
+        "ferrofold_s",
+        "flex_s",
+        "jax_run_s",
+        "jax_compile_s",
+        "ferrofold/jax",
+        "peak_rss_MiB"
+    );
+    for residues in [64, 128] {
+        let case = root().join(format!("target/reference/model_1_ptm_{residues}"));
+        if !case.join("features.npz").exists() {
+            eprintln!(
+                "{} missing: make it with tools/reference/make_ref.py (see the top of this file)",
+                case.display()
+            );
+            continue;
+        }
+        let jax = time_jax(&case);
+        let ours = time_ferrofold::<ferrofold_model::CpuF32>(&case, &config);
+        #[cfg(feature = "flex")]
+        let flex = Some(time_ferrofold::<burn::backend::Flex>(&case, &config));
+        #[cfg(not(feature = "flex"))]
+        let flex: Option<f64> = None;
+        let rss = peak_rss_mib();
+        let jax_run = jax.as_ref().and_then(|j| j["run_s"].as_f64());
+        let ratio = jax_run.map(|j| ours / j);
+        println!(
+            "{residues:>9} {ours:>14.2} {:>12} {:>14} {:>12} {:>16} {rss:>14.0}",
+            flex.map_or("-".into(), |f| format!("{f:.2}")),
+            jax_run.map_or("-".into(), |j| format!("{j:.2}")),
+            jax.as_ref()
+                .and_then(|j| j["compile_s"].as_f64())
+                .map_or("-".into(), |c| format!("{c:.1}")),
+            ratio.map_or("-".into(), |r| format!("{r:.2}")),
+        );
+        rows.push(serde_json::json!({
+            "residues": residues, "recycling_iterations": 4, "msa_rows": 64, "extra_msa_rows": 128,
+            "ferrofold_ndarray_s": ours, "ferrofold_flex_s": flex, "jax": jax,
+            "ferrofold_over_jax": ratio, "ferrofold_peak_rss_MiB": rss,
+        }));
+    }
+    write_results(
+        "forward.json",
+        serde_json::json!({ "preset": "model_1_ptm", "precision": "f32", "runs": RUNS, "cases": rows }),
+    );
+}
+
+/// A random batch of the given size in the model's input format (one iteration).
+fn synthetic_batch(residues: usize, msa: usize, extra: usize, templates: usize) -> FeatureBatch {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut dict = FeatureDict::default();
+    let float =
+        |shape: &[usize], f: &mut dyn FnMut() -> f32| ArrayD::from_shape_fn(IxDyn(shape), |_| f());
+    let (r, s, e, t) = (residues, msa, extra, templates);
+    let aatype: Vec<i32> = (0..r).map(|_| rng.random_range(0..20)).collect();
+    dict.insert("aatype", ArrayD::from_shape_vec(IxDyn(&[1, r]), aatype.clone()).unwrap());
+    dict.insert("residue_index", ArrayD::from_shape_fn(IxDyn(&[1, r]), |i| i[1] as i32));
+    dict.insert(
+        "target_feat",
+        ArrayD::from_shape_fn(IxDyn(&[1, r, 22]), |i| f32::from(aatype[i[1]] as usize + 1 == i[2])),
+    );
+    dict.insert("msa_feat", float(&[1, s, r, 49], &mut || rng.random::<f32>()));
+    dict.insert("seq_mask", float(&[1, r], &mut || 1.0));
+    dict.insert("msa_mask", float(&[1, s, r], &mut || 1.0));
+    dict.insert("extra_msa", ArrayD::from_shape_fn(IxDyn(&[1, e, r]), |_| rng.random_range(0..22)));
+    dict.insert("extra_has_deletion", float(&[1, e, r], &mut || 0.0));
+    dict.insert("extra_deletion_value", float(&[1, e, r], &mut || 0.0));
+    dict.insert("extra_msa_mask", float(&[1, e, r], &mut || 1.0));
+    dict.insert("template_aatype", ArrayD::from_shape_fn(IxDyn(&[1, t, r]), |i| aatype[i[2]]));
+    dict.insert(
+        "template_all_atom_positions",
+        float(&[1, t, r, 37, 3], &mut || rng.random::<f32>() * 30.0),
+    );
+    dict.insert("template_all_atom_masks", float(&[1, t, r, 37], &mut || 1.0));
+    dict.insert("template_mask", float(&[1, t], &mut || 1.0));
+    dict.insert("template_pseudo_beta", float(&[1, t, r, 3], &mut || rng.random::<f32>() * 30.0));
+    dict.insert("template_pseudo_beta_mask", float(&[1, t, r], &mut || 1.0));
+    FeatureBatch { features: dict }
+}
+
+fn memory_384() {
+    let (residues, msa, extra, chunk) = (384, 512, 1024, 4);
+    let mut config = ModelConfig::preset("model_1_ptm").unwrap();
+    config.chunk_size = Some(chunk);
+    let device = Default::default();
+    let mut builder = ParamBuilder::<ferrofold_model::CpuF32>::random(0, &device);
+    let model = AlphaFold::build(&mut builder, &config);
+    drop(builder);
+    let batch = synthetic_batch(residues, msa, extra, 4);
+    let started = Instant::now();
+    let out = model.forward(&batch, &config, &device, |_, _| {}).expect("forward");
+    let _ = out.structure.final_atom_positions.into_data();
+    let seconds = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mib();
+    println!("384 residues, {msa} MSA + {extra} extra rows, 4 templates, chunk {chunk}, one iteration: {seconds:.1} s, peak RSS {rss:.0} MiB");
+    write_results(
+        "forward_memory_384.json",
+        serde_json::json!({ "preset": "model_1_ptm", "residues": residues, "msa_rows": msa, "extra_msa_rows": extra,
+            "templates": 4, "chunk_size": chunk, "iterations": 1, "seconds": seconds, "peak_rss_MiB": rss }),
+    );
+}
+
+fn write_results(name: &str, value: serde_json::Value) {
+    let dir = root().join("bench/results");
+    std::fs::create_dir_all(&dir).expect("bench/results");
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).expect("write results");
+    println!("wrote {}", path.display());
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--memory-384") {
+        memory_384();
+    } else {
+        compare();
+    }
+}
