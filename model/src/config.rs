@@ -114,6 +114,8 @@ pub struct ModelConfig {
     pub num_recycle: usize,
     /// Batch chunk of every attention and transition (AlphaFold's `subbatch_size`); none: whole.
     pub chunk_size: Option<usize>,
+    /// Keys per step inside attention (memory-efficient attention); none: all keys at once.
+    pub key_chunk_size: Option<usize>,
 }
 
 /// Names of the presets [`ModelConfig::preset`] knows.
@@ -220,6 +222,7 @@ impl ModelConfig {
             },
             num_recycle: 3,
             chunk_size: None,
+            key_chunk_size: None,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::embedders::{
 };
 use crate::evoformer::{EvoformerBlock, MsaPair};
 use crate::params::ParamBuilder;
-use crate::primitives::{Linear, LinearInit};
+use crate::primitives::{Chunking, Linear, LinearInit};
 
 #[derive(Module, Debug)]
 pub struct EmbeddingsAndEvoformer<B: Backend> {
@@ -24,6 +24,7 @@ pub struct EmbeddingsAndEvoformer<B: Backend> {
     pub evoformer_iteration: Vec<EvoformerBlock<B>>,
     pub single_activations: Linear<B>,
     pub chunk_size: Option<usize>,
+    pub key_chunk_size: Option<usize>,
 }
 
 /// The trunk's outputs (AlphaFold's `representations`).
@@ -102,6 +103,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
                     LinearInit::Default,
                 ),
                 chunk_size: config.chunk_size,
+                key_chunk_size: config.key_chunk_size,
             }
         })
     }
@@ -112,7 +114,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         prev: &Recycled<B>,
         mut capture: Option<&mut TrunkCapture<B>>,
     ) -> Representations<B> {
-        let chunk = self.chunk_size;
+        let chunk = Chunking { rows: self.chunk_size, keys: self.key_chunk_size };
         let (act, relpos) = self.input_embedder.forward(inputs);
         let MsaPair { mut msa, mut pair } =
             self.recycling_embedder.forward(act, prev, inputs.is_glycine.clone());

@@ -14,6 +14,7 @@ use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::batch::host_tensor;
 use ferrofold_model::evoformer::block::ColumnAttention;
 use ferrofold_model::evoformer::MsaPair;
+use ferrofold_model::primitives::Chunking;
 use ferrofold_model::structure::QuatAffine;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, ModelConfig, ParamFile};
 use ndarray::ArrayD;
@@ -75,7 +76,7 @@ impl<B: Backend> Blocks<B> {
                 self.input(b, "msa"),
                 self.input(b, "msa_mask"),
                 self.input(b, "pair"),
-                None,
+                Chunking::default(),
             ),
         );
         let b = "msa_column_attention";
@@ -85,15 +86,23 @@ impl<B: Backend> Blocks<B> {
         self.check(
             b,
             "output",
-            column.forward(self.input(b, "msa"), self.input(b, "msa_mask"), None),
+            column.forward(self.input(b, "msa"), self.input(b, "msa_mask"), Chunking::default()),
         );
         let b = "msa_transition";
-        self.check(b, "output", evo.msa_transition.forward(self.input(b, "msa"), None));
+        self.check(
+            b,
+            "output",
+            evo.msa_transition.forward(self.input(b, "msa"), Chunking::default()),
+        );
         let b = "outer_product_mean";
         self.check(
             b,
             "output",
-            evo.outer_product_mean.forward(self.input(b, "msa"), self.input(b, "msa_mask"), None),
+            evo.outer_product_mean.forward(
+                self.input(b, "msa"),
+                self.input(b, "msa_mask"),
+                Chunking::default(),
+            ),
         );
         let b = "triangle_multiplication_outgoing";
         self.check(
@@ -116,7 +125,7 @@ impl<B: Backend> Blocks<B> {
             evo.triangle_attention_starting_node.forward(
                 self.input(b, "pair"),
                 self.input(b, "pair_mask"),
-                None,
+                Chunking::default(),
             ),
         );
         let b = "triangle_attention_ending_node";
@@ -126,17 +135,21 @@ impl<B: Backend> Blocks<B> {
             evo.triangle_attention_ending_node.forward(
                 self.input(b, "pair"),
                 self.input(b, "pair_mask"),
-                None,
+                Chunking::default(),
             ),
         );
         let b = "pair_transition";
-        self.check(b, "output", evo.pair_transition.forward(self.input(b, "pair"), None));
+        self.check(
+            b,
+            "output",
+            evo.pair_transition.forward(self.input(b, "pair"), Chunking::default()),
+        );
         let b = "evoformer_iteration";
         let out = evo.forward(
             MsaPair { msa: self.input(b, "msa"), pair: self.input(b, "pair") },
             self.input(b, "msa_mask"),
             self.input(b, "pair_mask"),
-            None,
+            Chunking::default(),
         );
         self.check(b, "output_msa", out.msa);
         self.check(b, "output_pair", out.pair);
@@ -150,7 +163,7 @@ impl<B: Backend> Blocks<B> {
         self.check(
             b,
             "output",
-            global.forward(self.input(b, "msa"), self.input(b, "msa_mask"), None),
+            global.forward(self.input(b, "msa"), self.input(b, "msa_mask"), Chunking::default()),
         );
 
         let b = "invariant_point_attention";

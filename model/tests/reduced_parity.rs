@@ -12,6 +12,7 @@ use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::batch::host_tensor;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::evoformer::MsaPair;
+use ferrofold_model::primitives::Chunking;
 use ferrofold_model::trunk::TrunkCapture;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
 use ndarray::ArrayD;
@@ -108,7 +109,12 @@ fn evoformer_block_matches_reference<B: Backend>(intermediates: &str, tolerance:
             msa: host_tensor(get(&reference, &key("in/msa")), &c.device),
             pair: host_tensor(get(&reference, &key("in/pair")), &c.device),
         };
-        let out = c.model.evoformer.evoformer_iteration[0].forward(act, msa_mask, pair_mask, None);
+        let out = c.model.evoformer.evoformer_iteration[0].forward(
+            act,
+            msa_mask,
+            pair_mask,
+            Chunking::default(),
+        );
         check(&key("out/msa"), &to_array(out.msa), &get(&reference, &key("out/msa")), tolerance);
         check(&key("out/pair"), &to_array(out.pair), &get(&reference, &key("out/pair")), tolerance);
     }
@@ -128,10 +134,20 @@ fn chunked_evoformer_block_equals_unchunked() {
         pair: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/pair"), &c.device),
     };
     let block = &c.model.evoformer.evoformer_iteration[0];
-    let whole = block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), None);
-    let chunked = block.forward(act, msa_mask, pair_mask, Some(3));
-    check("chunked msa", &to_array(chunked.msa), &to_array(whole.msa), 1e-6);
-    check("chunked pair", &to_array(chunked.pair), &to_array(whole.pair), 1e-6);
+    let whole =
+        block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), Chunking::default());
+    let rows = block.forward(
+        act.clone(),
+        msa_mask.clone(),
+        pair_mask.clone(),
+        Chunking { rows: Some(3), keys: None },
+    );
+    // Row chunks change no number; key chunks change the order of the softmax's sums.
+    check("row-chunked msa", &to_array(rows.msa), &to_array(whole.msa.clone()), 0.0);
+    check("row-chunked pair", &to_array(rows.pair), &to_array(whole.pair.clone()), 0.0);
+    let keys = block.forward(act, msa_mask, pair_mask, Chunking { rows: Some(3), keys: Some(5) });
+    check("key-chunked msa", &to_array(keys.msa), &to_array(whole.msa), 1e-6);
+    check("key-chunked pair", &to_array(keys.pair), &to_array(whole.pair), 1e-6);
 }
 
 fn extra_msa_stack_matches_reference<B: Backend>(intermediates: &str, tolerance: f64) {
@@ -147,7 +163,12 @@ fn extra_msa_stack_matches_reference<B: Backend>(intermediates: &str, tolerance:
             pair: host_tensor(get(&reference, &key("extra_msa_block0_in/pair")), &c.device),
         };
         for block in &c.model.evoformer.extra_msa_stack {
-            act = block.forward(act, inputs.extra_msa_mask.clone(), pair_mask.clone(), None);
+            act = block.forward(
+                act,
+                inputs.extra_msa_mask.clone(),
+                pair_mask.clone(),
+                Chunking::default(),
+            );
         }
         check(
             &key("extra_msa_stack_out/pair"),

@@ -10,6 +10,7 @@ use crate::config::ModelConfig;
 use crate::evoformer::msa_row_attention_with_pair_bias::mask_bias;
 use crate::evoformer::TemplatePairBlock;
 use crate::params::ParamBuilder;
+use crate::primitives::Chunking;
 use crate::primitives::{bool_to_float, Attention, LayerNorm, Linear, LinearInit};
 
 /// Number of template pair features (distogram, masks, residue types, unit vectors).
@@ -57,11 +58,11 @@ impl<B: Backend> TemplateEmbedding<B> {
         &self,
         features: Tensor<B, 3>,
         pair_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let mut act = self.embedding2d.forward(features);
         for block in &self.template_pair_stack {
-            act = block.forward(act, pair_mask.clone(), chunk_size);
+            act = block.forward(act, pair_mask.clone(), chunking);
         }
         self.output_layer_norm.forward(act)
     }
@@ -72,14 +73,14 @@ impl<B: Backend> TemplateEmbedding<B> {
         pair: Tensor<B, 3>,
         templates: &TemplateInputs<B>,
         pair_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let [r, _, c_z] = pair.dims();
         let t = templates.template_mask.dims()[0];
         let embedded: Vec<Tensor<B, 3>> = (0..t)
             .map(|k| {
                 let features = templates.pair_features.clone().narrow(0, k, 1).squeeze_dim::<3>(0);
-                self.single_template(features, pair_mask.clone(), chunk_size)
+                self.single_template(features, pair_mask.clone(), chunking)
             })
             .collect();
         let c_t = embedded[0].dims()[2];
@@ -89,7 +90,13 @@ impl<B: Backend> TemplateEmbedding<B> {
         let bias = mask_bias(templates.template_mask.clone().unsqueeze_dim::<2>(0));
         let out = self
             .attention
-            .forward(query, memory, bias, None, chunk_size.map(|c| c * r))
+            .forward(
+                query,
+                memory,
+                bias,
+                None,
+                Chunking { rows: chunking.rows.map(|c| c * r), ..chunking },
+            )
             .reshape([r, r, c_z]);
         // No template at all: no update.
         let any = bool_to_float(templates.template_mask.clone().sum().greater_elem(0.0));

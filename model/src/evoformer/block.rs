@@ -10,6 +10,7 @@ use super::{
 };
 use crate::config::EvoformerBlockConfig;
 use crate::params::ParamBuilder;
+use crate::primitives::Chunking;
 
 #[derive(Module, Debug)]
 pub enum ColumnAttention<B: Backend> {
@@ -106,7 +107,7 @@ impl<B: Backend> EvoformerBlock<B> {
         act: MsaPair<B>,
         msa_mask: Tensor<B, 2>,
         pair_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> MsaPair<B> {
         let MsaPair { mut msa, mut pair } = act;
         msa = msa.clone()
@@ -114,28 +115,28 @@ impl<B: Backend> EvoformerBlock<B> {
                 msa,
                 msa_mask.clone(),
                 pair.clone(),
-                chunk_size,
+                chunking,
             );
         msa = msa.clone()
             + match &self.msa_column_attention {
                 ColumnAttention::Full(attention) => {
-                    attention.forward(msa, msa_mask.clone(), chunk_size)
+                    attention.forward(msa, msa_mask.clone(), chunking)
                 }
                 ColumnAttention::Global(attention) => {
-                    attention.forward(msa, msa_mask.clone(), chunk_size)
+                    attention.forward(msa, msa_mask.clone(), chunking)
                 }
             };
-        msa = msa.clone() + self.msa_transition.forward(msa, chunk_size);
-        pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunk_size);
+        msa = msa.clone() + self.msa_transition.forward(msa, chunking);
+        pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
         pair =
             pair.clone() + self.triangle_multiplication_outgoing.forward(pair, pair_mask.clone());
         pair =
             pair.clone() + self.triangle_multiplication_incoming.forward(pair, pair_mask.clone());
         pair = pair.clone()
-            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunk_size);
+            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunking);
         pair =
-            pair.clone() + self.triangle_attention_ending_node.forward(pair, pair_mask, chunk_size);
-        pair = pair.clone() + self.pair_transition.forward(pair, chunk_size);
+            pair.clone() + self.triangle_attention_ending_node.forward(pair, pair_mask, chunking);
+        pair = pair.clone() + self.pair_transition.forward(pair, chunking);
         MsaPair { msa, pair }
     }
 }
@@ -196,16 +197,16 @@ impl<B: Backend> TemplatePairBlock<B> {
         &self,
         pair: Tensor<B, 3>,
         pair_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let mut pair = pair;
         pair = pair.clone()
-            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunk_size);
+            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunking);
         pair = pair.clone()
-            + self.triangle_attention_ending_node.forward(pair, pair_mask.clone(), chunk_size);
+            + self.triangle_attention_ending_node.forward(pair, pair_mask.clone(), chunking);
         pair =
             pair.clone() + self.triangle_multiplication_outgoing.forward(pair, pair_mask.clone());
         pair = pair.clone() + self.triangle_multiplication_incoming.forward(pair, pair_mask);
-        pair.clone() + self.pair_transition.forward(pair, chunk_size)
+        pair.clone() + self.pair_transition.forward(pair, chunking)
     }
 }

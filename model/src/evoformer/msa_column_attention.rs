@@ -5,6 +5,7 @@ use burn::prelude::*;
 use super::msa_row_attention_with_pair_bias::mask_bias;
 use crate::config::AttentionConfig;
 use crate::params::ParamBuilder;
+use crate::primitives::Chunking;
 use crate::primitives::{Attention, LayerNorm};
 
 #[derive(Module, Debug)]
@@ -30,10 +31,10 @@ impl<B: Backend> MsaColumnAttention<B> {
         &self,
         msa: Tensor<B, 3>,
         msa_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let msa = self.query_norm.forward(msa.swap_dims(0, 1));
         let bias = mask_bias(msa_mask.swap_dims(0, 1));
-        self.attention.forward(msa.clone(), msa, bias, None, chunk_size).swap_dims(0, 1)
+        self.attention.forward(msa.clone(), msa, bias, None, chunking).swap_dims(0, 1)
     }
 }

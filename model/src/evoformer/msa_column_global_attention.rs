@@ -4,6 +4,7 @@ use burn::prelude::*;
 
 use crate::config::AttentionConfig;
 use crate::params::ParamBuilder;
+use crate::primitives::Chunking;
 use crate::primitives::{GlobalAttention, LayerNorm};
 
 #[derive(Module, Debug)]
@@ -29,12 +30,12 @@ impl<B: Backend> MsaColumnGlobalAttention<B> {
         &self,
         msa: Tensor<B, 3>,
         msa_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let msa = self.query_norm.forward(msa.swap_dims(0, 1));
         let mask = msa_mask.swap_dims(0, 1);
         let columns = msa.dims()[0];
-        let chunk = chunk_size.unwrap_or(columns).max(1);
+        let chunk = chunking.rows.unwrap_or(columns).max(1);
         let pieces = (0..columns)
             .step_by(chunk)
             .map(|start| {

@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 use crate::config::AttentionConfig;
 use crate::params::{Init, ParamBuilder};
+use crate::primitives::Chunking;
 use crate::primitives::{linear::matmul_last, Attention, LayerNorm};
 
 #[derive(Module, Debug)]
@@ -42,14 +43,14 @@ impl<B: Backend> MsaRowAttentionWithPairBias<B> {
         msa: Tensor<B, 3>,
         msa_mask: Tensor<B, 2>,
         pair: Tensor<B, 3>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let bias = mask_bias(msa_mask);
         let msa = self.query_norm.forward(msa);
         let pair = self.feat_2d_norm.forward(pair);
         // [r, r, h] -> [h, r, r]
         let pair_bias = matmul_last(pair, self.feat_2d_weights.val(), None).permute([2, 0, 1]);
-        self.attention.forward(msa.clone(), msa, bias, Some(pair_bias), chunk_size)
+        self.attention.forward(msa.clone(), msa, bias, Some(pair_bias), chunking)
     }
 }
 

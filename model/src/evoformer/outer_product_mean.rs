@@ -5,6 +5,7 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::params::{Init, ParamBuilder};
+use crate::primitives::Chunking;
 use crate::primitives::{linear::matmul_last, LayerNorm, Linear, LinearInit};
 
 #[derive(Module, Debug)]
@@ -61,7 +62,7 @@ impl<B: Backend> OuterProductMean<B> {
         &self,
         msa: Tensor<B, 3>,
         msa_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let mask = msa_mask.unsqueeze_dim::<3>(2); // [s, r, 1]
         let act = self.layer_norm_input.forward(msa);
@@ -70,7 +71,7 @@ impl<B: Backend> OuterProductMean<B> {
         let [s, r, c] = left.dims();
         // right as [s, r·c] for one matmul per chunk of left residues.
         let right_flat = right.reshape([s, r * c]);
-        let rows = chunk_size.unwrap_or(r).max(1);
+        let rows = chunking.rows.unwrap_or(r).max(1);
         let pieces: Vec<_> = (0..r)
             .step_by(rows)
             .map(|start| {

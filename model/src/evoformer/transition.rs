@@ -4,6 +4,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::params::ParamBuilder;
+use crate::primitives::Chunking;
 use crate::primitives::{LayerNorm, Linear, LinearInit};
 
 #[derive(Module, Debug)]
@@ -36,10 +37,10 @@ impl<B: Backend> Transition<B> {
     }
 
     /// `act` [b, n, c]; returns the update. Row chunks bound the intermediate's memory.
-    pub fn forward(&self, act: Tensor<B, 3>, chunk_size: Option<usize>) -> Tensor<B, 3> {
+    pub fn forward(&self, act: Tensor<B, 3>, chunking: Chunking) -> Tensor<B, 3> {
         let act = self.input_layer_norm.forward(act);
         let rows = act.dims()[0];
-        let chunk = chunk_size.unwrap_or(rows).max(1);
+        let chunk = chunking.rows.unwrap_or(rows).max(1);
         let mlp = |x: Tensor<B, 3>| self.transition2.forward(relu(self.transition1.forward(x)));
         if chunk >= rows {
             return mlp(act);

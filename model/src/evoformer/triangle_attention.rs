@@ -7,6 +7,7 @@ use burn::prelude::*;
 use super::msa_row_attention_with_pair_bias::mask_bias;
 use crate::config::AttentionConfig;
 use crate::params::{Init, ParamBuilder};
+use crate::primitives::Chunking;
 use crate::primitives::{linear::matmul_last, Attention, LayerNorm};
 
 #[derive(Module, Debug)]
@@ -49,7 +50,7 @@ impl<B: Backend> TriangleAttention<B> {
         &self,
         pair: Tensor<B, 3>,
         pair_mask: Tensor<B, 2>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let (pair, pair_mask) = if self.per_column {
             (pair.swap_dims(0, 1), pair_mask.swap_dims(0, 1))
@@ -60,7 +61,7 @@ impl<B: Backend> TriangleAttention<B> {
         let act = self.query_norm.forward(pair);
         let triangle_bias =
             matmul_last(act.clone(), self.feat_2d_weights.val(), None).permute([2, 0, 1]);
-        let out = self.attention.forward(act.clone(), act, bias, Some(triangle_bias), chunk_size);
+        let out = self.attention.forward(act.clone(), act, bias, Some(triangle_bias), chunking);
         if self.per_column {
             out.swap_dims(0, 1)
         } else {

@@ -3,8 +3,8 @@
 //!
 //! Shapes follow AlphaFold: queries `[batch, queries, channels]`, memories
 //! `[batch, keys, channels]`; `bias` broadcasts to `[batch, heads, queries, keys]`. The batch
-//! axis can be processed in chunks ([`Attention::forward`]'s `chunk_size`), which bounds memory
-//! and changes no number. [`scaled_dot_product`] is the seam where a fused kernel can replace
+//! axis can be processed in row chunks, and the keys in chunks with a running log-sum-exp
+//! ([`Chunking`]); both bound memory, the first changes no number, the second only rounding. [`scaled_dot_product`] is the seam where a fused kernel can replace
 //! the reference path.
 
 use crate::primitives::activation::sigmoid;
@@ -15,6 +15,7 @@ use burn::tensor::activation::softmax;
 use crate::config::AttentionConfig;
 use crate::params::{Init, ParamBuilder};
 use crate::primitives::linear::matmul_last;
+use crate::primitives::Chunking;
 
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
@@ -107,12 +108,12 @@ impl<B: Backend> Attention<B> {
         m_data: Tensor<B, 3>,
         bias: Tensor<B, 4>,
         nonbatched_bias: Option<Tensor<B, 3>>,
-        chunk_size: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let batch = q_data.dims()[0];
-        let chunk = chunk_size.unwrap_or(batch).max(1);
+        let chunk = chunking.rows.unwrap_or(batch).max(1);
         if chunk >= batch {
-            return self.forward_unchunked(q_data, m_data, bias, nonbatched_bias);
+            return self.forward_unchunked(q_data, m_data, bias, nonbatched_bias, chunking.keys);
         }
         let bias_batched = bias.dims()[0] == batch;
         let pieces = (0..batch)
@@ -126,6 +127,7 @@ impl<B: Backend> Attention<B> {
                     m_data.clone().narrow(0, start, len),
                     bias_piece,
                     nonbatched_bias.clone(),
+                    chunking.keys,
                 )
             })
             .collect();
@@ -138,6 +140,7 @@ impl<B: Backend> Attention<B> {
         m_data: Tensor<B, 3>,
         bias: Tensor<B, 4>,
         nonbatched_bias: Option<Tensor<B, 3>>,
+        key_chunk: Option<usize>,
     ) -> Tensor<B, 3> {
         let h = self.num_head;
         let [b, nq, _] = q_data.dims();
@@ -155,7 +158,7 @@ impl<B: Backend> Attention<B> {
             bias = bias + nb.unsqueeze::<4>();
         }
         // [b, h, q, vd] -> [b, q, h, vd]
-        let mut weighted = scaled_dot_product(q, k, v, bias).swap_dims(1, 2);
+        let mut weighted = scaled_dot_product(q, k, v, bias, key_chunk).swap_dims(1, 2);
         if let (Some(gw), Some(gb)) = (&self.gating_w, &self.gating_b) {
             let gate = sigmoid(matmul_last(q_data, gw.val(), Some(gb.val())));
             weighted = weighted * gate.reshape([b, nq, h, vd]);
@@ -171,14 +174,51 @@ impl<B: Backend> Attention<B> {
 /// softmax(q kᵀ + bias) v for `q` [b, h, q, d] (already scaled), `k` [b, h, k, d], `v`
 /// [b, h, k, dv], `bias` broadcastable to [b, h, q, k]. Reference path; a fused kernel
 /// computing the same function can replace it on GPU backends.
+///
+/// With `key_chunk`, keys and values are visited in chunks of that size with a running maximum
+/// and sum (the log-sum-exp recurrence of memory-efficient attention), so the logits never
+/// exist for all keys at once; the result equals the unchunked one up to rounding.
 pub fn scaled_dot_product<B: Backend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
     bias: Tensor<B, 4>,
+    key_chunk: Option<usize>,
 ) -> Tensor<B, 4> {
-    let logits = q.matmul(k.swap_dims(2, 3)) + bias;
-    softmax(logits, 3).matmul(v)
+    let keys = k.dims()[2];
+    let chunk = match key_chunk {
+        Some(c) if c > 0 && c < keys => c,
+        _ => {
+            let logits = q.matmul(k.swap_dims(2, 3)) + bias;
+            return softmax(logits, 3).matmul(v);
+        }
+    };
+    let mut running: Option<(Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>)> = None; // (max, sum, acc)
+    for start in (0..keys).step_by(chunk) {
+        let len = chunk.min(keys - start);
+        let logits = q.clone().matmul(k.clone().narrow(2, start, len).swap_dims(2, 3))
+            + bias.clone().narrow(3, start, len);
+        let v_chunk = v.clone().narrow(2, start, len);
+        let chunk_max = logits.clone().max_dim(3);
+        running = Some(match running {
+            None => {
+                let p = (logits - chunk_max.clone()).exp();
+                (chunk_max, p.clone().sum_dim(3), p.matmul(v_chunk))
+            }
+            Some((max, sum, acc)) => {
+                let new_max = max.clone().max_pair(chunk_max);
+                let rescale = (max - new_max.clone()).exp();
+                let p = (logits - new_max.clone()).exp();
+                (
+                    new_max,
+                    sum * rescale.clone() + p.clone().sum_dim(3),
+                    acc * rescale + p.matmul(v_chunk),
+                )
+            }
+        });
+    }
+    let (_, sum, acc) = running.expect("at least one key chunk");
+    acc / sum
 }
 
 /// AlphaFold's `GlobalAttention`: one query per column (the masked mean of the queries), keys and

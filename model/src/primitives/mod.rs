@@ -6,6 +6,15 @@ pub mod layer_norm;
 pub mod linear;
 
 pub use attention::{Attention, GlobalAttention};
+
+/// How much work one step does, to bound memory: `rows` of the batch axis of every attention and
+/// transition at a time (AlphaFold's `subbatch_size`; the result is identical), and `keys` per
+/// step inside attention (running log-sum-exp; identical up to rounding). `None`: all at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Chunking {
+    pub rows: Option<usize>,
+    pub keys: Option<usize>,
+}
 pub use layer_norm::LayerNorm;
 pub use linear::{Linear, LinearInit};
 
