@@ -23,7 +23,11 @@ use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder, ParamF
 use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 
-const RUNS: usize = 2;
+/// Timed runs per backend and case (`FERROFOLD_BENCH_RUNS`, default 1: the 128-residue case takes
+/// minutes per run on two cores).
+fn runs() -> usize {
+    std::env::var("FERROFOLD_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(1)
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -50,7 +54,7 @@ fn time_ferrofold<B: Backend>(case: &Path, config: &ModelConfig) -> f64 {
         AlphaFold::<B>::load(&params, config, &device).expect("load")
     };
     let batch = FeatureBatch::read(&case.join("features.npz")).expect("features");
-    let times = (0..RUNS)
+    let times = (0..runs())
         .map(|_| {
             let started = Instant::now();
             let out = model.forward(&batch, config, &device, |_, _| {}).expect("forward");
@@ -71,7 +75,7 @@ fn time_jax(case: &Path) -> Option<serde_json::Value> {
     let out = Command::new(python)
         .arg(tools.join("bench_forward.py"))
         .arg(case)
-        .args(["--runs", &RUNS.to_string()])
+        .args(["--runs", &runs().to_string()])
         .output()
         .ok()?;
     if !out.status.success() {
@@ -130,7 +134,7 @@ fn compare() {
     }
     write_results(
         "forward.json",
-        serde_json::json!({ "preset": "model_1_ptm", "precision": "f32", "runs": RUNS, "cases": rows }),
+        serde_json::json!({ "preset": "model_1_ptm", "precision": "f32", "runs": runs(), "cases": rows }),
     );
 }
 
@@ -167,25 +171,54 @@ fn synthetic_batch(residues: usize, msa: usize, extra: usize, templates: usize) 
     FeatureBatch { features: dict }
 }
 
+/// Peak memory at 384 residues. The peak is reached inside one block (activations are not kept
+/// across blocks at inference), so the Evoformer and extra-MSA stacks are cut to 2 and 1 blocks
+/// to keep the run to minutes; the other 46 + 3 blocks would add only their parameters
+/// (about 330 MB in float32), which the output states.
 fn memory_384() {
     let (residues, msa, extra, chunk) = (384, 512, 1024, 4);
     let mut config = ModelConfig::preset("model_1_ptm").unwrap();
     config.chunk_size = Some(chunk);
+    config.key_chunk_size = Some(128);
+    let full_blocks = (config.evoformer_num_block, config.extra_msa_stack_num_block);
+    config.evoformer_num_block = 2;
+    config.extra_msa_stack_num_block = 1;
     let device = Default::default();
     let mut builder = ParamBuilder::<ferrofold_model::CpuF32>::random(0, &device);
     let model = AlphaFold::build(&mut builder, &config);
-    drop(builder);
+    let params = builder.finish("model_1_ptm (2 + 1 blocks)").expect("random parameters");
+    // Parameters per block, from the stacked tensors (leading axis = blocks built).
+    let per_block = |stack: &str, built: usize| -> usize {
+        params
+            .tensors
+            .iter()
+            .filter(|(k, _)| k.contains(stack))
+            .map(|(_, t)| t.data.len())
+            .sum::<usize>()
+            / built
+    };
+    let missing_parameters = (full_blocks.0 - 2) * per_block("/evoformer_iteration/", 2)
+        + (full_blocks.1 - 1) * per_block("/extra_msa_stack/", 1);
+    drop(params);
+    let missing_parameter_mib = missing_parameters as f64 * 4.0 / (1024.0 * 1024.0);
+    println!(
+        "blocks built: 2/{} Evoformer, 1/{} extra-MSA; the rest would add {missing_parameter_mib:.0} MiB of parameters",
+        full_blocks.0, full_blocks.1
+    );
     let batch = synthetic_batch(residues, msa, extra, 4);
     let started = Instant::now();
     let out = model.forward(&batch, &config, &device, |_, _| {}).expect("forward");
     let _ = out.structure.final_atom_positions.into_data();
     let seconds = started.elapsed().as_secs_f64();
     let rss = peak_rss_mib();
-    println!("384 residues, {msa} MSA + {extra} extra rows, 4 templates, chunk {chunk}, one iteration: {seconds:.1} s, peak RSS {rss:.0} MiB");
+    println!("384 residues, {msa} MSA + {extra} extra rows, 4 templates, chunk {chunk}, one iteration: {seconds:.1} s, peak RSS {rss:.0} MiB (+{missing_parameter_mib:.0} MiB for all blocks: {:.0} MiB)", rss + missing_parameter_mib);
     write_results(
         "forward_memory_384.json",
         serde_json::json!({ "preset": "model_1_ptm", "residues": residues, "msa_rows": msa, "extra_msa_rows": extra,
-            "templates": 4, "chunk_size": chunk, "iterations": 1, "seconds": seconds, "peak_rss_MiB": rss }),
+            "templates": 4, "chunk_size": chunk, "key_chunk_size": 128, "iterations": 1,
+            "evoformer_blocks_built": 2, "extra_msa_blocks_built": 1, "seconds": seconds, "peak_rss_MiB": rss,
+            "parameters_of_blocks_not_built_MiB": missing_parameter_mib,
+            "peak_rss_full_depth_estimate_MiB": rss + missing_parameter_mib }),
     );
 }
 

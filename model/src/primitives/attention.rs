@@ -50,28 +50,37 @@ impl<B: Backend> Attention<B> {
         m_channels: usize,
         output: usize,
     ) -> Self {
+        Self::build(builder, config, q_channels, m_channels, output, true)
+    }
+
+    /// The weights of the module `attention`; with `per_head_key_value` false, keys and values
+    /// are one projection shared by all heads (`GlobalAttention`).
+    fn build(
+        builder: &mut ParamBuilder<B>,
+        config: &AttentionConfig,
+        q_channels: usize,
+        m_channels: usize,
+        output: usize,
+        per_head_key_value: bool,
+    ) -> Self {
         let h = config.num_head;
         let (kd, vd) = head_dims(config, q_channels, m_channels);
         builder.scope("attention", |b| {
             let glorot = |fan_in, fan_out| Init::GlorotUniform { fan_in, fan_out };
-            let query_w = b.tensor(
-                "query_w",
-                &[q_channels, h, kd],
-                [q_channels, h * kd],
-                glorot(q_channels, h * kd),
-            );
-            let key_w = b.tensor(
-                "key_w",
-                &[m_channels, h, kd],
-                [m_channels, h * kd],
-                glorot(m_channels, h * kd),
-            );
-            let value_w = b.tensor(
-                "value_w",
-                &[m_channels, h, vd],
-                [m_channels, h * vd],
-                glorot(m_channels, h * vd),
-            );
+            // AlphaFold's shapes: [channels, heads, width] per head, [channels, width] shared.
+            let mut projection = |name: &str, channels: usize, width: usize, per_head: bool| {
+                let heads = if per_head { h } else { 1 };
+                let shape = if per_head { vec![channels, h, width] } else { vec![channels, width] };
+                Param::from_tensor(b.tensor(
+                    name,
+                    &shape,
+                    [channels, heads * width],
+                    glorot(channels, heads * width),
+                ))
+            };
+            let query_w = projection("query_w", q_channels, kd, true);
+            let key_w = projection("key_w", m_channels, kd, per_head_key_value);
+            let value_w = projection("value_w", m_channels, vd, per_head_key_value);
             let (gating_w, gating_b) = if config.gating {
                 (
                     Some(Param::from_tensor(b.tensor(
@@ -88,9 +97,9 @@ impl<B: Backend> Attention<B> {
             let output_w = b.tensor("output_w", &[h, vd, output], [h * vd, output], Init::ZEROS);
             let output_b = b.tensor("output_b", &[output], [output], Init::ZEROS);
             Self {
-                query_w: Param::from_tensor(query_w),
-                key_w: Param::from_tensor(key_w),
-                value_w: Param::from_tensor(value_w),
+                query_w,
+                key_w,
+                value_w,
                 gating_w,
                 gating_b,
                 output_w: Param::from_tensor(output_w),
@@ -222,21 +231,10 @@ pub fn scaled_dot_product<B: Backend>(
 }
 
 /// AlphaFold's `GlobalAttention`: one query per column (the masked mean of the queries), keys and
-/// values shared by all heads.
+/// values shared by all heads (`key_w` [m_channels, key_dim], `value_w` [m_channels, value_dim]).
 #[derive(Module, Debug)]
 pub struct GlobalAttention<B: Backend> {
-    /// [q_channels, heads * key_dim]
-    pub query_w: Param<Tensor<B, 2>>,
-    /// [m_channels, key_dim]
-    pub key_w: Param<Tensor<B, 2>>,
-    /// [m_channels, value_dim]
-    pub value_w: Param<Tensor<B, 2>>,
-    pub gating_w: Option<Param<Tensor<B, 2>>>,
-    pub gating_b: Option<Param<Tensor<B, 1>>>,
-    /// [heads * value_dim, output]
-    pub output_w: Param<Tensor<B, 2>>,
-    pub output_b: Param<Tensor<B, 1>>,
-    pub num_head: usize,
+    pub weights: Attention<B>,
 }
 
 impl<B: Backend> GlobalAttention<B> {
@@ -247,46 +245,7 @@ impl<B: Backend> GlobalAttention<B> {
         m_channels: usize,
         output: usize,
     ) -> Self {
-        let h = config.num_head;
-        let (kd, vd) = head_dims(config, q_channels, m_channels);
-        builder.scope("attention", |b| {
-            let glorot = |fan_in, fan_out| Init::GlorotUniform { fan_in, fan_out };
-            let query_w = b.tensor(
-                "query_w",
-                &[q_channels, h, kd],
-                [q_channels, h * kd],
-                glorot(q_channels, h * kd),
-            );
-            let key_w =
-                b.tensor("key_w", &[m_channels, kd], [m_channels, kd], glorot(m_channels, kd));
-            let value_w =
-                b.tensor("value_w", &[m_channels, vd], [m_channels, vd], glorot(m_channels, vd));
-            let output_w = b.tensor("output_w", &[h, vd, output], [h * vd, output], Init::ZEROS);
-            let output_b = b.tensor("output_b", &[output], [output], Init::ZEROS);
-            let (gating_w, gating_b) = if config.gating {
-                (
-                    Some(Param::from_tensor(b.tensor(
-                        "gating_w",
-                        &[q_channels, h, vd],
-                        [q_channels, h * vd],
-                        Init::ZEROS,
-                    ))),
-                    Some(Param::from_tensor(b.tensor("gating_b", &[h, vd], [h * vd], Init::ONES))),
-                )
-            } else {
-                (None, None)
-            };
-            Self {
-                query_w: Param::from_tensor(query_w),
-                key_w: Param::from_tensor(key_w),
-                value_w: Param::from_tensor(value_w),
-                gating_w,
-                gating_b,
-                output_w: Param::from_tensor(output_w),
-                output_b: Param::from_tensor(output_b),
-                num_head: h,
-            }
-        })
+        Self { weights: Attention::build(builder, config, q_channels, m_channels, output, false) }
     }
 
     /// `q_data` = `m_data` [b, n, c], `q_mask` [b, n]. Returns [b, n, output].
@@ -296,36 +255,37 @@ impl<B: Backend> GlobalAttention<B> {
         m_data: Tensor<B, 3>,
         q_mask: Tensor<B, 2>,
     ) -> Tensor<B, 3> {
-        let h = self.num_head;
+        let w = &self.weights;
+        let h = w.num_head;
         let [b, nq, _] = q_data.dims();
-        let kd = self.key_w.dims()[1];
-        let vd = self.value_w.dims()[1];
+        let kd = w.key_w.dims()[1];
+        let vd = w.value_w.dims()[1];
         let mask = q_mask.unsqueeze_dim::<3>(2); // [b, n, 1]
-        let v = matmul_last(m_data.clone(), self.value_w.val(), None); // [b, k, vd]
+        let v = matmul_last(m_data.clone(), w.value_w.val(), None); // [b, k, vd]
         let q_avg = (mask.clone() * q_data.clone()).sum_dim(1) / (mask.clone().sum_dim(1) + 1e-10); // [b, 1, c]
-        let q = matmul_last(q_avg, self.query_w.val(), None).reshape([b, h, kd])
-            * (kd as f64).powf(-0.5);
-        let k = matmul_last(m_data, self.key_w.val(), None); // [b, k, kd]
+        let q =
+            matmul_last(q_avg, w.query_w.val(), None).reshape([b, h, kd]) * (kd as f64).powf(-0.5);
+        let k = matmul_last(m_data, w.key_w.val(), None); // [b, k, kd]
         let bias = (mask.swap_dims(1, 2) - 1.0) * 1e9; // [b, 1, k]
         let logits = q.matmul(k.swap_dims(1, 2)) + bias; // [b, h, k]
         let weighted = softmax(logits, 2).matmul(v); // [b, h, vd]
-        match (&self.gating_w, &self.gating_b) {
+        match (&w.gating_w, &w.gating_b) {
             (Some(gw), Some(gb)) => {
                 let gate =
                     sigmoid(matmul_last(q_data, gw.val(), Some(gb.val()))).reshape([b, nq, h, vd]);
                 let weighted = weighted.unsqueeze_dim::<4>(1) * gate; // [b, q, h, vd]
                 matmul_last(
                     weighted.reshape([b, nq, h * vd]),
-                    self.output_w.val(),
-                    Some(self.output_b.val()),
+                    w.output_w.val(),
+                    Some(w.output_b.val()),
                 )
             }
             _ => matmul_last(
                 weighted.reshape([b, 1, h * vd]),
-                self.output_w.val(),
-                Some(self.output_b.val()),
+                w.output_w.val(),
+                Some(w.output_b.val()),
             )
-            .expand([b, nq, self.output_b.dims()[0]]),
+            .expand([b, nq, w.output_b.dims()[0]]),
         }
     }
 }
