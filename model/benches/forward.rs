@@ -99,7 +99,12 @@ fn compare() {
         "ferrofold/jax",
         "peak_rss_MiB"
     );
-    for residues in [64, 128] {
+    // FERROFOLD_BENCH_RESIDUES=64,128 (default) picks the cases.
+    let cases: Vec<usize> = std::env::var("FERROFOLD_BENCH_RESIDUES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![64, 128]);
+    for residues in cases {
         let case = root().join(format!("target/reference/model_1_ptm_{residues}"));
         if !case.join("features.npz").exists() {
             eprintln!(
@@ -133,7 +138,7 @@ fn compare() {
         }));
     }
     write_results(
-        "forward.json",
+        if cfg!(feature = "flex") { "forward_flex.json" } else { "forward.json" },
         serde_json::json!({ "preset": "model_1_ptm", "precision": "f32", "runs": runs(), "cases": rows }),
     );
 }
