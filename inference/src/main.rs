@@ -47,6 +47,10 @@ struct ForwardArgs {
     /// Process attention and transitions in chunks of this many rows (less memory, same result).
     #[arg(long)]
     chunk_size: Option<usize>,
+    /// Visit this many keys at a time inside attention, with a running log-sum-exp (less memory;
+    /// equal up to rounding).
+    #[arg(long)]
+    key_chunk_size: Option<usize>,
     /// Output .npz.
     #[arg(long)]
     output: PathBuf,
@@ -176,6 +180,7 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
 fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
     let mut config = ModelConfig::preset(&args.preset)?;
     config.chunk_size = args.chunk_size;
+    config.key_chunk_size = args.key_chunk_size;
     let params = ParamFile::read(&args.params)?;
     let device = B::Device::default();
     let model = AlphaFold::<B>::load(&params, &config, &device)?;

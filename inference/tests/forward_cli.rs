@@ -38,19 +38,28 @@ fn forward_from_npz_and_from_converted_safetensors_match_deepmind() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference = FeatureDict::load_npz(&case("outputs.npz")).unwrap();
-    for params in [case("params_reduced.npz"), converted] {
+    // The converted file, with both kinds of chunking, must give the same outputs.
+    for (params, chunking) in [
+        (case("params_reduced.npz"), vec![]),
+        (converted, vec!["--chunk-size", "5", "--key-chunk-size", "7"]),
+    ] {
         let output = dir.path().join("out.npz");
-        let out = ferrofold(&[
-            "forward",
-            "--features",
-            case("features.npz").to_str().unwrap(),
-            "--params",
-            params.to_str().unwrap(),
-            "--preset",
-            "reduced",
-            "--output",
-            output.to_str().unwrap(),
-        ]);
+        let out = ferrofold(
+            &[
+                "forward",
+                "--features",
+                case("features.npz").to_str().unwrap(),
+                "--params",
+                params.to_str().unwrap(),
+                "--preset",
+                "reduced",
+                "--output",
+                output.to_str().unwrap(),
+            ]
+            .into_iter()
+            .chain(chunking)
+            .collect::<Vec<_>>(),
+        );
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let ours = FeatureDict::load_npz(&output).unwrap();
         for name in [
