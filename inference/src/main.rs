@@ -215,18 +215,15 @@ fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
 fn convert_weights(args: ConvertArgs) -> Result<()> {
     let config = ModelConfig::preset(&args.preset)?;
     let params = ParamFile::read(&args.input)?;
-    // Building the network checks every name and shape against the preset.
-    let device = Default::default();
-    let mut builder =
-        ferrofold_model::ParamBuilder::<ferrofold_model::CpuF32>::from_file(&params, &device);
-    AlphaFold::build(&mut builder, &config);
-    let checked = builder.finish(&config.name)?;
-    checked.write_safetensors(&args.output)?;
+    // Loading checks every name and shape against the preset; a file that loads holds exactly
+    // the network's parameters, so it is written as it was read.
+    AlphaFold::<ferrofold_model::CpuF32>::load(&params, &config, &Default::default())?;
+    params.write_safetensors(&args.output)?;
     tracing::info!(
         "wrote {} ({} tensors, {} parameters)",
         args.output.display(),
-        checked.tensors.len(),
-        checked.parameter_count()
+        params.tensors.len(),
+        params.parameter_count()
     );
     Ok(())
 }

@@ -191,20 +191,11 @@ fn memory_384() {
     let device = Default::default();
     let mut builder = ParamBuilder::<ferrofold_model::CpuF32>::random(0, &device);
     let model = AlphaFold::build(&mut builder, &config);
-    let params = builder.finish("model_1_ptm (2 + 1 blocks)").expect("random parameters");
-    // Parameters per block, from the stacked tensors (leading axis = blocks built).
-    let per_block = |stack: &str, built: usize| -> usize {
-        params
-            .tensors
-            .iter()
-            .filter(|(k, _)| k.contains(stack))
-            .map(|(_, t)| t.data.len())
-            .sum::<usize>()
-            / built
-    };
-    let missing_parameters = (full_blocks.0 - 2) * per_block("/evoformer_iteration/", 2)
-        + (full_blocks.1 - 1) * per_block("/extra_msa_stack/", 1);
-    drop(params);
+    drop(builder);
+    // Parameters per block of each stack, from one built block.
+    let missing_parameters = (full_blocks.0 - 2)
+        * model.evoformer.evoformer_iteration[0].num_params()
+        + (full_blocks.1 - 1) * model.evoformer.extra_msa_stack[0].num_params();
     let missing_parameter_mib = missing_parameters as f64 * 4.0 / (1024.0 * 1024.0);
     println!(
         "blocks built: 2/{} Evoformer, 1/{} extra-MSA; the rest would add {missing_parameter_mib:.0} MiB of parameters",

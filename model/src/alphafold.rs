@@ -11,7 +11,7 @@ use crate::config::ModelConfig;
 use crate::embedders::Recycled;
 use crate::error::{ModelError, Result};
 use crate::heads::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score, Heads};
-use crate::params::{to_vec_f64, ParamBuilder, ParamFile};
+use crate::params::{to_array, ParamBuilder, ParamFile};
 use crate::structure::{StructureModule, StructureOutput};
 use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture};
 
@@ -36,11 +36,6 @@ pub struct IterationOutput<B: Backend> {
 
 /// Named outputs (AlphaFold's flattened names) as float64 arrays.
 pub type Outputs = BTreeMap<String, ArrayD<f64>>;
-
-fn to_array<B: Backend, const D: usize>(t: Tensor<B, D>) -> ArrayD<f64> {
-    let shape = t.dims().to_vec();
-    ArrayD::from_shape_vec(shape, to_vec_f64(t)).expect("tensor shape")
-}
 
 impl<B: Backend> AlphaFold<B> {
     /// Builds the network for `config` in `builder`'s scope root (AlphaFold's

@@ -11,6 +11,7 @@ use std::path::Path;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use ferrofold_features::feature_dict::{FeatureArray, FeatureDict};
+use ferrofold_features::input_pipeline::make_atom14_masks;
 use ferrofold_features::labels::atom37_to_torsion_angles;
 use ferrofold_features::residue_constants::{derived, ATOM14_NUM, ATOM_TYPE_NUM, RIGID_GROUP_NUM};
 use ndarray::{s, Array1, Array2, Array3, Array4, ArrayD, Axis};
@@ -94,6 +95,24 @@ pub struct ResidueTables<B: Backend> {
     pub atom37_exists: Tensor<B, 2>,
 }
 
+impl<B: Backend> IterationInputs<B> {
+    /// Residue pairs where both residues are present: [r, r].
+    pub fn pair_mask(&self) -> Tensor<B, 2> {
+        self.seq_mask.clone().unsqueeze_dim::<2>(1) * self.seq_mask.clone().unsqueeze_dim::<2>(0)
+    }
+
+    /// The Evoformer's MSA mask: the MSA rows, then (`with_template_rows`, when there are
+    /// templates) one row per template, present where its psi torsion is: [s (+ t), r].
+    pub fn evoformer_msa_mask(&self, with_template_rows: bool) -> Tensor<B, 2> {
+        match &self.templates {
+            Some(templates) if with_template_rows => {
+                Tensor::cat(vec![self.msa_mask.clone(), templates.torsion_mask.clone()], 0)
+            }
+            _ => self.msa_mask.clone(),
+        }
+    }
+}
+
 impl FeatureBatch {
     pub fn read(path: &Path) -> Result<Self> {
         Ok(Self { features: FeatureDict::load_npz(path)? })
@@ -152,28 +171,16 @@ impl FeatureBatch {
                 message: format!("residue type {bad} out of range 0..=21"),
             });
         }
-        let check = |name: &str, a: &ArrayD<f64>, dims: &[Option<usize>]| -> Result<()> {
-            let ok = a.ndim() == dims.len()
-                && a.shape().iter().zip(dims).all(|(&n, d)| d.is_none_or(|d| d == n));
-            if ok {
-                Ok(())
-            } else {
-                Err(ModelError::Batch {
-                    name: name.into(),
-                    message: format!("expected shape {dims:?} (None: any), found {:?}", a.shape()),
-                })
-            }
-        };
         let target_feat = self.slice("target_feat", i, 2)?;
-        check("target_feat", &target_feat, &[Some(r), Some(22)])?;
+        check_shape("target_feat", &target_feat, &[Some(r), Some(22)])?;
         let msa_feat = self.slice("msa_feat", i, 3)?;
-        check("msa_feat", &msa_feat, &[None, Some(r), Some(49)])?;
+        check_shape("msa_feat", &msa_feat, &[None, Some(r), Some(49)])?;
         let seq_mask = self.slice("seq_mask", i, 1)?;
-        check("seq_mask", &seq_mask, &[Some(r)])?;
+        check_shape("seq_mask", &seq_mask, &[Some(r)])?;
         let msa_mask = self.slice("msa_mask", i, 2)?;
-        check("msa_mask", &msa_mask, &[Some(msa_feat.shape()[0]), Some(r)])?;
+        check_shape("msa_mask", &msa_mask, &[Some(msa_feat.shape()[0]), Some(r)])?;
         let residue_index = self.slice("residue_index", i, 1)?;
-        check("residue_index", &residue_index, &[Some(r)])?;
+        check_shape("residue_index", &residue_index, &[Some(r)])?;
 
         let max_rel = config.max_relative_feature as i64;
         let mut relative_position = Array3::<f64>::zeros((r, r, 2 * max_rel as usize + 1));
@@ -187,13 +194,13 @@ impl FeatureBatch {
 
         let extra_msa = self.slice("extra_msa", i, 2)?;
         let e = extra_msa.shape()[0];
-        check("extra_msa", &extra_msa, &[None, Some(r)])?;
+        check_shape("extra_msa", &extra_msa, &[None, Some(r)])?;
         let has_deletion = self.slice("extra_has_deletion", i, 2)?;
-        check("extra_has_deletion", &has_deletion, &[Some(e), Some(r)])?;
+        check_shape("extra_has_deletion", &has_deletion, &[Some(e), Some(r)])?;
         let deletion_value = self.slice("extra_deletion_value", i, 2)?;
-        check("extra_deletion_value", &deletion_value, &[Some(e), Some(r)])?;
+        check_shape("extra_deletion_value", &deletion_value, &[Some(e), Some(r)])?;
         let extra_msa_mask = self.slice("extra_msa_mask", i, 2)?;
-        check("extra_msa_mask", &extra_msa_mask, &[Some(e), Some(r)])?;
+        check_shape("extra_msa_mask", &extra_msa_mask, &[Some(e), Some(r)])?;
         let mut extra_msa_feat = Array3::<f64>::zeros((e, r, 25));
         for ((row, col), &letter) in
             extra_msa.clone().into_dimensionality::<ndarray::Ix2>().unwrap().indexed_iter()
@@ -245,21 +252,17 @@ impl FeatureBatch {
         let template_mask = self.slice("template_mask", i, 1)?;
         let pseudo_beta = self.slice("template_pseudo_beta", i, 3)?;
         let pseudo_beta_mask = self.slice("template_pseudo_beta_mask", i, 2)?;
-        for (name, a, dims) in [
-            ("template_aatype", &aatype, vec![t, r]),
-            ("template_all_atom_positions", &positions, vec![t, r, ATOM_TYPE_NUM, 3]),
-            ("template_all_atom_masks", &masks, vec![t, r, ATOM_TYPE_NUM]),
-            ("template_mask", &template_mask, vec![t]),
-            ("template_pseudo_beta", &pseudo_beta, vec![t, r, 3]),
-            ("template_pseudo_beta_mask", &pseudo_beta_mask, vec![t, r]),
-        ] {
-            if a.shape() != dims.as_slice() {
-                return Err(ModelError::Batch {
-                    name: name.into(),
-                    message: format!("expected shape {dims:?}, found {:?}", a.shape()),
-                });
-            }
-        }
+        let (templates, residues, atoms) = (Some(t), Some(r), Some(ATOM_TYPE_NUM));
+        check_shape("template_aatype", &aatype, &[templates, residues])?;
+        check_shape(
+            "template_all_atom_positions",
+            &positions,
+            &[templates, residues, atoms, Some(3)],
+        )?;
+        check_shape("template_all_atom_masks", &masks, &[templates, residues, atoms])?;
+        check_shape("template_mask", &template_mask, &[templates])?;
+        check_shape("template_pseudo_beta", &pseudo_beta, &[templates, residues, Some(3)])?;
+        check_shape("template_pseudo_beta_mask", &pseudo_beta_mask, &[templates, residues])?;
         let bins = &config.template.dgram_features;
         let mut pair = Array4::<f64>::zeros((t, r, r, 88));
         let mut torsion_features = Array3::<f64>::zeros((t, r, 57));
@@ -330,27 +333,46 @@ impl FeatureBatch {
     }
 }
 
+/// `a` has rank `dims.len()` and the given extent on every axis that names one (None: any).
+fn check_shape(name: &str, a: &ArrayD<f64>, dims: &[Option<usize>]) -> Result<()> {
+    let ok = a.ndim() == dims.len()
+        && a.shape().iter().zip(dims).all(|(&n, d)| d.is_none_or(|d| d == n));
+    if ok {
+        Ok(())
+    } else {
+        Err(ModelError::Batch {
+            name: name.into(),
+            message: format!("expected shape {dims:?} (None: any), found {:?}", a.shape()),
+        })
+    }
+}
+
 /// AlphaFold's `dgram_from_positions` on the host: one-hot of the squared distance between
 /// consecutive squared bin edges (the last bin open-ended).
 fn distogram(points: &[[f64; 3]], bins: &DistogramBins) -> Array3<f64> {
     let n = points.len();
-    let lower: Vec<f64> = bin_edges(bins).iter().map(|x| x * x).collect();
+    let (lower, upper) = squared_bin_bounds(bins);
     let mut out = Array3::zeros((n, n, bins.num_bins));
     for a in 0..n {
         for b in 0..n {
             let d2: f64 = (0..3).map(|x| (points[a][x] - points[b][x]).powi(2)).sum();
             for k in 0..bins.num_bins {
-                let upper = if k + 1 < bins.num_bins { lower[k + 1] } else { 1e8 };
-                out[[a, b, k]] = f64::from(d2 > lower[k] && d2 < upper);
+                out[[a, b, k]] = f64::from(d2 > lower[k] && d2 < upper[k]);
             }
         }
     }
     out
 }
 
-/// The lower bin edges, `linspace(min_bin, max_bin, num_bins)`.
-pub fn bin_edges(bins: &DistogramBins) -> Vec<f64> {
-    linspace(bins.min_bin, bins.max_bin, bins.num_bins)
+/// Squared lower and upper bounds of each distance bin: lower edges
+/// `linspace(min_bin, max_bin, num_bins)` squared, each upper bound the next lower one, and 1e8
+/// for the last, open-ended bin (AlphaFold's `dgram_from_positions`).
+pub fn squared_bin_bounds(bins: &DistogramBins) -> (Vec<f64>, Vec<f64>) {
+    let lower: Vec<f64> =
+        linspace(bins.min_bin, bins.max_bin, bins.num_bins).iter().map(|x| x * x).collect();
+    let mut upper = lower[1..].to_vec();
+    upper.push(1e8);
+    (lower, upper)
 }
 
 pub fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
@@ -372,9 +394,6 @@ fn residue_tables<B: Backend>(aatype: &[i64], device: &B::Device) -> ResidueTabl
     let mut translation = Array3::<f64>::zeros((r, RIGID_GROUP_NUM, 3));
     let mut group = Array3::<f64>::zeros((r, ATOM14_NUM, RIGID_GROUP_NUM));
     let mut literature = Array3::<f64>::zeros((r, ATOM14_NUM, 3));
-    let mut atom14_mask = Array2::<f64>::zeros((r, ATOM14_NUM));
-    let mut atom37_to_atom14 = Vec::with_capacity(r * ATOM_TYPE_NUM);
-    let mut atom37_exists = Array2::<f64>::zeros((r, ATOM_TYPE_NUM));
     for (i, &a) in aatype.iter().enumerate() {
         let t = row(a);
         for g in 0..RIGID_GROUP_NUM {
@@ -391,24 +410,24 @@ fn residue_tables<B: Backend>(aatype: &[i64], device: &B::Device) -> ResidueTabl
             for x in 0..3 {
                 literature[[i, k, x]] = f32_round(d.restype_atom14_rigid_group_positions[t][k][x]);
             }
-            atom14_mask[[i, k]] = f64::from(d.restype_atom14_mask[t][k]);
-        }
-        for k in 0..ATOM_TYPE_NUM {
-            atom37_to_atom14.push(d.restype_atom37_to_atom14[t][k] as i64);
-            atom37_exists[[i, k]] = f64::from(d.restype_atom37_mask[t][k]);
         }
     }
+    // The atom layout maps, as the input pipeline makes them.
+    let aatype_i32: Array1<i32> = aatype.iter().map(|&a| a as i32).collect();
+    let masks = make_atom14_masks(aatype_i32.view());
+    let atom37_to_atom14: Vec<i64> =
+        masks.residx_atom37_to_atom14.iter().map(|&k| k as i64).collect();
     ResidueTables {
         default_frame_rotation: host_tensor(rotation.into_dyn(), device),
         default_frame_translation: host_tensor(translation.into_dyn(), device),
         atom14_group: host_tensor(group.into_dyn(), device),
         atom14_literature_positions: host_tensor(literature.into_dyn(), device),
-        atom14_mask: host_tensor(atom14_mask.into_dyn(), device),
+        atom14_mask: host_tensor(masks.atom14_atom_exists.mapv(f64::from).into_dyn(), device),
         atom37_to_atom14: Tensor::<B, 1, Int>::from_data(
             TensorData::new(atom37_to_atom14, [r * ATOM_TYPE_NUM]).convert::<B::IntElem>(),
             int_options::<B>(device),
         )
         .reshape([r, ATOM_TYPE_NUM]),
-        atom37_exists: host_tensor(atom37_exists.into_dyn(), device),
+        atom37_exists: host_tensor(masks.atom37_atom_exists.mapv(f64::from).into_dyn(), device),
     }
 }

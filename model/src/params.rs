@@ -194,12 +194,10 @@ pub struct ParamBuilder<'a, B: Backend> {
     device: B::Device,
     source: Source<'a>,
     scope: Vec<String>,
-    /// (scope depth at which the stack starts, index, count) of the enclosing layer stacks.
-    stacks: Vec<(usize, usize, usize)>,
+    /// (index, count) of the enclosing layer stacks, outermost first.
+    stacks: Vec<(usize, usize)>,
     requested: BTreeSet<String>,
     problems: Vec<ParamProblem>,
-    /// Every tensor handed out, in AlphaFold's layout (restacked), for export.
-    built: BTreeMap<String, RawTensor>,
 }
 
 impl<'a, B: Backend> ParamBuilder<'a, B> {
@@ -219,12 +217,7 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
             stacks: Vec::new(),
             requested: BTreeSet::new(),
             problems: Vec::new(),
-            built: BTreeMap::new(),
         }
-    }
-
-    pub fn device(&self) -> &B::Device {
-        &self.device
     }
 
     /// Runs `build` inside the module scope `name` (haiku's module name).
@@ -244,10 +237,9 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         mut build: impl FnMut(&mut Self) -> T,
     ) -> Vec<T> {
         self.scope.push(name.to_string());
-        let depth = self.scope.len();
         let out = (0..count)
             .map(|index| {
-                self.stacks.push((depth, index, count));
+                self.stacks.push((index, count));
                 let block = build(self);
                 self.stacks.pop();
                 block
@@ -273,9 +265,8 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         let key = self.key(name);
         let numel: usize = shape.iter().product();
         debug_assert_eq!(numel, out_shape.iter().product::<usize>());
-        let stack_dims: Vec<usize> = self.stacks.iter().map(|&(_, _, count)| count).collect();
-        let stack_offset: usize = self.stacks.iter().fold(0, |acc, &(_, i, count)| acc * count + i);
-        let mut full_shape = stack_dims.clone();
+        let mut full_shape: Vec<usize> = self.stacks.iter().map(|&(_, count)| count).collect();
+        let stack_offset: usize = self.stacks.iter().fold(0, |acc, &(i, count)| acc * count + i);
         full_shape.extend_from_slice(shape);
         self.requested.insert(key.clone());
         let values: Vec<f32> = match &mut self.source {
@@ -305,11 +296,6 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
             },
             Source::Random(rng) => init.sample(rng, numel),
         };
-        let stored = self.built.entry(key).or_insert_with(|| RawTensor {
-            shape: full_shape,
-            data: vec![0.0; numel * stack_dims.iter().product::<usize>()],
-        });
-        stored.data[stack_offset * numel..(stack_offset + 1) * numel].copy_from_slice(&values);
         Tensor::<B, 1>::from_data(
             TensorData::new(values, [numel]).convert::<B::FloatElem>(),
             crate::primitives::float_options::<B>(&self.device),
@@ -318,8 +304,8 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
     }
 
     /// Ends building: with a file, fails listing every missing, unexpected and mis-shaped
-    /// tensor; returns the parameters in AlphaFold's layout (for export).
-    pub fn finish(self, preset: &str) -> Result<ParamFile> {
+    /// tensor (a file that passes holds exactly the network's parameters).
+    pub fn finish(self, preset: &str) -> Result<()> {
         let mut problems = self.problems;
         let source_name = match &self.source {
             Source::File(file) => {
@@ -342,11 +328,17 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
                 problems,
             });
         }
-        Ok(ParamFile { tensors: self.built, source_name })
+        Ok(())
     }
 }
 
 /// Reads a tensor back as f64 values (for outputs and tests).
 pub fn to_vec_f64<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f64> {
     tensor.into_data().convert::<f64>().to_vec::<f64>().expect("float tensor")
+}
+
+/// Reads a tensor back as an f64 array of the same shape.
+pub fn to_array<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> ndarray::ArrayD<f64> {
+    let shape = tensor.dims().to_vec();
+    ndarray::ArrayD::from_shape_vec(shape, to_vec_f64(tensor)).expect("tensor shape")
 }

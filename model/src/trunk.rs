@@ -45,11 +45,7 @@ pub struct Representations<B: Backend> {
 pub struct TrunkCapture<B: Backend> {
     pub template_embedding_out: Option<Tensor<B, 3>>,
     pub extra_msa_block0_in: Option<MsaPair<B>>,
-    pub extra_msa_stack_out_pair: Option<Tensor<B, 3>>,
     pub evoformer_block0_in: Option<MsaPair<B>>,
-    pub evoformer_block0_out: Option<MsaPair<B>>,
-    /// The Evoformer's MSA mask (template rows included).
-    pub evoformer_msa_mask: Option<Tensor<B, 2>>,
 }
 
 impl<B: Backend> EmbeddingsAndEvoformer<B> {
@@ -119,8 +115,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         let MsaPair { mut msa, mut pair } =
             self.recycling_embedder.forward(act, prev, inputs.is_glycine.clone());
         pair = pair + relpos;
-        let seq_mask = inputs.seq_mask.clone();
-        let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+        let pair_mask = inputs.pair_mask();
 
         if let (Some(embedding), Some(templates)) = (&self.template_embedding, &inputs.templates) {
             let update = embedding.forward(pair.clone(), templates, pair_mask.clone(), chunk);
@@ -141,31 +136,21 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
             extra = block.forward(extra, inputs.extra_msa_mask.clone(), pair_mask.clone(), chunk);
         }
         pair = extra.pair;
-        if let Some(c) = capture.as_deref_mut() {
-            c.extra_msa_stack_out_pair = Some(pair.clone());
-        }
 
         let num_sequences = msa.dims()[0];
-        let mut msa_mask = inputs.msa_mask.clone();
+        let msa_mask = inputs.evoformer_msa_mask(self.template_torsion_embedding.is_some());
         if let (Some(torsion), Some(templates)) =
             (&self.template_torsion_embedding, &inputs.templates)
         {
             msa = Tensor::cat(vec![msa, torsion.forward(templates.torsion_features.clone())], 0);
-            msa_mask = Tensor::cat(vec![msa_mask, templates.torsion_mask.clone()], 0);
         }
 
         let mut act = MsaPair { msa, pair };
-        if let Some(c) = capture.as_deref_mut() {
+        if let Some(c) = capture {
             c.evoformer_block0_in = Some(act.clone());
-            c.evoformer_msa_mask = Some(msa_mask.clone());
         }
-        for (i, block) in self.evoformer_iteration.iter().enumerate() {
+        for block in &self.evoformer_iteration {
             act = block.forward(act, msa_mask.clone(), pair_mask.clone(), chunk);
-            if i == 0 {
-                if let Some(c) = capture.as_deref_mut() {
-                    c.evoformer_block0_out = Some(act.clone());
-                }
-            }
         }
         let [_, r, c_m] = act.msa.dims();
         let msa_first_row = act.msa.clone().narrow(0, 0, 1).reshape([r, c_m]);

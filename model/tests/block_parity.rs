@@ -7,6 +7,8 @@
 //! run; float64 within 1e-12 of its float64 run, which only an implementation computing the
 //! same function (not merely a close one) achieves.
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::prelude::*;
@@ -14,10 +16,10 @@ use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::batch::host_tensor;
 use ferrofold_model::evoformer::block::ColumnAttention;
 use ferrofold_model::evoformer::MsaPair;
+use ferrofold_model::params::to_array;
 use ferrofold_model::primitives::Chunking;
 use ferrofold_model::structure::QuatAffine;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, ModelConfig, ParamFile};
-use ndarray::ArrayD;
 
 fn reference(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/reference").join(name)
@@ -51,19 +53,7 @@ impl<B: Backend> Blocks<B> {
     fn check<const D: usize>(&self, block: &str, name: &str, ours: Tensor<B, D>) {
         let key = format!("{block}/{name}");
         let expected = self.fixtures.get(&key).unwrap_or_else(|| panic!("{key} missing")).to_f64();
-        let ours =
-            ArrayD::from_shape_vec(ours.dims().to_vec(), ferrofold_model::params::to_vec_f64(ours))
-                .unwrap();
-        assert_eq!(ours.shape(), expected.shape(), "{key}: shape");
-        let scale = expected.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let error =
-            ours.iter().zip(&expected).fold(0.0f64, |m, (a, b)| m.max((a - b).abs())) / scale;
-        eprintln!("{key:50} relative error {error:.2e}");
-        assert!(
-            error <= self.tolerance,
-            "{key}: relative error {error:.3e} > {:.0e}",
-            self.tolerance
-        );
+        common::check(&key, &to_array(ours), &expected, self.tolerance);
     }
 
     fn all(&self) {

@@ -16,6 +16,8 @@
 //! `tests/fixtures/reference/model_1_ptm_s1` (float32 and float64 runs of DeepMind's code); the
 //! 64-residue case against the outputs make_ref.py writes next to its parameters.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -41,13 +43,7 @@ fn compare<B: Backend>(params: &Path, features: &Path, reference: &Path, toleran
     let mut compared = 0;
     for (name, ours) in &outputs {
         let Some(expected) = reference.get(name) else { continue };
-        let expected = expected.to_f64();
-        assert_eq!(ours.shape(), expected.shape(), "{name}: shape");
-        let scale = expected.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let error = ours.iter().zip(&expected).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
-            / scale.max(f64::MIN_POSITIVE);
-        eprintln!("{name:60} relative error {error:.2e}");
-        assert!(error <= tolerance, "{name}: relative error {error:.3e} > {tolerance:.0e}");
+        common::check(name, ours, &expected.to_f64(), tolerance);
         compared += 1;
     }
     assert!(compared >= 14, "only {compared} outputs compared");

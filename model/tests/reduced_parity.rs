@@ -5,13 +5,17 @@
 //!
 //! Error measure: max |ours − reference| / max |reference| over the tensor.
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::prelude::*;
+use common::check;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::batch::host_tensor;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::evoformer::MsaPair;
+use ferrofold_model::params::to_array;
 use ferrofold_model::primitives::Chunking;
 use ferrofold_model::trunk::TrunkCapture;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
@@ -29,28 +33,6 @@ fn load(name: &str) -> FeatureDict {
 
 fn get(dict: &FeatureDict, name: &str) -> ArrayD<f64> {
     dict.get(name).unwrap_or_else(|| panic!("{name} missing from reference")).to_f64()
-}
-
-fn relative_error(ours: &ArrayD<f64>, reference: &ArrayD<f64>) -> f64 {
-    assert_eq!(ours.shape(), reference.shape(), "shape");
-    let scale = reference.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    let diff = ours.iter().zip(reference).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-    if scale == 0.0 {
-        diff
-    } else {
-        diff / scale
-    }
-}
-
-fn check(name: &str, ours: &ArrayD<f64>, reference: &ArrayD<f64>, tolerance: f64) {
-    let error = relative_error(ours, reference);
-    eprintln!("{name:60} relative error {error:.2e}");
-    assert!(error <= tolerance, "{name}: relative error {error:.3e} > {tolerance:.0e}");
-}
-
-fn to_array<B: Backend, const D: usize>(t: Tensor<B, D>) -> ArrayD<f64> {
-    let shape = t.dims().to_vec();
-    ArrayD::from_shape_vec(shape, ferrofold_model::params::to_vec_f64(t)).unwrap()
 }
 
 struct Case<B: Backend> {
@@ -99,11 +81,7 @@ fn evoformer_block_matches_reference<B: Backend>(intermediates: &str, tolerance:
     let reference = load(intermediates);
     for recycle in 0..4 {
         let inputs = c.batch.iteration::<B>(recycle, &c.config, &c.device).unwrap();
-        let templates = inputs.templates.as_ref().unwrap();
-        let msa_mask =
-            Tensor::cat(vec![inputs.msa_mask.clone(), templates.torsion_mask.clone()], 0);
-        let seq_mask = inputs.seq_mask.clone();
-        let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+        let (msa_mask, pair_mask) = (inputs.evoformer_msa_mask(true), inputs.pair_mask());
         let key = |s: &str| format!("recycle_{recycle}/evoformer_block0_{s}");
         let act = MsaPair {
             msa: host_tensor(get(&reference, &key("in/msa")), &c.device),
@@ -125,10 +103,7 @@ fn chunked_evoformer_block_equals_unchunked() {
     let c = case::<CpuF32>();
     let reference = load("intermediates.npz");
     let inputs = c.batch.iteration::<CpuF32>(0, &c.config, &c.device).unwrap();
-    let templates = inputs.templates.as_ref().unwrap();
-    let msa_mask = Tensor::cat(vec![inputs.msa_mask.clone(), templates.torsion_mask.clone()], 0);
-    let seq_mask = inputs.seq_mask.clone();
-    let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+    let (msa_mask, pair_mask) = (inputs.evoformer_msa_mask(true), inputs.pair_mask());
     let act = MsaPair {
         msa: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/msa"), &c.device),
         pair: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/pair"), &c.device),
@@ -155,8 +130,7 @@ fn extra_msa_stack_matches_reference<B: Backend>(intermediates: &str, tolerance:
     let reference = load(intermediates);
     for recycle in 0..4 {
         let inputs = c.batch.iteration::<B>(recycle, &c.config, &c.device).unwrap();
-        let seq_mask = inputs.seq_mask.clone();
-        let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+        let pair_mask = inputs.pair_mask();
         let key = |s: &str| format!("recycle_{recycle}/{s}");
         let mut act = MsaPair {
             msa: host_tensor(get(&reference, &key("extra_msa_block0_in/msa")), &c.device),

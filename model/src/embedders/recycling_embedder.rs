@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use crate::batch::bin_edges;
+use crate::batch::squared_bin_bounds;
 use crate::config::{DistogramBins, ModelConfig};
 use crate::evoformer::MsaPair;
 use crate::params::ParamBuilder;
@@ -110,9 +110,7 @@ impl<B: Backend> RecyclingEmbedder<B> {
 pub fn distogram<B: Backend>(points: Tensor<B, 2>, bins: &DistogramBins) -> Tensor<B, 3> {
     let [r, _] = points.dims();
     let device = points.device();
-    let lower: Vec<f64> = bin_edges(bins).iter().map(|x| x * x).collect();
-    let mut upper: Vec<f64> = lower[1..].to_vec();
-    upper.push(1e8);
+    let (lower, upper) = squared_bin_bounds(bins);
     let n = bins.num_bins;
     let edge = |v: Vec<f64>| {
         Tensor::<B, 1>::from_data(
