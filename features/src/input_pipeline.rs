@@ -1,6 +1,6 @@
 //! AlphaFold's input pipeline (raw features → the model's batch). This file holds the
-//! deterministic transforms; the sampled ones (cluster/extra MSA sampling, masked-MSA
-//! corruption, cropping) are not implemented yet.
+//! deterministic per-residue transforms; the MSA transforms are in `msa_transforms` and the
+//! whole inference pipeline in `process`.
 
 use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayView4, Axis};
 

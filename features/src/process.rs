@@ -1,0 +1,231 @@
+//! AlphaFold's input pipeline for inference: raw features (`make_sequence_features` +
+//! `make_msa_features`) → the model's batch, one slice per recycling iteration.
+//!
+//! Per iteration, as DeepMind's `process_tensors_from_config` in evaluation mode: sample the
+//! cluster centres (query first), corrupt them as the BERT objective does, assign every
+//! remaining row to its nearest centre, summarise the clusters, keep at most `max_extra_msa`
+//! of the remaining rows, and encode `msa_feat`. With `resample_msa_in_recycling` every
+//! iteration draws anew, as AlphaFold does.
+//!
+//! Unlike AlphaFold, rows are not padded up to `max_msa_clusters`/`max_extra_msa`: padded rows
+//! are masked out inside the network and change no output, so leaving them out only saves
+//! work. When nothing is left for the extra MSA, one fully masked row stands in, as padding
+//! would.
+
+use ndarray::{stack, Array1, Array2, ArrayD, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{FeaturesError, Result};
+use crate::feature_dict::{FeatureArray, FeatureDict};
+use crate::input_pipeline::{make_target_feat, one_hot_to_index};
+use crate::msa_transforms::{
+    correct_msa_restypes, crop_extra_msa, make_hhblits_profile, make_masked_msa, make_msa_feat,
+    nearest_neighbor_clusters, sample_msa, summarize_clusters, MaskedMsaConfig, MsaRows,
+};
+
+/// Settings of the inference pipeline (AlphaFold's `data.common` and `data.eval`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    /// Cluster centres, query included (AlphaFold: 512, minus the 4 template rows for models
+    /// trained with templates).
+    pub max_msa_clusters: usize,
+    /// Extra MSA rows (AlphaFold: 5120 for models 1–4, 1024 for model 5).
+    pub max_extra_msa: usize,
+    /// BERT corruption of the cluster centres (AlphaFold applies it at inference too).
+    pub masked_msa: MaskedMsaConfig,
+    /// Recycling iterations after the first.
+    pub num_recycle: usize,
+    /// Draw the MSA sample anew for every iteration.
+    pub resample_msa_in_recycling: bool,
+}
+
+impl Default for PipelineConfig {
+    /// AlphaFold's evaluation defaults (model 5's extra-MSA depth).
+    fn default() -> Self {
+        Self {
+            max_msa_clusters: 512,
+            max_extra_msa: 1024,
+            masked_msa: MaskedMsaConfig::default(),
+            num_recycle: 3,
+            resample_msa_in_recycling: true,
+        }
+    }
+}
+
+fn int_feature(raw: &FeatureDict, name: &str) -> Result<ArrayD<i32>> {
+    match raw.get(name) {
+        Some(FeatureArray::I32(a)) => Ok(a.clone()),
+        Some(FeatureArray::I64(a)) => Ok(a.mapv(|v| v as i32)),
+        Some(other) => Err(FeaturesError::InvalidInput(format!(
+            "raw feature `{name}` must be an integer array, found {}",
+            other.dtype()
+        ))),
+        None => Err(FeaturesError::InvalidInput(format!("raw feature `{name}` is missing"))),
+    }
+}
+
+fn matrix(name: &str, array: ArrayD<i32>, columns: Option<usize>) -> Result<Array2<i32>> {
+    let shape = array.shape().to_vec();
+    let matrix = array.into_dimensionality::<ndarray::Ix2>().map_err(|_| {
+        FeaturesError::InvalidInput(format!("raw feature `{name}` must be 2-D, found {shape:?}"))
+    })?;
+    if let Some(columns) = columns {
+        if matrix.ncols() != columns {
+            return Err(FeaturesError::InvalidInput(format!(
+                "raw feature `{name}` has {} columns, expected {columns}",
+                matrix.ncols()
+            )));
+        }
+    }
+    Ok(matrix)
+}
+
+/// The processed batch from raw monomer features; `seed` fixes every random draw.
+pub fn process_monomer_features(
+    raw: &FeatureDict,
+    config: &PipelineConfig,
+    seed: u64,
+) -> Result<FeatureDict> {
+    let aatype_one_hot = matrix("aatype", int_feature(raw, "aatype")?, None)?;
+    let aatype = one_hot_to_index(aatype_one_hot.mapv(|v| v as f32).view());
+    let residues = aatype.len();
+    if residues == 0 {
+        return Err(FeaturesError::InvalidInput("the sequence has no residues".into()));
+    }
+    let vector = |name: &str| -> Result<Array1<i32>> {
+        let a = int_feature(raw, name)?;
+        let shape = a.shape().to_vec();
+        a.into_dimensionality::<ndarray::Ix1>()
+            .ok()
+            .filter(|v| v.len() == residues)
+            .ok_or_else(|| {
+                FeaturesError::InvalidInput(format!(
+                    "raw feature `{name}` has shape {shape:?}, expected [{residues}]"
+                ))
+            })
+    };
+    let residue_index = vector("residue_index")?;
+    let between_segment_residues = vector("between_segment_residues")?;
+    let msa = matrix("msa", int_feature(raw, "msa")?, Some(residues))?;
+    if msa.nrows() == 0 {
+        return Err(FeaturesError::InvalidInput("raw feature `msa` has no rows".into()));
+    }
+    let deletions = matrix("deletion_matrix_int", int_feature(raw, "deletion_matrix_int")?, None)?;
+    if deletions.dim() != msa.dim() {
+        return Err(FeaturesError::InvalidInput(format!(
+            "raw feature `deletion_matrix_int` has shape {:?}, `msa` {:?}",
+            deletions.dim(),
+            msa.dim()
+        )));
+    }
+
+    let rows = MsaRows {
+        msa: correct_msa_restypes(msa.view())?,
+        deletion_matrix: deletions.mapv(|d| d as f32),
+        msa_mask: Array2::ones(msa.raw_dim()),
+    };
+    let profile = make_hhblits_profile(rows.msa.view());
+    let target_feat = make_target_feat(aatype.view(), between_segment_residues.view())?;
+
+    let iterations = config.num_recycle + 1;
+    let mut per_iteration: Vec<FeatureDict> = Vec::with_capacity(iterations);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for i in 0..iterations {
+        if i > 0 && !config.resample_msa_in_recycling {
+            per_iteration.push(per_iteration[0].clone());
+            continue;
+        }
+        per_iteration.push(sample_iteration(&rows, profile.view(), config, &mut rng));
+    }
+
+    let mut batch = FeatureDict::default();
+    for name in per_iteration[0].arrays.keys() {
+        let views: Vec<_> = per_iteration.iter().map(|f| f.arrays[name].clone()).collect();
+        batch.insert(name.clone(), stack_arrays(name, views)?);
+    }
+    batch.insert("aatype", repeat(aatype.into_dyn(), iterations));
+    batch.insert("residue_index", repeat(residue_index.into_dyn(), iterations));
+    batch.insert("seq_mask", repeat(Array1::<f32>::ones(residues).into_dyn(), iterations));
+    batch.insert("target_feat", repeat(target_feat.into_dyn(), iterations));
+    batch.insert(
+        "seq_length",
+        Array1::from_elem(iterations, i32::try_from(residues).unwrap_or(i32::MAX)).into_dyn(),
+    );
+    Ok(batch)
+}
+
+/// `count` copies of `array` stacked on a new leading axis.
+fn repeat<T: Clone>(array: ArrayD<T>, count: usize) -> ArrayD<T> {
+    stack(Axis(0), &vec![array.view(); count]).expect("copies share one shape")
+}
+
+fn stack_arrays(name: &str, arrays: Vec<FeatureArray>) -> Result<FeatureArray> {
+    let mismatch = || FeaturesError::InvalidInput(format!("feature `{name}` changes shape"));
+    Ok(match &arrays[0] {
+        FeatureArray::I32(_) => {
+            let a: Vec<_> = arrays
+                .iter()
+                .map(|f| match f {
+                    FeatureArray::I32(a) => Ok(a.view()),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<_>>()?;
+            FeatureArray::I32(stack(Axis(0), &a).map_err(|_| mismatch())?)
+        }
+        _ => {
+            let a: Vec<_> = arrays
+                .iter()
+                .map(|f| match f {
+                    FeatureArray::F32(a) => Ok(a.view()),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<_>>()?;
+            FeatureArray::F32(stack(Axis(0), &a).map_err(|_| mismatch())?)
+        }
+    })
+}
+
+/// One iteration's MSA features.
+fn sample_iteration(
+    rows: &MsaRows,
+    profile: ArrayView2<f32>,
+    config: &PipelineConfig,
+    rng: &mut ChaCha8Rng,
+) -> FeatureDict {
+    let (mut sampled, extra) = sample_msa(rows, config.max_msa_clusters.max(1), rng);
+    let masked = make_masked_msa(sampled.msa.view(), profile, &config.masked_msa, rng);
+    sampled.msa = masked.msa;
+    let assignment = nearest_neighbor_clusters(&sampled, &extra);
+    let (cluster_profile, cluster_deletion_mean) =
+        summarize_clusters(&sampled, &extra, &assignment);
+    let mut extra = crop_extra_msa(&extra, config.max_extra_msa, rng);
+    if extra.num_rows() == 0 {
+        let residues = rows.msa.ncols();
+        extra = MsaRows {
+            msa: Array2::from_elem((1, residues), 21),
+            deletion_matrix: Array2::zeros((1, residues)),
+            msa_mask: Array2::zeros((1, residues)),
+        };
+    }
+    let msa_feat = make_msa_feat(&sampled, &cluster_profile, &cluster_deletion_mean);
+
+    let mut f = FeatureDict::default();
+    f.insert("msa_feat", msa_feat.into_dyn());
+    f.insert("msa_mask", sampled.msa_mask.into_dyn());
+    f.insert("msa_row_mask", Array1::<f32>::ones(sampled.msa.nrows()).into_dyn());
+    f.insert("bert_mask", masked.bert_mask.into_dyn());
+    f.insert("true_msa", masked.true_msa.into_dyn());
+    f.insert("extra_msa", extra.msa.into_dyn());
+    f.insert("extra_msa_mask", extra.msa_mask.clone().into_dyn());
+    f.insert("extra_msa_row_mask", extra.msa_mask.map_axis(Axis(1), |r| r.iter().cloned().fold(0.0, f32::max)).into_dyn());
+    f.insert(
+        "extra_has_deletion",
+        extra.deletion_matrix.mapv(|d| d.clamp(0.0, 1.0)).into_dyn(),
+    );
+    f.insert(
+        "extra_deletion_value",
+        extra.deletion_matrix.mapv(crate::msa_transforms::deletion_value).into_dyn(),
+    );
+    f
+}
