@@ -218,7 +218,11 @@ impl FeatureBatch {
             extra_msa_feat[(row, col, 24)] = deletion_value[[row, col]];
         }
 
-        let templates = if config.template.enabled {
+        // A batch without template features is AlphaFold's no-hit case (every template masked):
+        // the template embedding then adds zero and the template rows are masked out, so
+        // leaving both out gives the same outputs.
+        let templates = if config.template.enabled && self.features.get("template_aatype").is_some()
+        {
             Some(self.template_inputs(i, r, config, device)?)
         } else {
             None

@@ -338,3 +338,30 @@ fn whole_model_float32_matches_reference() {
 fn whole_model_float64_matches_float64_reference() {
     whole_model::<CpuF64>("outputs_f64.npz", 1e-6, false);
 }
+
+/// A batch without template features (ferrofold's pipeline when there are no template hits)
+/// gives AlphaFold's outputs for the same batch with every template masked out (what
+/// AlphaFold's padding produces): the template embedding adds zero, the template rows are
+/// masked.
+#[test]
+fn no_template_features_equal_fully_masked_templates() {
+    let c = case::<CpuF64>();
+    let mut masked = c.batch.clone();
+    for name in ["template_mask", "template_all_atom_masks", "template_pseudo_beta_mask"] {
+        let zeros = get(&masked.features, name).mapv(|_| 0f32);
+        masked.features.insert(name, zeros);
+    }
+    let mut absent = c.batch.clone();
+    absent.features.arrays.retain(|name, _| !name.starts_with("template_"));
+    let run = |batch: &FeatureBatch| {
+        c.model.forward(batch, &c.config, &c.device, |_, _| {}).unwrap().to_outputs(&c.config)
+    };
+    let (with_masked, without) = (run(&masked), run(&absent));
+    let full = run(&c.batch);
+    for (name, value) in &without {
+        check(name, value, &with_masked[name], 1e-12);
+    }
+    // The templates do matter when they are not masked.
+    let pair = "representations/pair";
+    assert!(common::relative_error(&full[pair], &without[pair]) > 1e-3);
+}
