@@ -69,10 +69,20 @@ pub fn featurize_query(record: &FastaRecord, alignments: &[PathBuf]) -> Result<F
 
 /// The identifier of a record: the first word of its description, made safe as a file name.
 pub fn record_id(record: &FastaRecord) -> String {
-    let word = record.description.split_whitespace().next().unwrap_or("query");
-    word.chars()
+    safe_file_stem(record.description.split_whitespace().next().unwrap_or(""))
+}
+
+/// `text` as a file stem: ASCII letters, digits, `-`, `_` and `.` kept, other characters
+/// replaced by `_`, leading dots dropped (no hidden files, no `..`); `query` if nothing is left.
+pub fn safe_file_stem(text: &str) -> String {
+    let stem: String = text
+        .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
-        .collect()
+        .collect();
+    match stem.trim_start_matches('.') {
+        "" => "query".into(),
+        rest => rest.to_string(),
+    }
 }
 
 /// Alignments for `id` in `dir`: files named `<id>.a3m`, `<id>.sto`, `<id>.aln` (in that order).

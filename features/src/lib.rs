@@ -17,6 +17,7 @@ pub mod protein;
 pub mod raw_features;
 pub mod residue_constants;
 pub mod tools;
+pub mod writers;
 
 pub use error::{FeaturesError, Location, Result};
 pub use feature_dict::{FeatureArray, FeatureDict};

@@ -96,14 +96,13 @@ pub fn process_monomer_features(
     let vector = |name: &str| -> Result<Array1<i32>> {
         let a = int_feature(raw, name)?;
         let shape = a.shape().to_vec();
-        a.into_dimensionality::<ndarray::Ix1>()
-            .ok()
-            .filter(|v| v.len() == residues)
-            .ok_or_else(|| {
+        a.into_dimensionality::<ndarray::Ix1>().ok().filter(|v| v.len() == residues).ok_or_else(
+            || {
                 FeaturesError::InvalidInput(format!(
                     "raw feature `{name}` has shape {shape:?}, expected [{residues}]"
                 ))
-            })
+            },
+        )
     };
     let residue_index = vector("residue_index")?;
     let between_segment_residues = vector("between_segment_residues")?;
@@ -218,11 +217,11 @@ fn sample_iteration(
     f.insert("true_msa", masked.true_msa.into_dyn());
     f.insert("extra_msa", extra.msa.into_dyn());
     f.insert("extra_msa_mask", extra.msa_mask.clone().into_dyn());
-    f.insert("extra_msa_row_mask", extra.msa_mask.map_axis(Axis(1), |r| r.iter().cloned().fold(0.0, f32::max)).into_dyn());
     f.insert(
-        "extra_has_deletion",
-        extra.deletion_matrix.mapv(|d| d.clamp(0.0, 1.0)).into_dyn(),
+        "extra_msa_row_mask",
+        extra.msa_mask.map_axis(Axis(1), |r| r.iter().cloned().fold(0.0, f32::max)).into_dyn(),
     );
+    f.insert("extra_has_deletion", extra.deletion_matrix.mapv(|d| d.clamp(0.0, 1.0)).into_dyn());
     f.insert(
         "extra_deletion_value",
         extra.deletion_matrix.mapv(crate::msa_transforms::deletion_value).into_dyn(),

@@ -134,7 +134,8 @@ fn inference_pipeline_shapes_seeds_and_resampling() {
     let raw = reference("raw_1A1F_A.npz");
     let config = PipelineConfig { max_msa_clusters: 32, max_extra_msa: 40, ..Default::default() };
     let batch = process_monomer_features(&raw, &config, 5).unwrap();
-    let msa_feat = array(&batch, "msa_feat").to_f64().into_dimensionality::<ndarray::Ix4>().unwrap();
+    let msa_feat =
+        array(&batch, "msa_feat").to_f64().into_dimensionality::<ndarray::Ix4>().unwrap();
     assert_eq!(msa_feat.shape(), &[4, 32, 84, 49]);
     assert_eq!(array(&batch, "extra_msa").shape(), &[4, 40, 84]);
     assert_eq!(array(&batch, "target_feat").shape(), &[4, 84, 22]);

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_features::featurize::{featurize_many, featurize_query};
+use ferrofold_features::featurize::{alignments_in_dir, featurize_many, featurize_query};
 use ferrofold_features::parsers::fasta::parse_fasta_file;
+use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, Progress, Weights};
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Predict structures: FASTA in, ranked PDB/mmCIF with confidence (JSON, PAE, plots) out.
+    Predict(PredictArgs),
     /// Build AlphaFold's raw input features (sequence + MSA) from a FASTA file and alignments.
     Featurize(FeaturizeArgs),
     /// Run the network on a processed feature batch (leading dimension = recycles + 1) and
@@ -29,6 +32,73 @@ enum Command {
     /// Convert a parameter file (AlphaFold .npz or ferrofold .safetensors) to ferrofold's
     /// native .safetensors, checking it against a preset.
     ConvertWeights(ConvertArgs),
+}
+
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// A FASTA file (one or more records) or a directory of `.fasta`/`.fa` files.
+    input: PathBuf,
+    /// Output directory; each record gets `<id>/`.
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// Alignment of the query (.a3m, .sto, .aln), for single-record input; repeat to merge
+    /// several (duplicate rows kept once).
+    #[arg(long = "msa", conflicts_with = "msa_dir")]
+    msas: Vec<PathBuf>,
+    /// Directory with `<id>.a3m` / `<id>.sto` / `<id>.aln` per record (ColabFold's layout).
+    #[arg(long)]
+    msa_dir: Option<PathBuf>,
+    /// `single-sequence`: use no alignment (the default when none is given).
+    #[arg(long, value_enum)]
+    msa_mode: Option<MsaMode>,
+    /// Parameters: DeepMind params_model_*.npz or ferrofold .safetensors; repeat to run several
+    /// models (ranked by pTM for _ptm presets, else mean pLDDT). Without it: the bundled
+    /// UNTRAINED model.
+    #[arg(long = "params")]
+    params: Vec<PathBuf>,
+    /// Preset of each --params (one for all, or one per file); by default from the file name
+    /// (params_model_1_ptm.npz → model_1_ptm).
+    #[arg(long = "preset")]
+    presets: Vec<String>,
+    /// Recycling iterations after the first.
+    #[arg(long, default_value_t = 3)]
+    recycles: usize,
+    /// Seed of the MSA sampling and masking.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Row chunk size (less memory, same numbers). Default: chosen from the memory estimate.
+    #[arg(long)]
+    chunk_size: Option<usize>,
+    /// Key chunk size inside attention (less memory, equal up to rounding).
+    #[arg(long)]
+    key_chunk_size: Option<usize>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also write each model's processed batch as `<id>/features_<model>.npz` (the input of
+    /// `ferrofold forward`).
+    #[arg(long)]
+    save_features: bool,
+    /// Skip plddt.png and pae.png.
+    #[arg(long)]
+    no_plots: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MsaMode {
+    SingleSequence,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Device {
+    Cpu,
+    /// NVIDIA GPU through burn-cuda (build with `--features cuda`).
+    Cuda,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +179,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
+        Command::Predict(args) => predict(args),
         Command::Featurize(args) => featurize(args),
         Command::Forward(args) => match args.precision {
             Precision::F32 => forward::<ferrofold_model::CpuF32>(args),
@@ -124,6 +195,238 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Preset named by a parameter file: `params_model_1_ptm.npz` → `model_1_ptm`.
+fn preset_from_file_name(path: &std::path::Path) -> Option<String> {
+    let stem = path.file_stem()?.to_str()?;
+    let name = stem.strip_prefix("params_").unwrap_or(stem);
+    ModelConfig::preset(name).is_ok().then(|| name.to_string())
+}
+
+fn model_specs(args: &PredictArgs) -> Result<Vec<ModelSpec>> {
+    if args.params.is_empty() {
+        if !args.presets.is_empty() {
+            bail!("--preset needs --params (the bundled model has its own preset)");
+        }
+        return Ok(vec![ModelSpec::bundled()]);
+    }
+    if args.presets.len() > 1 && args.presets.len() != args.params.len() {
+        bail!(
+            "{} --preset values for {} --params files: give one for all or one per file",
+            args.presets.len(),
+            args.params.len()
+        );
+    }
+    let mut specs = Vec::new();
+    for (i, path) in args.params.iter().enumerate() {
+        let preset = match args.presets.get(i).or(args.presets.first()) {
+            Some(p) => p.clone(),
+            None => preset_from_file_name(path).with_context(|| {
+                format!(
+                    "{}: cannot tell the preset from the file name; pass --preset",
+                    path.display()
+                )
+            })?,
+        };
+        ModelConfig::preset(&preset)?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+        let name = stem.strip_prefix("params_").unwrap_or(stem).to_string();
+        let name = if specs.iter().any(|s: &ModelSpec| s.name == name) {
+            format!("{name}_{i}")
+        } else {
+            name
+        };
+        specs.push(ModelSpec { name, preset, weights: Weights::File(path.clone()) });
+    }
+    Ok(specs)
+}
+
+fn fasta_inputs(input: &std::path::Path) -> Result<Vec<PathBuf>> {
+    if !input.is_dir() {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+        .with_context(|| format!("reading directory {}", input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("fasta" | "fa" | "faa")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{}: no .fasta, .fa or .faa file in the directory", input.display());
+    }
+    Ok(files)
+}
+
+const UNTRAINED_WARNING: &str = "\
+********************************************************************************
+* WARNING: no --params given, so ferrofold's bundled model is used. It is      *
+* UNTRAINED (random weights): the structure it writes is NOT a prediction.     *
+* For real predictions pass AlphaFold/OpenFold weights: --params FILE.         *
+********************************************************************************";
+
+fn predict(args: PredictArgs) -> Result<()> {
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("setting the thread count")?;
+    }
+    let models = model_specs(&args)?;
+    let untrained = models.iter().any(ModelSpec::is_untrained);
+    if untrained {
+        eprintln!("{UNTRAINED_WARNING}");
+    }
+    let mut records = Vec::new();
+    for file in fasta_inputs(&args.input)? {
+        for record in parse_fasta_file(&file)? {
+            records.push(record);
+        }
+    }
+    if !args.msas.is_empty() && records.len() > 1 {
+        bail!(
+            "--msa is for a single record, but the input has {} records; use --msa-dir",
+            records.len()
+        );
+    }
+    let options = PredictOptions {
+        models,
+        num_recycle: args.recycles,
+        seed: args.seed,
+        chunk_size: args.chunk_size,
+        key_chunk_size: args.key_chunk_size,
+        save_features: args.save_features,
+        plots: !args.no_plots,
+        memory_limit: std::env::var("FERROFOLD_MEMORY_LIMIT").ok().and_then(|v| v.parse().ok()),
+    };
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
+    let mut failures = 0;
+    for record in &records {
+        let id = ferrofold_features::featurize::record_id(record);
+        let alignments = match (&args.msa_dir, args.msa_mode) {
+            (_, Some(MsaMode::SingleSequence)) => vec![],
+            (Some(dir), None) => {
+                let found = alignments_in_dir(dir, &id);
+                if found.is_empty() {
+                    tracing::warn!("{id}: no alignment in {}; single-sequence mode", dir.display());
+                }
+                found
+            }
+            (None, None) => args.msas.clone(),
+        };
+        if alignments.is_empty() && args.msa_mode.is_none() && args.msa_dir.is_none() {
+            tracing::warn!("{id}: no MSA given; single-sequence mode (expect low accuracy)");
+        }
+        let result = match args.device {
+            Device::Cpu => predict_one::<ferrofold_model::CpuF32>(
+                &Default::default(),
+                record,
+                &alignments,
+                &options,
+                &args,
+            ),
+            Device::Cuda => predict_cuda(record, &alignments, &options, &args),
+        };
+        match result {
+            Ok(result) => {
+                let best = &result.ranked[0];
+                let confidence = best.ptm.map_or(String::new(), |p| format!(", pTM {p:.3}"));
+                tracing::info!(
+                    "{id}: ranked_0 = {} (mean pLDDT {:.1}{confidence}) → {}",
+                    best.model,
+                    best.mean_plddt,
+                    result.dir.display()
+                );
+            }
+            Err(e) => {
+                failures += 1;
+                eprintln!("error: {}: {e:#}", record_source(&args.input, record));
+            }
+        }
+    }
+    if untrained {
+        eprintln!("{UNTRAINED_WARNING}");
+    }
+    if failures > 0 {
+        bail!("{failures} of {} records failed (see above)", records.len());
+    }
+    Ok(())
+}
+
+fn record_source(
+    input: &std::path::Path,
+    record: &ferrofold_features::parsers::fasta::FastaRecord,
+) -> String {
+    format!("{}:{} ({})", input.display(), record.line, record.description)
+}
+
+#[cfg(feature = "cuda")]
+fn predict_cuda(
+    record: &ferrofold_features::parsers::fasta::FastaRecord,
+    alignments: &[PathBuf],
+    options: &PredictOptions,
+    args: &PredictArgs,
+) -> Result<ferrofold_inference::RecordResult> {
+    predict_one::<burn::backend::Cuda<f32>>(&Default::default(), record, alignments, options, args)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn predict_cuda(
+    _: &ferrofold_features::parsers::fasta::FastaRecord,
+    _: &[PathBuf],
+    _: &PredictOptions,
+    _: &PredictArgs,
+) -> Result<ferrofold_inference::RecordResult> {
+    bail!("--device cuda: this ferrofold was built without CUDA; rebuild with `--features cuda`")
+}
+
+fn predict_one<B: burn::prelude::Backend>(
+    device: &B::Device,
+    record: &ferrofold_features::parsers::fasta::FastaRecord,
+    alignments: &[PathBuf],
+    options: &PredictOptions,
+    args: &PredictArgs,
+) -> Result<ferrofold_inference::RecordResult> {
+    let mut bar: Option<ProgressBar> = None;
+    let quiet = args.quiet;
+    let id = ferrofold_features::featurize::record_id(record);
+    let result =
+        predict_record::<B>(device, record, alignments, options, &args.out_dir, &mut |event| {
+            match event {
+                Progress::Featurized { residues, msa_rows } => {
+                    tracing::info!("{id}: {residues} residues, {msa_rows} alignment rows")
+                }
+                Progress::ModelStarted { model, iterations } => {
+                    let b = if quiet {
+                        ProgressBar::hidden()
+                    } else {
+                        ProgressBar::new(iterations as u64)
+                    };
+                    b.set_style(
+                        ProgressStyle::with_template(
+                            "{msg} {bar:30} recycle {pos}/{len} {elapsed}",
+                        )
+                        .expect("valid template"),
+                    );
+                    b.set_message(format!("{id} {model}"));
+                    bar = Some(b);
+                }
+                Progress::Recycle { .. } => {
+                    if let Some(b) = &bar {
+                        b.inc(1)
+                    }
+                }
+                Progress::ModelFinished { model, seconds } => {
+                    if let Some(b) = bar.take() {
+                        b.finish_and_clear()
+                    }
+                    tracing::info!("{id}: {model} in {seconds:.1} s");
+                }
+                Progress::Written { path } => tracing::debug!("wrote {}", path.display()),
+            }
+        });
+    Ok(result?)
 }
 
 fn featurize(args: FeaturizeArgs) -> Result<()> {

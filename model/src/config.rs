@@ -2,6 +2,8 @@
 
 use burn::config::Config;
 
+use ferrofold_features::process::PipelineConfig;
+
 use crate::error::ModelError;
 
 #[derive(Config, Debug, PartialEq)]
@@ -134,6 +136,24 @@ pub const PRESETS: [&str; 11] = [
 ];
 
 impl ModelConfig {
+    /// The input pipeline AlphaFold pairs with this network (its `data` config): models 1–4
+    /// see 5,120 extra sequences, model 5 (and `reduced`) 1,024; the models with templates
+    /// give 4 of the 512 cluster rows to template torsions.
+    pub fn data_pipeline(&self, num_recycle: usize) -> PipelineConfig {
+        let number = self
+            .name
+            .strip_prefix("model_")
+            .and_then(|n| n.trim_end_matches("_ptm").parse::<usize>().ok());
+        let mut pipeline = PipelineConfig { num_recycle, ..PipelineConfig::default() };
+        if matches!(number, Some(1..=4)) {
+            pipeline.max_extra_msa = 5120;
+        }
+        if self.template.enabled && number.is_some() {
+            pipeline.max_msa_clusters -= 4;
+        }
+        pipeline
+    }
+
     /// AlphaFold's `model_1` … `model_5` (and `_ptm`) networks, and `reduced`: `model_1_ptm`
     /// narrowed for tests (the preset of `shared/reference/reduced_s0`).
     pub fn preset(name: &str) -> crate::error::Result<Self> {

@@ -1,0 +1,37 @@
+//! PDB and mmCIF written by ferrofold read back (with pdbtbx) as the chain that was written.
+
+mod common;
+
+use common::data;
+use ferrofold_features::protein::{parse_structure, read_structure, Protein, StructureFormat};
+use ferrofold_features::writers::{to_mmcif, to_pdb};
+
+fn assert_same_chain(read_back: &Protein, original: &Protein, what: &str) {
+    assert_eq!(read_back.aatype, original.aatype, "{what}: aatype");
+    assert_eq!(read_back.residue_index, original.residue_index, "{what}: numbering");
+    assert_eq!(read_back.atom_mask, original.atom_mask, "{what}: atoms");
+    let position_error = (&read_back.atom_positions - &original.atom_positions)
+        .iter()
+        .fold(0.0f64, |m, d| m.max(d.abs()));
+    // Three decimals in both formats.
+    assert!(position_error <= 5e-4, "{what}: positions off by {position_error}");
+    let b_error =
+        (&read_back.b_factors - &original.b_factors).iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    assert!(b_error <= 5e-3, "{what}: B-factors off by {b_error}");
+}
+
+#[test]
+fn written_structures_read_back_unchanged() {
+    for key in ["1UBQ_A", "1AKE_A"] {
+        let original = read_structure(&data(&format!("{key}.pdb")), None).unwrap();
+        let pdb = to_pdb(&original, &["written by a test".to_string()]);
+        assert!(pdb.lines().all(|l| l.len() == 80), "PDB lines are 80 columns");
+        assert!(pdb.contains("\nTER ") && pdb.trim_end().ends_with("END"));
+        let from_pdb = parse_structure(&pdb, StructureFormat::Pdb, None, "written.pdb").unwrap();
+        assert_same_chain(&from_pdb, &original, &format!("{key} PDB"));
+
+        let cif = to_mmcif(&original, key);
+        let from_cif = parse_structure(&cif, StructureFormat::Mmcif, None, "written.cif").unwrap();
+        assert_same_chain(&from_cif, &original, &format!("{key} mmCIF"));
+    }
+}

@@ -1,0 +1,48 @@
+//! Typed errors of the prediction library.
+
+use std::path::PathBuf;
+
+use ferrofold_features::FeaturesError;
+use ferrofold_model::ModelError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error(transparent)]
+    Features(#[from] FeaturesError),
+
+    #[error(transparent)]
+    Model(#[from] ModelError),
+
+    /// The input cannot be used as given (`origin`: the file or record).
+    #[error("{origin}: {message}")]
+    Input { origin: String, message: String },
+
+    /// The estimated peak memory exceeds what the machine has.
+    #[error(
+        "{record}: {residues} residues need about {needed} of memory with {setting}, but {available} \
+         is available; {advice}"
+    )]
+    TooLarge {
+        record: String,
+        residues: usize,
+        needed: String,
+        available: String,
+        setting: String,
+        advice: String,
+    },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl InferenceError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, InferenceError>;

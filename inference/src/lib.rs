@@ -1,0 +1,11 @@
+//! ferrofold-inference: the prediction pipeline (`predict`), its outputs (PDB, mmCIF,
+//! confidence JSON, PAE, plots), the memory estimate that guards it, and structure comparison
+//! (`score`). The `ferrofold` binary is a thin command line around this library.
+
+pub mod error;
+pub mod memory;
+pub mod plots;
+pub mod predict;
+
+pub use error::{InferenceError, Result};
+pub use predict::{predict_record, ModelSpec, PredictOptions, Progress, RecordResult, Weights};

@@ -1,0 +1,118 @@
+//! Peak-memory estimate of one prediction, made before anything large is allocated, so that a
+//! chain too long for the machine is refused with advice instead of being killed; and the
+//! choice of chunk sizes when the user gives none.
+
+use ferrofold_model::ModelConfig;
+
+/// The sizes that drive memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemSize {
+    pub residues: usize,
+    /// Cluster rows fed to the Evoformer (template rows excluded).
+    pub msa_rows: usize,
+    pub extra_rows: usize,
+}
+
+/// Row and key chunk sizes (`None`: unchunked).
+pub type Chunks = (Option<usize>, Option<usize>);
+
+/// Settings tried in order when the user fixes none: fastest first.
+pub const CHUNK_LADDER: [Chunks; 5] = [
+    (None, None),
+    (Some(64), None),
+    (Some(16), Some(512)),
+    (Some(4), Some(128)),
+    (Some(1), Some(32)),
+];
+
+/// Estimated peak resident bytes of a float32 forward pass (parameters, live activations, the
+/// largest temporary of any block, and the host copies of the outputs).
+///
+/// Element counts follow the shapes of the network's tensors; the factor for temporaries was
+/// calibrated against measured peaks (bench/RESULTS.md: 384 residues, 512 + 1,024 rows,
+/// chunk 4, key chunk 128 measured 2.0 GiB; the estimate is 2.2 GiB).
+pub fn estimate_peak_bytes(size: ProblemSize, config: &ModelConfig, parameters: usize) -> u64 {
+    let r = size.residues as f64;
+    let template_rows = if config.template.enabled { 4.0 } else { 0.0 };
+    let s = size.msa_rows as f64 + template_rows;
+    let e = size.extra_rows.max(1) as f64;
+    let rows = |n: f64| config.chunk_size.map_or(n, |c| (c as f64).min(n));
+    let keys = |n: f64| config.key_chunk_size.map_or(n, |k| (k as f64).min(n));
+    let cm = config.msa_channel as f64;
+    let cz = config.pair_channel as f64;
+    let ce = config.extra_msa_channel as f64;
+    let ev = &config.evoformer;
+    let heads = |a: &ferrofold_model::config::AttentionConfig| a.num_head as f64;
+
+    // Representations alive across a block: input, residual sum, normalised copy, update.
+    let live = 4.0 * (s * r * cm + r * r * cz + e * r * ce) + r * r * cz;
+    // Softmax over logits holds logits, exponentials and weights at once.
+    let softmax = 3.0;
+    let temporaries = [
+        // MSA row attention with pair bias: projections + logits.
+        4.0 * s * r * cm
+            + softmax * rows(s) * heads(&ev.msa_row_attention_with_pair_bias) * r * keys(r),
+        // MSA column attention.
+        4.0 * s * r * cm + softmax * rows(r) * heads(&ev.msa_column_attention) * s * keys(s),
+        // Extra-MSA row attention (the extra stack shares the Evoformer's head counts).
+        4.0 * e * r * ce
+            + softmax * rows(e) * heads(&ev.msa_row_attention_with_pair_bias) * r * keys(r),
+        // Transitions (4× widening).
+        4.0 * rows(s) * r * cm,
+        4.0 * rows(e) * r * ce,
+        4.0 * rows(r) * r * cz,
+        // Outer product mean: per-pair outer products before the output projection.
+        rows(r) * r * (ev.outer_product_mean_channels as f64).powi(2)
+            + 2.0 * e * r * ev.outer_product_mean_channels as f64,
+        // Triangle multiplication: projections and gates.
+        5.0 * r * r * ev.triangle_multiplication_channels as f64,
+        // Triangle attention.
+        4.0 * r * r * cz
+            + softmax * rows(r) * heads(&ev.triangle_attention_starting_node) * r * keys(r),
+    ]
+    .into_iter()
+    .fold(0.0, f64::max);
+    // Outputs on the host in float64: pair representation, distogram and aligned-error logits,
+    // aligned-error probabilities.
+    let heads_bins = (config.heads.distogram_num_bins
+        + 2 * config.heads.predicted_aligned_error_num_bins.unwrap_or(0))
+        as f64;
+    let outputs = 2.0 * r * r * (cz + heads_bins);
+    let elements = parameters as f64 + live + temporaries + outputs;
+    (elements * 4.0 * 1.25) as u64
+}
+
+/// Bytes available to this process: the smaller of the memory the kernel reports as available
+/// and the cgroup's limit.
+pub fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)?;
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    Some(cgroup.map_or(available, |limit| limit.min(available)))
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    let gib = bytes as f64 / (1u64 << 30) as f64;
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB")
+    } else {
+        format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
+    }
+}
+
+pub fn describe(chunks: Chunks) -> String {
+    match chunks {
+        (None, None) => "no chunking".into(),
+        (rows, keys) => format!(
+            "--chunk-size {} --key-chunk-size {}",
+            rows.map_or("none".into(), |r| r.to_string()),
+            keys.map_or("none".into(), |k| k.to_string())
+        ),
+    }
+}

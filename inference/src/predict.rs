@@ -1,0 +1,453 @@
+//! The prediction pipeline: a FASTA record and its alignments → raw features → AlphaFold's
+//! processed batch → the network (one or several models) → ranked structures with confidence.
+//!
+//! The network step is the same code as `ferrofold forward` (`AlphaFold::forward` on a
+//! `FeatureBatch`): saving the batch (`save_features`) and running `forward` on it gives the
+//! same numbers.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::Backend;
+use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::featurize::{featurize_query, record_id, safe_file_stem};
+use ferrofold_features::parsers::fasta::FastaRecord;
+use ferrofold_features::process::process_monomer_features;
+use ferrofold_features::protein::Protein;
+use ferrofold_features::writers::{to_mmcif, to_pdb};
+use ferrofold_model::params::ParamBuilder;
+use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
+use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
+use serde::Serialize;
+
+use crate::error::{InferenceError, Result};
+use crate::memory::{self, ProblemSize, CHUNK_LADDER};
+use crate::plots;
+
+/// The model used when no parameters are given: the `reduced` network with AlphaFold's
+/// initialisation from a fixed seed. It is untrained; its output is not a prediction.
+pub const BUNDLED_MODEL_NAME: &str = "ferrofold_untrained_small";
+const BUNDLED_MODEL_SEED: u64 = 0;
+
+/// Where a model's parameters come from.
+#[derive(Debug, Clone)]
+pub enum Weights {
+    /// DeepMind `.npz` or ferrofold `.safetensors`.
+    File(PathBuf),
+    /// The bundled untrained model (preset `reduced`, fixed seed).
+    BundledUntrained,
+}
+
+/// One network to run.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// Name in outputs and rankings.
+    pub name: String,
+    pub preset: String,
+    pub weights: Weights,
+}
+
+impl ModelSpec {
+    pub fn bundled() -> Self {
+        Self {
+            name: BUNDLED_MODEL_NAME.into(),
+            preset: "reduced".into(),
+            weights: Weights::BundledUntrained,
+        }
+    }
+
+    pub fn is_untrained(&self) -> bool {
+        matches!(self.weights, Weights::BundledUntrained)
+    }
+}
+
+/// Options shared by every record.
+#[derive(Debug, Clone)]
+pub struct PredictOptions {
+    pub models: Vec<ModelSpec>,
+    pub num_recycle: usize,
+    pub seed: u64,
+    /// Row chunk size; `None` with `key_chunk_size` `None`: chosen from the memory estimate.
+    pub chunk_size: Option<usize>,
+    pub key_chunk_size: Option<usize>,
+    /// Write each model's processed batch as `features_<model>.npz`.
+    pub save_features: bool,
+    /// Draw `plddt.png` and `pae.png`.
+    pub plots: bool,
+    /// Memory the estimate is checked against (default: what the machine has available).
+    pub memory_limit: Option<u64>,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        Self {
+            models: vec![ModelSpec::bundled()],
+            num_recycle: 3,
+            seed: 0,
+            chunk_size: None,
+            key_chunk_size: None,
+            save_features: false,
+            plots: true,
+            memory_limit: None,
+        }
+    }
+}
+
+/// What happens, for progress displays.
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    Featurized { residues: usize, msa_rows: usize },
+    ModelStarted { model: &'a str, iterations: usize },
+    Recycle { model: &'a str, iteration: usize },
+    ModelFinished { model: &'a str, seconds: f64 },
+    Written { path: &'a Path },
+}
+
+/// One model's result for one record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelResult {
+    pub model: String,
+    pub preset: String,
+    pub untrained: bool,
+    pub mean_plddt: f64,
+    pub ptm: Option<f64>,
+    /// The ranking key: pTM for `_ptm` models, else mean pLDDT / 100.
+    pub ranking_confidence: f64,
+    pub plddt: Vec<f64>,
+    #[serde(skip)]
+    pub predicted_aligned_error: Option<Array2<f64>>,
+    #[serde(skip)]
+    pub max_predicted_aligned_error: Option<f64>,
+    #[serde(skip)]
+    pub protein: Protein,
+    pub seconds: f64,
+}
+
+/// Everything written for one record.
+#[derive(Debug, Clone)]
+pub struct RecordResult {
+    pub id: String,
+    pub dir: PathBuf,
+    /// Best first.
+    pub ranked: Vec<ModelResult>,
+}
+
+fn load_model<B: Backend>(
+    spec: &ModelSpec,
+    config: &ModelConfig,
+    device: &B::Device,
+) -> Result<AlphaFold<B>> {
+    Ok(match &spec.weights {
+        Weights::File(path) => {
+            let params = ParamFile::read(path)?;
+            AlphaFold::load(&params, config, device)?
+        }
+        Weights::BundledUntrained => {
+            let mut builder = ParamBuilder::<B>::random(BUNDLED_MODEL_SEED, device);
+            let model = AlphaFold::build(&mut builder, config);
+            builder.finish(&config.name)?;
+            model
+        }
+    })
+}
+
+/// Picks chunk sizes (the user's, or the fastest that fits) and refuses a problem that fits
+/// under none.
+fn plan_memory(
+    id: &str,
+    size: ProblemSize,
+    config: &mut ModelConfig,
+    parameters: usize,
+    options: &PredictOptions,
+) -> Result<()> {
+    let available = options.memory_limit.or_else(memory::available_bytes);
+    let fixed = options.chunk_size.is_some() || options.key_chunk_size.is_some();
+    let ladder: Vec<_> = if fixed {
+        vec![(options.chunk_size, options.key_chunk_size)]
+    } else {
+        CHUNK_LADDER.to_vec()
+    };
+    let mut last_estimate = 0;
+    for &(rows, keys) in &ladder {
+        config.chunk_size = rows;
+        config.key_chunk_size = keys;
+        last_estimate = memory::estimate_peak_bytes(size, config, parameters);
+        match available {
+            Some(bytes) if last_estimate > bytes => continue,
+            _ => {
+                tracing::info!(
+                    "{id}: estimated peak memory {} with {}",
+                    memory::human_bytes(last_estimate),
+                    memory::describe((rows, keys))
+                );
+                return Ok(());
+            }
+        }
+    }
+    let available = available.unwrap_or(0);
+    let smallest = *CHUNK_LADDER.last().expect("ladder is not empty");
+    let advice = if fixed {
+        "try smaller --chunk-size / --key-chunk-size (e.g. 1 and 32), fewer MSA rows, or a machine \
+         with more memory"
+            .to_string()
+    } else {
+        format!(
+            "even {} does not fit: use a machine with more memory or split the sequence",
+            memory::describe(smallest)
+        )
+    };
+    Err(InferenceError::TooLarge {
+        record: id.to_string(),
+        residues: size.residues,
+        needed: memory::human_bytes(last_estimate),
+        available: memory::human_bytes(available),
+        setting: memory::describe(*ladder.last().expect("not empty")),
+        advice,
+    })
+}
+
+fn host_array(outputs: &ferrofold_model::alphafold::Outputs, name: &str) -> ArrayD<f64> {
+    outputs.get(name).cloned().unwrap_or_else(|| panic!("the network always outputs {name}"))
+}
+
+/// Runs every model on one record (on `device` of backend `B`) and writes its outputs under
+/// `out_dir/<id>/`.
+pub fn predict_record<B: Backend>(
+    device: &B::Device,
+    record: &FastaRecord,
+    alignments: &[PathBuf],
+    options: &PredictOptions,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RecordResult> {
+    let id = record_id(record);
+    if options.models.is_empty() {
+        return Err(InferenceError::Input { origin: id, message: "no model to run".into() });
+    }
+    let started = Instant::now();
+    let raw = featurize_query(record, alignments)?;
+    let residues = record.sequence.len();
+    let msa_rows = raw.get("msa").map_or(1, |m| m.shape()[0]);
+    progress(Progress::Featurized { residues, msa_rows });
+    let featurize_seconds = started.elapsed().as_secs_f64();
+
+    let dir = out_dir.join(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| InferenceError::io(&dir, e))?;
+    let mut results = Vec::new();
+    for spec in &options.models {
+        let mut config = ModelConfig::preset(&spec.preset)?;
+        let pipeline = config.data_pipeline(options.num_recycle);
+        let size = ProblemSize {
+            residues,
+            msa_rows: msa_rows.min(pipeline.max_msa_clusters),
+            extra_rows: msa_rows
+                .saturating_sub(pipeline.max_msa_clusters)
+                .min(pipeline.max_extra_msa),
+        };
+        // Parameters are loaded first (their size counts in the estimate); activations,
+        // by far the larger part for long chains, only after the estimate allowed them.
+        let model = load_model::<B>(spec, &config, device)?;
+        plan_memory(&id, size, &mut config, model.num_params(), options)?;
+
+        let batch =
+            FeatureBatch { features: process_monomer_features(&raw, &pipeline, options.seed)? };
+        if options.save_features {
+            let path = dir.join(format!("features_{}.npz", safe_file_stem(&spec.name)));
+            batch.features.save_npz(&path)?;
+            progress(Progress::Written { path: &path });
+        }
+        let model_started = Instant::now();
+        let iterations = batch.num_iterations()?;
+        progress(Progress::ModelStarted { model: &spec.name, iterations });
+        let output = model.forward(&batch, &config, device, |i, _| {
+            progress(Progress::Recycle { model: &spec.name, iteration: i })
+        })?;
+        let seconds = model_started.elapsed().as_secs_f64();
+        progress(Progress::ModelFinished { model: &spec.name, seconds });
+        results.push(model_result(spec, &output.to_outputs(&config), record, seconds)?);
+    }
+    results.sort_by(|a, b| b.ranking_confidence.total_cmp(&a.ranking_confidence));
+    let result = RecordResult { id, dir, ranked: results };
+    write_record(&result, options, featurize_seconds, progress)?;
+    Ok(result)
+}
+
+fn model_result(
+    spec: &ModelSpec,
+    outputs: &ferrofold_model::alphafold::Outputs,
+    record: &FastaRecord,
+    seconds: f64,
+) -> Result<ModelResult> {
+    let plddt: Array1<f64> =
+        host_array(outputs, "plddt").into_dimensionality::<Ix1>().expect("plddt is 1-D");
+    let positions: Array3<f64> = host_array(outputs, "structure_module/final_atom_positions")
+        .into_dimensionality::<Ix3>()
+        .expect("atom positions are [r, 37, 3]");
+    let mask: Array2<f64> = host_array(outputs, "structure_module/final_atom_mask")
+        .into_dimensionality::<Ix2>()
+        .expect("atom mask is [r, 37]");
+    let aatype: Array1<i32> = record
+        .sequence
+        .bytes()
+        .map(|c| ferrofold_features::residue_constants::restype_order_with_x(c) as i32)
+        .collect();
+    let residues = aatype.len();
+    let b_factors = &mask * &plddt.clone().insert_axis(Axis(1));
+    let protein = Protein {
+        chain_id: "A".into(),
+        atom_positions: positions,
+        atom_mask: mask,
+        aatype,
+        residue_index: (1..=residues as i32).collect(),
+        insertion_codes: vec![None; residues],
+        b_factors,
+    };
+    let mean_plddt = plddt.mean().unwrap_or(0.0);
+    let ptm = outputs.get("ptm").and_then(|p| p.iter().next().copied());
+    Ok(ModelResult {
+        model: spec.name.clone(),
+        preset: spec.preset.clone(),
+        untrained: spec.is_untrained(),
+        mean_plddt,
+        ptm,
+        ranking_confidence: ptm.unwrap_or(mean_plddt / 100.0),
+        plddt: plddt.to_vec(),
+        predicted_aligned_error: outputs
+            .get("predicted_aligned_error")
+            .map(|a| a.clone().into_dimensionality::<Ix2>().expect("PAE is [r, r]")),
+        max_predicted_aligned_error: outputs
+            .get("max_predicted_aligned_error")
+            .and_then(|a| a.iter().next().copied()),
+        protein,
+        seconds,
+    })
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    write_atomically(path, |mut file| {
+        file.write_all(text.as_bytes()).map_err(|e| ferrofold_features::FeaturesError::io(path, e))
+    })?;
+    Ok(())
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("plain data serialises")
+}
+
+#[derive(Serialize)]
+struct Confidence<'a> {
+    model: &'a str,
+    preset: &'a str,
+    untrained: bool,
+    mean_plddt: f64,
+    ptm: Option<f64>,
+    ranking_confidence: f64,
+    plddt: &'a [f64],
+    sequence: String,
+    timings: Timings,
+}
+
+#[derive(Serialize)]
+struct Timings {
+    features_seconds: f64,
+    model_seconds: f64,
+}
+
+/// AlphaFold DB's PAE file: a list with one object.
+#[derive(Serialize)]
+struct PaeFile {
+    predicted_aligned_error: Vec<Vec<f64>>,
+    max_predicted_aligned_error: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ptm: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Ranking<'a> {
+    /// Best first.
+    order: Vec<&'a str>,
+    ranking_confidence: std::collections::BTreeMap<&'a str, f64>,
+    mean_plddt: std::collections::BTreeMap<&'a str, f64>,
+    ranked_by: &'a str,
+}
+
+pub const UNTRAINED_REMARK: &str =
+    "UNTRAINED MODEL: random weights; this is NOT a structure prediction";
+
+fn write_record(
+    result: &RecordResult,
+    options: &PredictOptions,
+    featurize_seconds: f64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let dir = &result.dir;
+    let mut write = |name: String, text: String| -> Result<()> {
+        let path = dir.join(name);
+        write_text(&path, &text)?;
+        progress(Progress::Written { path: &path });
+        Ok(())
+    };
+    for (rank, m) in result.ranked.iter().enumerate() {
+        let mut remarks =
+            vec![format!("ferrofold model {} (preset {}), rank {rank}", m.model, m.preset)];
+        if m.untrained {
+            remarks.push(UNTRAINED_REMARK.into());
+        }
+        remarks.push("B-factor column: pLDDT (0-100)".into());
+        write(format!("ranked_{rank}.pdb"), to_pdb(&m.protein, &remarks))?;
+        write(
+            format!("ranked_{rank}.cif"),
+            to_mmcif(&m.protein, &format!("{}_ranked_{rank}", result.id)),
+        )?;
+    }
+    let best = &result.ranked[0];
+    let confidence = Confidence {
+        model: &best.model,
+        preset: &best.preset,
+        untrained: best.untrained,
+        mean_plddt: best.mean_plddt,
+        ptm: best.ptm,
+        ranking_confidence: best.ranking_confidence,
+        plddt: &best.plddt,
+        sequence: best.protein.sequence(),
+        timings: Timings { features_seconds: featurize_seconds, model_seconds: best.seconds },
+    };
+    write("confidence.json".into(), json(&confidence))?;
+    if let (Some(pae), Some(max)) =
+        (&best.predicted_aligned_error, best.max_predicted_aligned_error)
+    {
+        let file = [PaeFile {
+            predicted_aligned_error: pae
+                .outer_iter()
+                .map(|row| row.iter().map(|v| (v * 100.0).round() / 100.0).collect())
+                .collect(),
+            max_predicted_aligned_error: max,
+            ptm: best.ptm,
+        }];
+        write("pae.json".into(), json(&file))?;
+    }
+    let ranking = Ranking {
+        order: result.ranked.iter().map(|m| m.model.as_str()).collect(),
+        ranking_confidence: result
+            .ranked
+            .iter()
+            .map(|m| (m.model.as_str(), m.ranking_confidence))
+            .collect(),
+        mean_plddt: result.ranked.iter().map(|m| (m.model.as_str(), m.mean_plddt)).collect(),
+        ranked_by: if best.ptm.is_some() { "ptm" } else { "mean_plddt" },
+    };
+    write("ranking.json".into(), json(&ranking))?;
+    if options.plots {
+        let path = dir.join("plddt.png");
+        plots::plddt_png(&path, &best.plddt, &best.model)?;
+        progress(Progress::Written { path: &path });
+        if let Some(pae) = &best.predicted_aligned_error {
+            let path = dir.join("pae.png");
+            plots::pae_png(&path, pae, best.max_predicted_aligned_error.unwrap_or(31.75))?;
+            progress(Progress::Written { path: &path });
+        }
+    }
+    Ok(())
+}
