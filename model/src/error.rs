@@ -25,8 +25,15 @@ impl std::fmt::Display for ParamProblem {
     }
 }
 
+/// The first problems, one per line; the rest counted (a wrong preset gives hundreds). The
+/// whole list stays in `problems` for callers that want it.
 fn list(problems: &[ParamProblem]) -> String {
-    problems.iter().map(|p| format!("\n  {p}")).collect()
+    const SHOWN: usize = 5;
+    let mut text: String = problems.iter().take(SHOWN).map(|p| format!("\n  {p}")).collect();
+    if problems.len() > SHOWN {
+        text.push_str(&format!("\n  … and {} more", problems.len() - SHOWN));
+    }
+    text
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -99,8 +99,13 @@ impl<B: Backend> RecyclingEmbedder<B> {
         let first_row =
             self.prev_msa_first_row_norm.forward(prev.msa_first_row.clone()).unsqueeze_dim::<3>(0);
         let [s, _, c] = msa.dims();
-        let msa =
-            Tensor::cat(vec![msa.clone().narrow(0, 0, 1) + first_row, msa.narrow(0, 1, s - 1)], 0);
+        let updated_first = msa.clone().narrow(0, 0, 1) + first_row;
+        // A single-sequence MSA has no other rows (burn cannot narrow to length zero).
+        let msa = if s > 1 {
+            Tensor::cat(vec![updated_first, msa.narrow(0, 1, s - 1)], 0)
+        } else {
+            updated_first
+        };
         debug_assert_eq!(msa.dims()[2], c);
         MsaPair { msa, pair }
     }
