@@ -18,18 +18,8 @@ pub enum InferenceError {
     Input { origin: String, message: String },
 
     /// The estimated peak memory exceeds what the machine has.
-    #[error(
-        "{record}: {residues} residues need about {needed} of memory with {setting}, but {available} \
-         is available; {advice}"
-    )]
-    TooLarge {
-        record: String,
-        residues: usize,
-        needed: String,
-        available: String,
-        setting: String,
-        advice: String,
-    },
+    #[error(transparent)]
+    TooLarge(Box<MemoryRefusal>),
 
     #[error("{path}: {source}")]
     Io {
@@ -43,6 +33,21 @@ impl InferenceError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { path: path.into(), source }
     }
+}
+
+/// A prediction refused before allocation: the estimate, what is available, and advice.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{record}: {residues} residues need about {needed} of memory with {setting}, but {available} \
+     is available; {advice}"
+)]
+pub struct MemoryRefusal {
+    pub record: String,
+    pub residues: usize,
+    pub needed: String,
+    pub available: String,
+    pub setting: String,
+    pub advice: String,
 }
 
 pub type Result<T> = std::result::Result<T, InferenceError>;

@@ -6,6 +6,7 @@ pub mod error;
 pub mod memory;
 pub mod plots;
 pub mod predict;
+pub mod score;
 
 pub use error::{InferenceError, Result};
 pub use predict::{predict_record, ModelSpec, PredictOptions, Progress, RecordResult, Weights};

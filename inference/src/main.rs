@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Predict structures: FASTA in, ranked PDB/mmCIF with confidence (JSON, PAE, plots) out.
     Predict(PredictArgs),
+    /// Compare a model with a reference structure on Cα: lDDT-Cα, TM-score, GDT-TS, RMSD.
+    Score(ScoreArgs),
     /// Build AlphaFold's raw input features (sequence + MSA) from a FASTA file and alignments.
     Featurize(FeaturizeArgs),
     /// Run the network on a processed feature batch (leading dimension = recycles + 1) and
@@ -87,6 +89,23 @@ struct PredictArgs {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct ScoreArgs {
+    /// The model (.pdb or .cif).
+    model: PathBuf,
+    /// The reference (.pdb or .cif); scores are normalised by its length.
+    reference: PathBuf,
+    /// Chain of the model (needed when the file has several).
+    #[arg(long)]
+    model_chain: Option<String>,
+    /// Chain of the reference.
+    #[arg(long)]
+    reference_chain: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,6 +199,7 @@ fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Predict(args) => predict(args),
+        Command::Score(args) => score(args),
         Command::Featurize(args) => featurize(args),
         Command::Forward(args) => match args.precision {
             Precision::F32 => forward::<ferrofold_model::CpuF32>(args),
@@ -427,6 +447,35 @@ fn predict_one<B: burn::prelude::Backend>(
             }
         });
     Ok(result?)
+}
+
+fn score(args: ScoreArgs) -> Result<()> {
+    use ferrofold_features::protein::read_structure;
+    let model = read_structure(&args.model, args.model_chain.as_deref())?;
+    let reference = read_structure(&args.reference, args.reference_chain.as_deref())?;
+    let scores = ferrofold_inference::score::score(&model, &reference).with_context(|| {
+        format!(
+            "{} and {} share fewer than 3 Cα atoms after sequence alignment",
+            args.model.display(),
+            args.reference.display()
+        )
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&scores).expect("plain data"));
+    } else {
+        println!("model      {}", args.model.display());
+        println!(
+            "reference  {} ({} residues with Cα)",
+            args.reference.display(),
+            scores.reference_length
+        );
+        println!("aligned    {}", scores.aligned);
+        println!("lDDT-Cα    {:.4}", scores.lddt_ca);
+        println!("TM-score   {:.4}", scores.tm_score);
+        println!("GDT-TS     {:.4}", scores.gdt_ts);
+        println!("RMSD       {:.3} Å", scores.rmsd);
+    }
+    Ok(())
 }
 
 fn featurize(args: FeaturizeArgs) -> Result<()> {

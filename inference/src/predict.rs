@@ -21,7 +21,7 @@ use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
 use serde::Serialize;
 
-use crate::error::{InferenceError, Result};
+use crate::error::{InferenceError, MemoryRefusal, Result};
 use crate::memory::{self, ProblemSize, CHUNK_LADDER};
 use crate::plots;
 
@@ -197,14 +197,14 @@ fn plan_memory(
             memory::describe(smallest)
         )
     };
-    Err(InferenceError::TooLarge {
+    Err(InferenceError::TooLarge(Box::new(MemoryRefusal {
         record: id.to_string(),
         residues: size.residues,
         needed: memory::human_bytes(last_estimate),
         available: memory::human_bytes(available),
         setting: memory::describe(*ladder.last().expect("not empty")),
         advice,
-    })
+    })))
 }
 
 fn host_array(outputs: &ferrofold_model::alphafold::Outputs, name: &str) -> ArrayD<f64> {

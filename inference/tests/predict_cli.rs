@@ -1,0 +1,284 @@
+//! `ferrofold predict` as a user runs it: the bundled example end to end, one pipeline with
+//! `forward`, and bad input (each a non-zero exit with one line naming the file, earlier
+//! outputs intact).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ferrofold_features::feature_dict::FeatureDict;
+use ferrofold_features::protein::read_structure;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn example(name: &str) -> String {
+    root().join("examples").join(name).to_str().unwrap().to_string()
+}
+
+fn reduced_params() -> String {
+    root().join("tests/fixtures/reference/reduced_s0/params_reduced.npz").to_str().unwrap().into()
+}
+
+fn ferrofold(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrofold")).args(args).output().expect("run ferrofold")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+const UBIQUITIN: &str =
+    "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG";
+
+#[test]
+fn bundled_example_writes_every_output_and_says_it_is_untrained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let out = ferrofold(&[
+        "predict",
+        &example("ubiquitin.fasta"),
+        "--msa",
+        &example("ubiquitin.sto"),
+        "--out-dir",
+        out_dir,
+        "--recycles",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("UNTRAINED"), "the warning is missing: {}", stderr(&out));
+    let record = dir.path().join("1UBQ_A");
+    for name in [
+        "ranked_0.pdb",
+        "ranked_0.cif",
+        "confidence.json",
+        "pae.json",
+        "ranking.json",
+        "plddt.png",
+        "pae.png",
+    ] {
+        assert!(record.join(name).is_file(), "{name} not written");
+    }
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&record)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    for name in ["ranked_0.pdb", "ranked_0.cif"] {
+        let protein = read_structure(&record.join(name), None).unwrap();
+        assert_eq!(protein.sequence(), UBIQUITIN, "{name}");
+        assert!(protein.b_factors.iter().all(|b| (0.0..=100.0).contains(b)), "{name}");
+        // Every heavy atom of every residue (atom37 without OXT, as AlphaFold writes them).
+        assert_eq!(protein.atom_mask.sum() as usize, 601, "{name}: heavy atoms");
+    }
+    let pdb = std::fs::read_to_string(record.join("ranked_0.pdb")).unwrap();
+    assert!(pdb.contains("UNTRAINED MODEL"), "the PDB must say so too");
+
+    let confidence = json(&record.join("confidence.json"));
+    assert_eq!(confidence["untrained"], true);
+    assert_eq!(confidence["model"], "ferrofold_untrained_small");
+    assert_eq!(confidence["plddt"].as_array().unwrap().len(), UBIQUITIN.len());
+    let pae = json(&record.join("pae.json"));
+    let matrix = pae[0]["predicted_aligned_error"].as_array().unwrap();
+    assert_eq!(matrix.len(), UBIQUITIN.len());
+    assert!(pae[0]["max_predicted_aligned_error"].as_f64().unwrap() > 30.0);
+    let ranking = json(&record.join("ranking.json"));
+    assert_eq!(ranking["order"][0], "ferrofold_untrained_small");
+
+    read_with_gemmi_and_biotite(&record);
+}
+
+/// gemmi and biotite read both files with the right sequence. They run from the Python that
+/// `.ci/run` installs (`FERROFOLD_PYTHON`); elsewhere the check is skipped with a message.
+fn read_with_gemmi_and_biotite(record: &Path) {
+    let Ok(python) = std::env::var("FERROFOLD_PYTHON") else {
+        eprintln!("FERROFOLD_PYTHON unset: gemmi/biotite check skipped (.ci/run sets it)");
+        return;
+    };
+    let script = r#"
+import sys, gemmi, biotite.structure as bs, biotite.structure.io as bio
+for path in sys.argv[1:]:
+    st = gemmi.read_structure(path)
+    seq = gemmi.one_letter_code([r.name for r in st[0][0]])
+    atoms = bio.load_structure(path)
+    seq2 = ''.join(bs.info.one_letter_code(r) for r in bs.get_residues(atoms)[1])
+    print(path, seq, seq2, bs.get_residue_count(atoms), atoms.b_factor.max() if hasattr(atoms, 'b_factor') else '-')
+"#;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(record.join("ranked_0.pdb"))
+        .arg(record.join("ranked_0.cif"))
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields[1], UBIQUITIN, "gemmi: {line}");
+        assert_eq!(fields[2], UBIQUITIN, "biotite: {line}");
+    }
+    assert_eq!(text.lines().count(), 2);
+}
+
+#[test]
+fn predict_and_forward_are_one_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let params = reduced_params();
+    let out = ferrofold(&[
+        "predict",
+        &example("ubiquitin.fasta"),
+        "--msa",
+        &example("ubiquitin.sto"),
+        "--out-dir",
+        out_dir,
+        "--params",
+        &params,
+        "--preset",
+        "reduced",
+        "--recycles",
+        "2",
+        "--save-features",
+        "--no-plots",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("UNTRAINED"));
+    let record = dir.path().join("1UBQ_A");
+    let features = record.join("features_reduced.npz");
+    let batch = FeatureDict::load_npz(&features).unwrap();
+    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], 3, "1 + 2 recycles");
+    let forward_out = dir.path().join("forward.npz");
+    let out = ferrofold(&[
+        "forward",
+        "--features",
+        features.to_str().unwrap(),
+        "--params",
+        &params,
+        "--preset",
+        "reduced",
+        "--output",
+        forward_out.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forward = FeatureDict::load_npz(&forward_out).unwrap();
+
+    let plddt = forward.get("plddt").unwrap().to_f64();
+    let confidence = json(&record.join("confidence.json"));
+    for (i, value) in confidence["plddt"].as_array().unwrap().iter().enumerate() {
+        // forward stores float32.
+        assert!((value.as_f64().unwrap() - plddt[i]).abs() <= 1e-4 * plddt[i].abs(), "pLDDT {i}");
+    }
+    let ptm = forward.get("ptm").unwrap().to_f64().iter().next().copied().unwrap();
+    assert!((confidence["ptm"].as_f64().unwrap() - ptm).abs() < 1e-6);
+    let positions = forward.get("structure_module/final_atom_positions").unwrap().to_f64();
+    let protein = read_structure(&record.join("ranked_0.pdb"), None).unwrap();
+    let mut largest = 0f64;
+    for (index, &p) in positions.indexed_iter() {
+        if protein.atom_mask[[index[0], index[1]]] > 0.0 {
+            let written = protein.atom_positions[[index[0], index[1], index[2]]];
+            largest = largest.max((written - p).abs());
+        }
+    }
+    // The PDB has three decimals.
+    assert!(largest <= 5.1e-4, "positions differ by {largest}");
+}
+
+#[test]
+fn bad_input_fails_with_one_line_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let write = |name: &str, bytes: &[u8]| std::fs::write(path(name), bytes).unwrap();
+    write("empty.fasta", b"");
+    write("binary.fasta", &[0u8, 159, 146, 150, 255, 0, 1, 2]);
+    write("star.fasta", b">bad\nMKV*LLA\n");
+    write("digits.fasta", b">bad\nMKV12LLA\n");
+    write("zero.fasta", b">empty\n>next\nMKV\n");
+    write("huge.fasta", format!(">huge\n{}\n", "A".repeat(50_000)).as_bytes());
+    write("garbage.npz", b"not a zip file");
+    let out_dir = path("out");
+    let out_dir = out_dir.to_str().unwrap();
+
+    // A first, good prediction whose outputs must survive every failure below.
+    let good = ferrofold(&[
+        "predict",
+        &example("ubiquitin.fasta"),
+        "--out-dir",
+        out_dir,
+        "--recycles",
+        "0",
+        "--no-plots",
+        "--quiet",
+    ]);
+    assert!(good.status.success(), "{}", stderr(&good));
+    let ranked = Path::new(out_dir).join("1UBQ_A/ranked_0.pdb");
+    let before = std::fs::read(&ranked).unwrap();
+
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![path("empty.fasta").display().to_string()], "empty.fasta"),
+        (vec![path("binary.fasta").display().to_string()], "binary.fasta"),
+        (vec![path("star.fasta").display().to_string()], "star.fasta"),
+        (vec![path("digits.fasta").display().to_string()], "digits.fasta"),
+        (vec![path("zero.fasta").display().to_string()], "zero.fasta"),
+        (vec![path("huge.fasta").display().to_string()], "huge.fasta"),
+        (vec![path("missing.fasta").display().to_string()], "missing.fasta"),
+        (
+            vec![
+                example("ubiquitin.fasta"),
+                "--params".into(),
+                path("garbage.npz").display().to_string(),
+                "--preset".into(),
+                "reduced".into(),
+            ],
+            "garbage.npz",
+        ),
+        (
+            vec![
+                example("ubiquitin.fasta"),
+                "--params".into(),
+                path("absent.npz").display().to_string(),
+                "--preset".into(),
+                "model_1".into(),
+            ],
+            "absent.npz",
+        ),
+        (
+            vec![
+                example("ubiquitin.fasta"),
+                "--params".into(),
+                reduced_params(),
+                "--preset".into(),
+                "model_1_ptm".into(),
+            ],
+            "params_reduced.npz",
+        ),
+    ];
+    for (input, named) in cases {
+        let mut args: Vec<String> = vec!["predict".into()];
+        args.extend(input);
+        args.extend(["--out-dir".into(), out_dir.into(), "--quiet".into(), "--no-plots".into()]);
+        let out = ferrofold(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{named}: succeeded");
+        assert!(!err.contains("panicked"), "{named}: {err}");
+        let error_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+        assert!(
+            error_lines.iter().any(|l| l.contains(named)),
+            "{named}: no error line names it:\n{err}"
+        );
+        assert_eq!(std::fs::read(&ranked).unwrap(), before, "{named}: earlier output changed");
+    }
+
+    // The 50,000-residue record is refused with the estimate and advice.
+    let out = ferrofold(&["predict", path("huge.fasta").to_str().unwrap(), "--out-dir", out_dir]);
+    let err = stderr(&out);
+    assert!(err.contains("50000 residues need about") && err.contains("GiB"), "{err}");
+}
