@@ -16,6 +16,7 @@ pub mod process;
 pub mod protein;
 pub mod raw_features;
 pub mod residue_constants;
+pub mod stereo_chemistry;
 pub mod tools;
 pub mod writers;
 
