@@ -11,7 +11,7 @@ use crate::config::ModelConfig;
 use crate::embedders::Recycled;
 use crate::error::{ModelError, Result};
 use crate::heads::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score, Heads};
-use crate::params::{to_array, ParamBuilder, ParamFile};
+use crate::params::{to_array, ParamBuilder, ParamFile, ParamLayout};
 use crate::structure::{StructureModule, StructureOutput};
 use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture};
 
@@ -64,10 +64,27 @@ impl<B: Backend> AlphaFold<B> {
 
     /// Loads a parameter file, failing with every mismatch listed.
     pub fn load(file: &ParamFile, config: &ModelConfig, device: &B::Device) -> Result<Self> {
+        Self::load_with_layout(file, config, device).map(|(model, _)| model)
+    }
+
+    /// [`Self::load`], with where each parameter lives in the file (to save it back).
+    pub fn load_with_layout(
+        file: &ParamFile,
+        config: &ModelConfig,
+        device: &B::Device,
+    ) -> Result<(Self, ParamLayout)> {
         let mut builder = ParamBuilder::from_file(file, device);
         let model = Self::build(&mut builder, config);
+        let layout = builder.layout().clone();
         builder.finish(&config.name)?;
-        Ok(model)
+        Ok((model, layout))
+    }
+
+    /// A new network with AlphaFold's initialisers, drawn from `seed`.
+    pub fn init(config: &ModelConfig, seed: u64, device: &B::Device) -> (Self, ParamLayout) {
+        let mut builder = ParamBuilder::random(seed, device);
+        let model = Self::build(&mut builder, config);
+        (model, builder.layout().clone())
     }
 
     /// One iteration on slice `inputs`, given the previous iteration's results.

@@ -21,7 +21,7 @@ pub use alphafold::{AlphaFold, IterationOutput, Outputs};
 pub use batch::FeatureBatch;
 pub use config::ModelConfig;
 pub use error::{ModelError, ParamProblem, Result};
-pub use params::{ParamBuilder, ParamFile};
+pub use params::{ParamBuilder, ParamFile, ParamLayout};
 
 /// The CPU backend in float32 (the default precision).
 pub type CpuF32 = burn::backend::NdArray<f32>;

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use burn::module::{Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use ferrofold_features::feature_dict::{FeatureArray, FeatureDict};
@@ -198,6 +199,79 @@ pub struct ParamBuilder<'a, B: Backend> {
     stacks: Vec<(usize, usize)>,
     requested: BTreeSet<String>,
     problems: Vec<ParamProblem>,
+    layout: ParamLayout,
+}
+
+/// Where each parameter of a built module lives in AlphaFold's parameter file: its name, the
+/// full (stacked) shape, and its slice of a layer stack. Parameter ids are derived from these,
+/// so that a model built twice has the same ids (optimizer states stay attached across runs).
+#[derive(Debug, Clone, Default)]
+pub struct ParamLayout {
+    slots: BTreeMap<ParamId, ParamSlot>,
+}
+
+#[derive(Debug, Clone)]
+struct ParamSlot {
+    key: String,
+    full_shape: Vec<usize>,
+    stack_offset: usize,
+    numel: usize,
+}
+
+impl ParamLayout {
+    /// The module's parameters as a parameter file under AlphaFold's names (layer stacks
+    /// reassembled), e.g. to save a trained model as safetensors.
+    pub fn export<B: Backend, M: Module<B>>(&self, module: &M, source_name: &str) -> ParamFile {
+        struct Collect<'a> {
+            layout: &'a ParamLayout,
+            tensors: BTreeMap<String, RawTensor>,
+        }
+        impl<B: Backend> burn::module::ModuleVisitor<B> for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+                let Some(slot) = self.layout.slots.get(&param.id) else { return };
+                let values: Vec<f32> =
+                    param.val().into_data().convert::<f32>().to_vec::<f32>().expect("floats");
+                let raw = self.tensors.entry(slot.key.clone()).or_insert_with(|| RawTensor {
+                    shape: slot.full_shape.clone(),
+                    data: vec![0.0; slot.full_shape.iter().product()],
+                });
+                let start = slot.stack_offset * slot.numel;
+                raw.data[start..start + slot.numel].copy_from_slice(&values);
+            }
+        }
+        let mut collect = Collect { layout: self, tensors: BTreeMap::new() };
+        module.visit(&mut collect);
+        ParamFile { tensors: collect.tensors, source_name: source_name.to_string() }
+    }
+
+    /// AlphaFold name of a parameter, with `#k` for the k-th block of a layer stack.
+    pub fn name(&self, id: &ParamId) -> Option<String> {
+        self.slots.get(id).map(|s| {
+            if s.numel == s.full_shape.iter().product::<usize>() {
+                s.key.clone()
+            } else {
+                format!("{}#{}", s.key, s.stack_offset)
+            }
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+/// A stable id from a parameter's name and stack slice (FNV-1a).
+fn stable_param_id(key: &str, stack_offset: usize) -> ParamId {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes().chain(stack_offset.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    ParamId::from(hash)
 }
 
 impl<'a, B: Backend> ParamBuilder<'a, B> {
@@ -217,6 +291,7 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
             stacks: Vec::new(),
             requested: BTreeSet::new(),
             problems: Vec::new(),
+            layout: ParamLayout::default(),
         }
     }
 
@@ -301,6 +376,31 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
             crate::primitives::float_options::<B>(&self.device),
         )
         .reshape(out_shape)
+    }
+
+    /// A trainable parameter: [`Self::tensor`] with a stable id, recorded in the layout.
+    pub fn param<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        out_shape: [usize; D],
+        init: Init,
+    ) -> Param<Tensor<B, D>> {
+        let tensor = self.tensor(name, shape, out_shape, init);
+        let key = self.key(name);
+        let stack_offset: usize = self.stacks.iter().fold(0, |acc, &(i, count)| acc * count + i);
+        let mut full_shape: Vec<usize> = self.stacks.iter().map(|&(_, count)| count).collect();
+        full_shape.extend_from_slice(shape);
+        let id = stable_param_id(&key, stack_offset);
+        let numel = shape.iter().product();
+        self.layout.slots.insert(id, ParamSlot { key, full_shape, stack_offset, numel });
+        // As `Param::from_tensor` does: float parameters are trainable.
+        Param::initialized(id, tensor.require_grad())
+    }
+
+    /// Where every parameter built so far lives in the parameter file.
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
     }
 
     /// Ends building: with a file, fails listing every missing, unexpected and mis-shaped

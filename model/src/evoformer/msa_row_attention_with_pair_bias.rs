@@ -27,12 +27,12 @@ impl<B: Backend> MsaRowAttentionWithPairBias<B> {
         builder.scope("msa_row_attention_with_pair_bias", |b| Self {
             query_norm: LayerNorm::new(b, "query_norm", msa_channels),
             feat_2d_norm: LayerNorm::new(b, "feat_2d_norm", pair_channels),
-            feat_2d_weights: Param::from_tensor(b.tensor(
+            feat_2d_weights: b.param(
                 "feat_2d_weights",
                 &[pair_channels, config.num_head],
                 [pair_channels, config.num_head],
                 Init::Normal { stddev: 1.0 / (pair_channels as f64).sqrt() },
-            )),
+            ),
             attention: Attention::new(b, config, msa_channels, msa_channels, msa_channels),
         })
     }

@@ -42,18 +42,13 @@ impl<B: Backend> OuterProductMean<B> {
                 c,
                 LinearInit::Default,
             ),
-            output_w: Param::from_tensor(b.tensor(
+            output_w: b.param(
                 "output_w",
                 &[c, c, pair_channels],
                 [c * c, pair_channels],
                 Init::ZEROS,
-            )),
-            output_b: Param::from_tensor(b.tensor(
-                "output_b",
-                &[pair_channels],
-                [pair_channels],
-                Init::ZEROS,
-            )),
+            ),
+            output_b: b.param("output_b", &[pair_channels], [pair_channels], Init::ZEROS),
         })
     }
 

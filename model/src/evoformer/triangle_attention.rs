@@ -34,12 +34,12 @@ impl<B: Backend> TriangleAttention<B> {
         };
         builder.scope(name, |b| Self {
             query_norm: LayerNorm::new(b, "query_norm", pair_channels),
-            feat_2d_weights: Param::from_tensor(b.tensor(
+            feat_2d_weights: b.param(
                 "feat_2d_weights",
                 &[pair_channels, config.num_head],
                 [pair_channels, config.num_head],
                 Init::Normal { stddev: 1.0 / (pair_channels as f64).sqrt() },
-            )),
+            ),
             attention: Attention::new(b, config, pair_channels, pair_channels, pair_channels),
             per_column: !starting_node,
         })

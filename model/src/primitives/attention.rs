@@ -71,41 +71,27 @@ impl<B: Backend> Attention<B> {
             let mut projection = |name: &str, channels: usize, width: usize, per_head: bool| {
                 let heads = if per_head { h } else { 1 };
                 let shape = if per_head { vec![channels, h, width] } else { vec![channels, width] };
-                Param::from_tensor(b.tensor(
-                    name,
-                    &shape,
-                    [channels, heads * width],
-                    glorot(channels, heads * width),
-                ))
+                b.param(name, &shape, [channels, heads * width], glorot(channels, heads * width))
             };
             let query_w = projection("query_w", q_channels, kd, true);
             let key_w = projection("key_w", m_channels, kd, per_head_key_value);
             let value_w = projection("value_w", m_channels, vd, per_head_key_value);
             let (gating_w, gating_b) = if config.gating {
                 (
-                    Some(Param::from_tensor(b.tensor(
+                    Some(b.param(
                         "gating_w",
                         &[q_channels, h, vd],
                         [q_channels, h * vd],
                         Init::ZEROS,
-                    ))),
-                    Some(Param::from_tensor(b.tensor("gating_b", &[h, vd], [h * vd], Init::ONES))),
+                    )),
+                    Some(b.param("gating_b", &[h, vd], [h * vd], Init::ONES)),
                 )
             } else {
                 (None, None)
             };
-            let output_w = b.tensor("output_w", &[h, vd, output], [h * vd, output], Init::ZEROS);
-            let output_b = b.tensor("output_b", &[output], [output], Init::ZEROS);
-            Self {
-                query_w,
-                key_w,
-                value_w,
-                gating_w,
-                gating_b,
-                output_w: Param::from_tensor(output_w),
-                output_b: Param::from_tensor(output_b),
-                num_head: h,
-            }
+            let output_w = b.param("output_w", &[h, vd, output], [h * vd, output], Init::ZEROS);
+            let output_b = b.param("output_b", &[output], [output], Init::ZEROS);
+            Self { query_w, key_w, value_w, gating_w, gating_b, output_w, output_b, num_head: h }
         })
     }
 

@@ -14,8 +14,8 @@ pub struct LayerNorm<B: Backend> {
 impl<B: Backend> LayerNorm<B> {
     pub fn new(builder: &mut ParamBuilder<B>, name: &str, channels: usize) -> Self {
         builder.scope(name, |b| Self {
-            scale: Param::from_tensor(b.tensor("scale", &[channels], [channels], Init::ONES)),
-            offset: Param::from_tensor(b.tensor("offset", &[channels], [channels], Init::ZEROS)),
+            scale: b.param("scale", &[channels], [channels], Init::ONES),
+            offset: b.param("offset", &[channels], [channels], Init::ZEROS),
         })
     }
 

@@ -49,18 +49,8 @@ impl<B: Backend> Linear<B> {
             LinearInit::Final => Init::ZEROS,
         };
         builder.scope(name, |b| Self {
-            weights: Param::from_tensor(b.tensor(
-                "weights",
-                &[input, output],
-                [input, output],
-                weight_init,
-            )),
-            bias: Some(Param::from_tensor(b.tensor(
-                "bias",
-                &[output],
-                [output],
-                Init::Constant(bias_init),
-            ))),
+            weights: b.param("weights", &[input, output], [input, output], weight_init),
+            bias: Some(b.param("bias", &[output], [output], Init::Constant(bias_init))),
         })
     }
 

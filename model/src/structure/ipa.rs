@@ -58,12 +58,12 @@ impl<B: Backend> InvariantPointAttention<B> {
                 h * 3 * (c.num_point_qk + c.num_point_v),
                 LinearInit::Default,
             ),
-            trainable_point_weights: Param::from_tensor(b.tensor(
+            trainable_point_weights: b.param(
                 "trainable_point_weights",
                 &[h],
                 [h],
                 Init::Constant((1f64.exp() - 1.0).ln()),
-            )),
+            ),
             attention_2d: Linear::new(b, "attention_2d", pair_channels, h, LinearInit::Default),
             output_projection: Linear::new(
                 b,
