@@ -4,6 +4,7 @@
 //! feature construction, structure-derived labels, and feature storage (`.npz`, HDF5). No
 //! deep-learning dependency: a pipeline can use this crate alone.
 
+pub mod crop;
 pub mod error;
 pub mod feature_dict;
 pub mod featurize;

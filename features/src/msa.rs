@@ -33,6 +33,23 @@ impl Msa {
         self.sequences.first().map_or(0, String::len)
     }
 
+    /// The alignment restricted to query columns `columns` (in that order), for cropping.
+    /// Deletions before a dropped column are dropped with it.
+    pub fn select_columns(&self, columns: &[usize]) -> Msa {
+        let mut out = Msa::default();
+        for ((sequence, deletions), description) in
+            self.sequences.iter().zip(&self.deletion_matrix).zip(&self.descriptions)
+        {
+            let bytes = sequence.as_bytes();
+            out.push(
+                columns.iter().map(|&c| char::from(bytes[c])).collect(),
+                columns.iter().map(|&c| deletions[c]).collect(),
+                description.clone(),
+            );
+        }
+        out
+    }
+
     /// Keeps the first `max_rows` rows (AlphaFold caps each database's hits this way).
     pub fn truncate(&mut self, max_rows: usize) {
         self.sequences.truncate(max_rows);

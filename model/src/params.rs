@@ -222,26 +222,35 @@ impl ParamLayout {
     /// The module's parameters as a parameter file under AlphaFold's names (layer stacks
     /// reassembled), e.g. to save a trained model as safetensors.
     pub fn export<B: Backend, M: Module<B>>(&self, module: &M, source_name: &str) -> ParamFile {
-        struct Collect<'a> {
-            layout: &'a ParamLayout,
-            tensors: BTreeMap<String, RawTensor>,
+        self.export_values(&parameter_values(module), source_name)
+    }
+
+    /// [`Self::export`] from values by parameter id (e.g. an exponential moving average).
+    pub fn export_values(&self, values: &BTreeMap<ParamId, Vec<f32>>, source_name: &str) -> ParamFile {
+        let mut tensors: BTreeMap<String, RawTensor> = BTreeMap::new();
+        for (id, slot) in &self.slots {
+            let Some(values) = values.get(id) else { continue };
+            let raw = tensors.entry(slot.key.clone()).or_insert_with(|| RawTensor {
+                shape: slot.full_shape.clone(),
+                data: vec![0.0; slot.full_shape.iter().product()],
+            });
+            let start = slot.stack_offset * slot.numel;
+            raw.data[start..start + slot.numel].copy_from_slice(values);
         }
-        impl<B: Backend> burn::module::ModuleVisitor<B> for Collect<'_> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-                let Some(slot) = self.layout.slots.get(&param.id) else { return };
-                let values: Vec<f32> =
-                    param.val().into_data().convert::<f32>().to_vec::<f32>().expect("floats");
-                let raw = self.tensors.entry(slot.key.clone()).or_insert_with(|| RawTensor {
-                    shape: slot.full_shape.clone(),
-                    data: vec![0.0; slot.full_shape.iter().product()],
-                });
+        ParamFile { tensors, source_name: source_name.to_string() }
+    }
+
+    /// The values of every parameter of the layout in `file`, by id (the inverse of
+    /// [`Self::export_values`]); `None` if the file lacks a tensor or has another shape.
+    pub fn values_in(&self, file: &ParamFile) -> Option<BTreeMap<ParamId, Vec<f32>>> {
+        self.slots
+            .iter()
+            .map(|(id, slot)| {
+                let raw = file.tensors.get(&slot.key).filter(|r| r.shape == slot.full_shape)?;
                 let start = slot.stack_offset * slot.numel;
-                raw.data[start..start + slot.numel].copy_from_slice(&values);
-            }
-        }
-        let mut collect = Collect { layout: self, tensors: BTreeMap::new() };
-        module.visit(&mut collect);
-        ParamFile { tensors: collect.tensors, source_name: source_name.to_string() }
+                Some((*id, raw.data[start..start + slot.numel].to_vec()))
+            })
+            .collect()
     }
 
     /// AlphaFold name of a parameter, with `#k` for the k-th block of a layer stack.
@@ -262,6 +271,20 @@ impl ParamLayout {
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
+}
+
+/// Every float parameter of `module` on the host, by id.
+pub fn parameter_values<B: Backend, M: Module<B>>(module: &M) -> BTreeMap<ParamId, Vec<f32>> {
+    struct Collect(BTreeMap<ParamId, Vec<f32>>);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let values = param.val().into_data().convert::<f32>().to_vec::<f32>().expect("floats");
+            self.0.insert(param.id, values);
+        }
+    }
+    let mut collect = Collect(BTreeMap::new());
+    module.visit(&mut collect);
+    collect.0
 }
 
 /// A stable id from a parameter's name and stack slice (FNV-1a).

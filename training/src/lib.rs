@@ -1,9 +1,16 @@
-//! Training AlphaFold2 with ferrofold: the ground-truth labels a structure provides, and every
-//! loss of DeepMind's network (Jumper et al. 2021, Suppl. Sec. 1.9), each checked against
-//! DeepMind's own functions.
+//! Training AlphaFold2 with ferrofold: ground-truth labels from structures, every loss of
+//! DeepMind's network (Jumper et al. 2021, Suppl. Sec. 1.9) checked against DeepMind's own
+//! functions, training examples through AlphaFold's input pipeline, and the training loop with
+//! resumable checkpoints.
 
+pub mod data;
+pub mod error;
+pub mod example;
 pub mod labels;
 pub mod losses;
+pub mod trainer;
 
+pub use error::{Result, TrainingError};
 pub use labels::{LabelTensors, StructureLabels};
 pub use losses::{LossBreakdown, LossConfig, Predictions};
+pub use trainer::{train, StepReport, TrainConfig, TrainSummary};

@@ -1,0 +1,149 @@
+//! Training chains from a directory of structures (PDB or mmCIF, one chain used per file),
+//! with their alignments when a directory of them is given (`<stem>.a3m`, `.sto` or `.aln`).
+
+use std::path::{Path, PathBuf};
+
+use ferrofold_features::featurize::{alignments_in_dir, read_alignment};
+use ferrofold_features::msa::Msa;
+use ferrofold_features::protein::{read_structure, Protein};
+use ferrofold_features::residue_constants::RESTYPES;
+
+use crate::error::{Result, TrainingError};
+
+/// One chain to train on.
+#[derive(Debug, Clone)]
+pub struct TrainingChain {
+    pub id: String,
+    pub path: PathBuf,
+    pub protein: Protein,
+    /// The alignment whose query is this chain's sequence; `None`: single sequence.
+    pub msa: Option<Msa>,
+    /// Resolution in Å from the file's header, 0 when it gives none (NMR, predictions).
+    pub resolution: f64,
+}
+
+impl TrainingChain {
+    /// The chain's sequence, one letter per residue (`X` for unknown).
+    pub fn sequence(&self) -> String {
+        self.protein
+            .aatype
+            .iter()
+            .map(|&a| RESTYPES.get(a as usize).map_or('X', |&c| char::from(c)))
+            .collect()
+    }
+
+    /// Reads one structure file and, from `msa_dir`, the alignment named after its stem.
+    pub fn read(path: &Path, msa_dir: Option<&Path>) -> Result<Self> {
+        let protein = read_structure(path, None)?;
+        if protein.aatype.is_empty() {
+            return Err(TrainingError::Data {
+                path: path.to_path_buf(),
+                message: "no protein residues".into(),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
+        let id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| n.split('.').next().unwrap_or(n).to_string())
+            .unwrap_or_default();
+        let mut chain = Self {
+            resolution: read_resolution(&text).unwrap_or(0.0),
+            id,
+            path: path.to_path_buf(),
+            protein,
+            msa: None,
+        };
+        if let Some(dir) = msa_dir {
+            let sequence = chain.sequence();
+            for alignment in alignments_in_dir(dir, &chain.id) {
+                let msa = read_alignment(&alignment)?;
+                let query = msa.sequences.first().map(String::as_str).unwrap_or("");
+                if query.replace('-', "") == sequence && query.len() == sequence.len() {
+                    chain.msa = Some(msa);
+                    break;
+                }
+                tracing::warn!(
+                    "{}: its query is not the sequence of {} ({} residues); not used",
+                    alignment.display(),
+                    path.display(),
+                    sequence.len()
+                );
+            }
+        }
+        Ok(chain)
+    }
+}
+
+/// Every `.pdb`, `.ent`, `.cif` and `.mmcif` file of `dir`, sorted by name.
+pub fn structure_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| TrainingError::io(dir, e))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            p.is_file() && matches!(ext.as_str(), "pdb" | "ent" | "cif" | "mmcif")
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(TrainingError::Data {
+            path: dir.to_path_buf(),
+            message: "no structure files (.pdb, .ent, .cif, .mmcif)".into(),
+        });
+    }
+    Ok(files)
+}
+
+/// Reads every structure of `dir`; a file that cannot be read is reported and skipped, so that
+/// one bad file does not stop a run (at least one must be readable).
+pub fn load_chains(dir: &Path, msa_dir: Option<&Path>) -> Result<Vec<TrainingChain>> {
+    let mut chains = Vec::new();
+    for path in structure_files(dir)? {
+        match TrainingChain::read(&path, msa_dir) {
+            Ok(chain) => chains.push(chain),
+            Err(e) => tracing::warn!("skipping {}: {e}", path.display()),
+        }
+    }
+    if chains.is_empty() {
+        return Err(TrainingError::Data {
+            path: dir.to_path_buf(),
+            message: "none of the structure files could be read".into(),
+        });
+    }
+    Ok(chains)
+}
+
+/// The resolution a PDB (`REMARK   2 RESOLUTION.`) or mmCIF (`_refine.ls_d_res_high`,
+/// `_reflns.d_resolution_high`, `_em_3d_reconstruction.resolution`) header states.
+pub fn read_resolution(text: &str) -> Option<f64> {
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("REMARK   2 RESOLUTION.") {
+            return rest.split_whitespace().next().and_then(|v| v.parse().ok());
+        }
+        for key in ["_refine.ls_d_res_high", "_reflns.d_resolution_high", "_em_3d_reconstruction.resolution"] {
+            if let Some(rest) = line.strip_prefix(key) {
+                if let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse().ok()) {
+                    return Some(value);
+                }
+            }
+        }
+        if line.starts_with("ATOM") {
+            break;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_resolution;
+
+    #[test]
+    fn resolution_from_pdb_and_mmcif_headers() {
+        assert_eq!(read_resolution("REMARK   2 RESOLUTION.    1.80 ANGSTROMS.\nATOM"), Some(1.8));
+        assert_eq!(read_resolution("_refine.ls_d_res_high   2.10\n"), Some(2.1));
+        assert_eq!(read_resolution("REMARK   2 RESOLUTION. NOT APPLICABLE.\n"), None);
+        assert_eq!(read_resolution("ATOM      1  N   MET A   1\n"), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! Errors of the training crate.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    #[error(transparent)]
+    Features(#[from] ferrofold_features::error::FeaturesError),
+    #[error(transparent)]
+    Model(#[from] ferrofold_model::ModelError),
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Data { path: PathBuf, message: String },
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+    #[error("invalid training configuration: {0}")]
+    Config(String),
+    #[error("stopped after {count} steps in a row with a non-finite loss or gradient (last at step {step}); lower the learning rate or check the data")]
+    NonFinite { count: usize, step: usize },
+}
+
+impl TrainingError {
+    pub fn io(path: &std::path::Path, error: impl std::fmt::Display) -> Self {
+        Self::Io { path: path.to_path_buf(), message: error.to_string() }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, TrainingError>;

@@ -1,0 +1,530 @@
+//! The training loop: AlphaFold's recipe (Jumper et al. 2021, Suppl. Sec. 1.11) on one device —
+//! a random chain and crop per step, a random number of recycling iterations of which only the
+//! last carries gradients, Adam with warm-up and step decay, clipping by the global gradient
+//! norm, an exponential moving average of the weights, and checkpoints that a later run resumes
+//! from exactly (every random draw of step `k` derives from the seed and `k` alone).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use ferrofold_features::crop::CropMode;
+use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::process::PipelineConfig;
+use ferrofold_model::embedders::Recycled;
+use ferrofold_model::params::parameter_values;
+use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile, ParamLayout};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{load_chains, TrainingChain};
+use crate::error::{Result, TrainingError};
+use crate::example::{make_example, ExampleConfig};
+use crate::losses::{alphafold_loss, LossConfig, Predictions};
+
+/// Every option of a run. Read from TOML (`ferrofold train --config`), each also a flag.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Network preset (`reduced`, `model_1_ptm`, ...).
+    pub preset: String,
+    /// Directory of PDB/mmCIF files (one chain each).
+    pub data: PathBuf,
+    /// Directory of alignments named after the structure files (`<stem>.a3m|.sto|.aln`).
+    pub msa_dir: Option<PathBuf>,
+    /// Output directory: `metrics.jsonl`, `checkpoints/`, the final weights.
+    pub out: PathBuf,
+    /// Optimizer steps in all (a resumed run continues up to this count).
+    pub steps: usize,
+    pub seed: u64,
+    pub crop_size: usize,
+    /// `contiguous` (AlphaFold's monomer training) or `spatial`.
+    pub crop_mode: String,
+    pub max_msa_clusters: usize,
+    pub max_extra_msa: usize,
+    /// Each step runs 1 to `max_recycles + 1` iterations, uniformly.
+    pub max_recycles: usize,
+    pub learning_rate: f64,
+    /// Linear warm-up of the learning rate over these steps.
+    pub warmup_steps: usize,
+    /// After this many steps the learning rate is multiplied by `decay_factor`.
+    pub decay_after: usize,
+    pub decay_factor: f64,
+    /// Gradients are scaled down to this global norm when larger.
+    pub grad_clip_norm: f64,
+    pub ema_decay: f64,
+    pub checkpoint_every: usize,
+    /// Older checkpoints are deleted beyond this many.
+    pub keep_checkpoints: usize,
+    /// `initial` (no violation or experimentally-resolved terms) or `finetune`.
+    pub phase: String,
+    /// Stop after this many steps in a row with a non-finite loss or gradient.
+    pub max_nonfinite_steps: usize,
+    /// Resolution (Å) assumed for structures whose file states none; 0 leaves them out of the
+    /// confidence heads' losses.
+    pub default_resolution: f64,
+    /// Start from these weights (AlphaFold `.npz` or ferrofold `.safetensors`) instead of
+    /// AlphaFold's random initialisation: fine-tuning.
+    pub init_params: Option<PathBuf>,
+    /// Continue from the last checkpoint in `out` when there is one.
+    pub resume: bool,
+}
+
+impl Default for TrainConfig {
+    /// AlphaFold's initial-training settings, except the step count and crop size, which suit
+    /// a CPU.
+    fn default() -> Self {
+        Self {
+            preset: "reduced".into(),
+            data: PathBuf::new(),
+            msa_dir: None,
+            out: PathBuf::from("training_run"),
+            steps: 100,
+            seed: 0,
+            crop_size: 64,
+            crop_mode: "contiguous".into(),
+            max_msa_clusters: 128,
+            max_extra_msa: 1024,
+            max_recycles: 3,
+            learning_rate: 1e-3,
+            warmup_steps: 1000,
+            decay_after: 50_000,
+            decay_factor: 0.95,
+            grad_clip_norm: 0.1,
+            ema_decay: 0.999,
+            checkpoint_every: 50,
+            keep_checkpoints: 3,
+            phase: "initial".into(),
+            max_nonfinite_steps: 10,
+            default_resolution: 0.0,
+            init_params: None,
+            resume: false,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
+        toml::from_str(&text).map_err(|e| TrainingError::Data {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    fn validate(&self) -> Result<(CropMode, LossConfig, ModelConfig)> {
+        let crop_mode: CropMode = self.crop_mode.parse().map_err(TrainingError::Config)?;
+        let mut loss = match self.phase.as_str() {
+            "initial" => LossConfig::initial_training(),
+            "finetune" => LossConfig::fine_tuning(),
+            other => {
+                return Err(TrainingError::Config(format!(
+                    "unknown phase `{other}` (initial or finetune)"
+                )))
+            }
+        };
+        let model = ModelConfig::preset(&self.preset)?;
+        if model.heads.predicted_aligned_error_num_bins.is_some() {
+            loss = loss.with_predicted_aligned_error();
+        }
+        if self.crop_size == 0 || self.checkpoint_every == 0 || self.max_msa_clusters == 0 {
+            return Err(TrainingError::Config(
+                "crop_size, checkpoint_every and max_msa_clusters must be positive".into(),
+            ));
+        }
+        if !(self.learning_rate > 0.0 && self.grad_clip_norm > 0.0) {
+            return Err(TrainingError::Config(
+                "learning_rate and grad_clip_norm must be positive".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err(TrainingError::Config("ema_decay must lie in [0, 1)".into()));
+        }
+        Ok((crop_mode, loss, model))
+    }
+
+    /// The learning rate of step `step` (0-based).
+    pub fn learning_rate_at(&self, step: usize) -> f64 {
+        let warmup = if self.warmup_steps == 0 {
+            1.0
+        } else {
+            ((step + 1) as f64 / self.warmup_steps as f64).min(1.0)
+        };
+        let decay = if step >= self.decay_after { self.decay_factor } else { 1.0 };
+        self.learning_rate * warmup * decay
+    }
+}
+
+/// What one step did, as written to `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Steps completed, this one included.
+    pub step: usize,
+    pub loss: f64,
+    pub chain: String,
+    pub residues: usize,
+    pub recycles: usize,
+    pub learning_rate: f64,
+    pub grad_norm: f64,
+    /// The step was skipped: non-finite loss or gradient.
+    pub skipped: bool,
+    pub seconds: f64,
+    /// Every loss term and metric (unweighted), AlphaFold's names.
+    pub terms: BTreeMap<String, f64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    pub first_step: usize,
+    pub steps: usize,
+    pub final_params: PathBuf,
+    pub final_ema_params: PathBuf,
+    pub metrics: PathBuf,
+}
+
+/// The saved state besides the tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    step: usize,
+    seed: u64,
+    preset: String,
+    consecutive_nonfinite: usize,
+}
+
+/// The network run for training: iterations before the last without gradients (on the inner
+/// backend: no graph is recorded), the last with them.
+pub fn forward_for_training<B: AutodiffBackend>(
+    model: &AlphaFold<B>,
+    batch: &FeatureBatch,
+    config: &ModelConfig,
+    device: &B::Device,
+) -> Result<IterationOutput<B>> {
+    let iterations = batch.num_iterations()?;
+    let residues = batch.num_residues()?;
+    let mut prev = Recycled::<B::InnerBackend>::zeros(residues, config, device);
+    if iterations > 1 {
+        let inner = model.valid();
+        for i in 0..iterations - 1 {
+            let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
+            let out = inner.iteration(&inputs, &prev, None);
+            prev = Recycled {
+                positions: out.structure.final_atom_positions,
+                msa_first_row: out.representations.msa_first_row,
+                pair: out.representations.pair,
+            };
+        }
+    }
+    let prev = Recycled {
+        positions: Tensor::from_inner(prev.positions),
+        msa_first_row: Tensor::from_inner(prev.msa_first_row),
+        pair: Tensor::from_inner(prev.pair),
+    };
+    let inputs = batch.iteration::<B>(iterations - 1, config, device)?;
+    Ok(model.iteration(&inputs, &prev, None))
+}
+
+/// Global L2 norm of all gradients.
+fn gradient_norm<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, grads: &GradientsParams) -> f64 {
+    struct Norm<'a> {
+        grads: &'a GradientsParams,
+        sum: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Norm<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                self.sum += g.powi_scalar(2).sum().into_scalar().elem::<f64>();
+            }
+        }
+    }
+    let mut norm = Norm { grads, sum: 0.0 };
+    model.visit(&mut norm);
+    norm.sum.sqrt()
+}
+
+/// Multiplies every gradient by `factor`.
+fn scale_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    factor: f64,
+) {
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register::<B::InnerBackend, D>(param.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    model.visit(&mut Scale { grads, factor });
+}
+
+/// The random draws of step `step`, independent of every other step.
+fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(step as u64 + 1);
+    rng
+}
+
+fn checkpoints_dir(out: &Path) -> PathBuf {
+    out.join("checkpoints")
+}
+
+fn checkpoint_dir(out: &Path, step: usize) -> PathBuf {
+    checkpoints_dir(out).join(format!("step_{step:08}"))
+}
+
+/// The directory of the last complete checkpoint, if any.
+pub fn latest_checkpoint(out: &Path) -> Option<PathBuf> {
+    let name = std::fs::read_to_string(checkpoints_dir(out).join("latest")).ok()?;
+    let dir = checkpoints_dir(out).join(name.trim());
+    dir.join("state.json").is_file().then_some(dir)
+}
+
+fn io<T, E: std::fmt::Display>(path: &Path, r: std::result::Result<T, E>) -> Result<T> {
+    r.map_err(|e| TrainingError::io(path, e))
+}
+
+/// Keeps only metric lines of steps up to `step` (a resumed run rewrites what follows; a line
+/// cut short by a kill is dropped).
+fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
+    let Ok(file) = std::fs::File::open(path) else { return Ok(()) };
+    let kept: Vec<String> = std::io::BufReader::new(file)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+                .is_some_and(|s| s as usize <= step)
+        })
+        .collect();
+    let text: String = kept.iter().map(|l| format!("{l}\n")).collect();
+    write_atomically(path, |mut f| {
+        f.write_all(text.as_bytes()).map_err(|e| ferrofold_features::error::FeaturesError::io(path, e))
+    })?;
+    Ok(())
+}
+
+/// Runs (or resumes) training as `config` says; `on_step` sees every step's report.
+pub fn train<B: AutodiffBackend>(
+    config: &TrainConfig,
+    device: &B::Device,
+    mut on_step: impl FnMut(&StepReport),
+) -> Result<TrainSummary> {
+    let (crop_mode, loss_config, model_config) = config.validate()?;
+    let chains = load_chains(&config.data, config.msa_dir.as_deref())?;
+    tracing::info!(
+        "{} chains from {} ({} with alignments)",
+        chains.len(),
+        config.data.display(),
+        chains.iter().filter(|c| c.msa.is_some()).count()
+    );
+    io(&config.out, std::fs::create_dir_all(checkpoints_dir(&config.out)))?;
+    let example_config = ExampleConfig {
+        crop_size: config.crop_size,
+        crop_mode,
+        pipeline: PipelineConfig {
+            max_msa_clusters: config.max_msa_clusters,
+            max_extra_msa: config.max_extra_msa,
+            ..PipelineConfig::default()
+        },
+        default_resolution: config.default_resolution,
+    };
+
+    let resume_from = if config.resume { latest_checkpoint(&config.out) } else { None };
+    let (mut model, layout, mut ema, mut optimizer, first_step, mut nonfinite) = match &resume_from {
+        Some(dir) => {
+            let state: CheckpointState = {
+                let path = dir.join("state.json");
+                let text = io(&path, std::fs::read_to_string(&path))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| TrainingError::Checkpoint { path: path.clone(), message: e.to_string() })?
+            };
+            if state.preset != config.preset {
+                return Err(TrainingError::Checkpoint {
+                    path: dir.clone(),
+                    message: format!("written for preset `{}`, not `{}`", state.preset, config.preset),
+                });
+            }
+            let file = ParamFile::read(&dir.join("model.safetensors"))?;
+            let (model, layout) = AlphaFold::<B>::load_with_layout(&file, &model_config, device)?;
+            let ema_file = ParamFile::read(&dir.join("ema.safetensors"))?;
+            let ema = layout.values_in(&ema_file).ok_or_else(|| TrainingError::Checkpoint {
+                path: dir.join("ema.safetensors"),
+                message: "does not hold every parameter of the network".into(),
+            })?;
+            let record = BinFileRecorder::<FullPrecisionSettings>::new()
+                .load(dir.join("optimizer"), device)
+                .map_err(|e| TrainingError::Checkpoint { path: dir.join("optimizer.bin"), message: e.to_string() })?;
+            let optimizer = adam::<B>().load_record(record);
+            tracing::info!("resuming from {} (step {})", dir.display(), state.step);
+            (model, layout, ema, optimizer, state.step, state.consecutive_nonfinite)
+        }
+        None => {
+            let (model, layout) = match &config.init_params {
+                Some(path) => AlphaFold::<B>::load_with_layout(&ParamFile::read(path)?, &model_config, device)?,
+                None => AlphaFold::<B>::init(&model_config, config.seed, device),
+            };
+            let ema = parameter_values(&model);
+            (model, layout, ema, adam::<B>(), 0, 0)
+        }
+    };
+    let metrics_path = config.out.join("metrics.jsonl");
+    truncate_metrics(&metrics_path, first_step)?;
+    let mut metrics = io(
+        &metrics_path,
+        std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path),
+    )?;
+
+    for step in first_step..config.steps {
+        let started = Instant::now();
+        let mut rng = step_rng(config.seed, step);
+        let chain: &TrainingChain = &chains[rng.random_range(0..chains.len())];
+        let recycles = rng.random_range(0..=config.max_recycles);
+        let example = make_example(chain, &example_config, recycles, rng.random())?;
+        let out = forward_for_training(&model, &example.batch, &model_config, device)?;
+        let labels = example.labels.to_tensors::<B>(device);
+        let breakdown = alphafold_loss(
+            &Predictions::from_iteration(&out),
+            &labels,
+            &example.msa_targets,
+            &loss_config,
+        );
+        let terms = breakdown.values();
+        let loss = terms["loss"];
+        let mut grads = GradientsParams::from_grads(breakdown.total.backward(), &model);
+        let grad_norm = gradient_norm(&model, &grads);
+        let learning_rate = config.learning_rate_at(step);
+        let skipped = !(loss.is_finite() && grad_norm.is_finite());
+        if skipped {
+            nonfinite += 1;
+            tracing::warn!("step {}: non-finite loss ({loss}) or gradient norm ({grad_norm}); skipped", step + 1);
+        } else {
+            nonfinite = 0;
+            if grad_norm > config.grad_clip_norm {
+                scale_gradients(&model, &mut grads, config.grad_clip_norm / grad_norm);
+            }
+            model = optimizer.step(learning_rate, model, grads);
+            update_ema(&mut ema, &parameter_values(&model), config.ema_decay);
+        }
+        let report = StepReport {
+            step: step + 1,
+            loss,
+            chain: example.id.clone(),
+            residues: example.residues.len(),
+            recycles,
+            learning_rate,
+            grad_norm,
+            skipped,
+            seconds: started.elapsed().as_secs_f64(),
+            terms,
+        };
+        let line = serde_json::to_string(&report).expect("plain data");
+        io(&metrics_path, writeln!(metrics, "{line}").and_then(|_| metrics.flush()))?;
+        on_step(&report);
+        if nonfinite >= config.max_nonfinite_steps.max(1) {
+            return Err(TrainingError::NonFinite { count: nonfinite, step: step + 1 });
+        }
+        if (step + 1) % config.checkpoint_every == 0 || step + 1 == config.steps {
+            save_checkpoint(config, &model, &layout, &ema, &optimizer, step + 1, nonfinite)?;
+        }
+    }
+
+    let final_params = config.out.join("final.safetensors");
+    let final_ema_params = config.out.join("final_ema.safetensors");
+    layout.export(&model.valid(), &config.preset).write_safetensors(&final_params)?;
+    layout.export_values(&ema, &config.preset).write_safetensors(&final_ema_params)?;
+    Ok(TrainSummary {
+        first_step,
+        steps: config.steps,
+        final_params,
+        final_ema_params,
+        metrics: metrics_path,
+    })
+}
+
+type Adam<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, AlphaFold<B>, B>;
+
+/// AlphaFold's optimizer: Adam, β = (0.9, 0.999), ε = 1e-6.
+fn adam<B: AutodiffBackend>() -> Adam<B> {
+    AdamConfig::new().with_epsilon(1e-6).init::<B, AlphaFold<B>>()
+}
+
+fn update_ema(ema: &mut BTreeMap<ParamId, Vec<f32>>, current: &BTreeMap<ParamId, Vec<f32>>, decay: f64) {
+    let decay = decay as f32;
+    for (id, values) in current {
+        match ema.get_mut(id) {
+            Some(average) => {
+                for (a, v) in average.iter_mut().zip(values) {
+                    *a = decay * *a + (1.0 - decay) * v;
+                }
+            }
+            None => {
+                ema.insert(*id, values.clone());
+            }
+        }
+    }
+}
+
+/// Writes the checkpoint of `step` into a temporary directory, renames it into place, then
+/// points `latest` at it: a kill at any moment leaves the previous checkpoint usable.
+fn save_checkpoint<B: AutodiffBackend>(
+    config: &TrainConfig,
+    model: &AlphaFold<B>,
+    layout: &ParamLayout,
+    ema: &BTreeMap<ParamId, Vec<f32>>,
+    optimizer: &Adam<B>,
+    step: usize,
+    consecutive_nonfinite: usize,
+) -> Result<()> {
+    let dir = checkpoint_dir(&config.out, step);
+    let tmp = checkpoints_dir(&config.out).join(format!(".step_{step:08}.tmp"));
+    if tmp.exists() {
+        io(&tmp, std::fs::remove_dir_all(&tmp))?;
+    }
+    io(&tmp, std::fs::create_dir_all(&tmp))?;
+    layout.export(&model.valid(), &config.preset).write_safetensors(&tmp.join("model.safetensors"))?;
+    layout.export_values(ema, &config.preset).write_safetensors(&tmp.join("ema.safetensors"))?;
+    BinFileRecorder::<FullPrecisionSettings>::new()
+        .record(optimizer.to_record(), tmp.join("optimizer"))
+        .map_err(|e| TrainingError::Checkpoint { path: tmp.join("optimizer.bin"), message: e.to_string() })?;
+    let state = CheckpointState {
+        step,
+        seed: config.seed,
+        preset: config.preset.clone(),
+        consecutive_nonfinite,
+    };
+    let state_path = tmp.join("state.json");
+    io(&state_path, std::fs::write(&state_path, serde_json::to_string_pretty(&state).expect("plain data")))?;
+    if dir.exists() {
+        io(&dir, std::fs::remove_dir_all(&dir))?;
+    }
+    io(&dir, std::fs::rename(&tmp, &dir))?;
+    let latest = checkpoints_dir(&config.out).join("latest");
+    let name = format!("step_{step:08}\n");
+    write_atomically(&latest, |mut f| {
+        f.write_all(name.as_bytes()).map_err(|e| ferrofold_features::error::FeaturesError::io(&latest, e))
+    })?;
+    // Older checkpoints beyond the newest `keep_checkpoints`.
+    let mut steps: Vec<PathBuf> = io(&dir, std::fs::read_dir(checkpoints_dir(&config.out)))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step_")))
+        .collect();
+    steps.sort();
+    let keep = config.keep_checkpoints.max(1);
+    for old in steps.iter().take(steps.len().saturating_sub(keep)) {
+        io(old, std::fs::remove_dir_all(old))?;
+    }
+    Ok(())
+}
