@@ -10,6 +10,7 @@ use ferrofold_features::featurize::{alignments_in_dir, featurize_many, featurize
 use ferrofold_features::parsers::fasta::parse_fasta_file;
 use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, Progress, Weights};
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
+use ferrofold_training::TrainConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
@@ -34,6 +35,96 @@ enum Command {
     /// Convert a parameter file (AlphaFold .npz or ferrofold .safetensors) to ferrofold's
     /// native .safetensors, checking it against a preset.
     ConvertWeights(ConvertArgs),
+    /// Train a network from AlphaFold's random initialisation on a directory of structures.
+    Train(TrainArgs),
+    /// Train starting from existing weights (AlphaFold .npz or ferrofold .safetensors), with
+    /// the fine-tuning losses (structural violations, experimentally resolved) on.
+    Finetune(FinetuneArgs),
+}
+
+/// Every option of `ferrofold train`; each overrides the same key of `--config`.
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// TOML file with any of the options below (same names, `_` for `-`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Network preset (reduced, model_1 … model_5, _ptm).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Directory of PDB/mmCIF files, one chain each.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Directory of alignments `<stem>.a3m|.sto|.aln` (optional: single sequence without).
+    #[arg(long)]
+    msa_dir: Option<PathBuf>,
+    /// Output directory (metrics.jsonl, checkpoints/, final weights, loss.png).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Total optimizer steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    crop_size: Option<usize>,
+    /// contiguous or spatial.
+    #[arg(long)]
+    crop_mode: Option<String>,
+    #[arg(long)]
+    max_msa_clusters: Option<usize>,
+    #[arg(long)]
+    max_extra_msa: Option<usize>,
+    #[arg(long)]
+    max_recycles: Option<usize>,
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    #[arg(long)]
+    warmup_steps: Option<usize>,
+    #[arg(long)]
+    decay_after: Option<usize>,
+    #[arg(long)]
+    decay_factor: Option<f64>,
+    #[arg(long)]
+    grad_clip_norm: Option<f64>,
+    #[arg(long)]
+    ema_decay: Option<f64>,
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    #[arg(long)]
+    keep_checkpoints: Option<usize>,
+    /// initial or finetune.
+    #[arg(long)]
+    phase: Option<String>,
+    #[arg(long)]
+    max_nonfinite_steps: Option<usize>,
+    /// Resolution (Å) assumed for files that state none (0: leave them out of the confidence
+    /// heads' losses).
+    #[arg(long)]
+    default_resolution: Option<f64>,
+    /// Held-out structures, predicted every --validate-every steps (lDDT-Cα into
+    /// validation.jsonl).
+    #[arg(long)]
+    validation_data: Option<PathBuf>,
+    #[arg(long)]
+    validate_every: Option<usize>,
+    /// Continue from the last checkpoint in --out.
+    #[arg(long)]
+    resume: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct FinetuneArgs {
+    /// Starting weights: AlphaFold params_model_*.npz or ferrofold .safetensors.
+    #[arg(long)]
+    params: PathBuf,
+    #[command(flatten)]
+    train: TrainArgs,
 }
 
 #[derive(clap::Args)]
@@ -206,6 +297,8 @@ fn main() -> ExitCode {
             Precision::F64 => forward::<ferrofold_model::CpuF64>(args),
         },
         Command::ConvertWeights(args) => convert_weights(args),
+        Command::Train(args) => train(args, None),
+        Command::Finetune(args) => train(args.train, Some(args.params)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -576,6 +669,99 @@ fn convert_weights(args: ConvertArgs) -> Result<()> {
         args.output.display(),
         params.tensors.len(),
         params.parameter_count()
+    );
+    Ok(())
+}
+
+/// `--config` with the flags laid over it.
+fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainConfig> {
+    let mut c = match &args.config {
+        Some(path) => TrainConfig::from_toml_file(path)?,
+        None => TrainConfig::default(),
+    };
+    if init_params.is_some() {
+        c.init_params = init_params;
+        c.phase = "finetune".into();
+    }
+    macro_rules! set {
+        ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { c.$field = v; } )*};
+    }
+    set!(
+        preset, data, out, steps, seed, crop_size, crop_mode, max_msa_clusters, max_extra_msa,
+        max_recycles, learning_rate, warmup_steps, decay_after, decay_factor, grad_clip_norm,
+        ema_decay, checkpoint_every, keep_checkpoints, phase, max_nonfinite_steps,
+        default_resolution, validate_every
+    );
+    if args.msa_dir.is_some() {
+        c.msa_dir = args.msa_dir.clone();
+    }
+    if args.validation_data.is_some() {
+        c.validation_data = args.validation_data.clone();
+    }
+    c.resume |= args.resume;
+    if c.data.as_os_str().is_empty() {
+        anyhow::bail!("no training data: give --data DIR (or `data` in --config)");
+    }
+    Ok(c)
+}
+
+fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
+    let config = train_config(&args, init_params)?;
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
+    }
+    std::fs::create_dir_all(&config.out)
+        .with_context(|| format!("creating {}", config.out.display()))?;
+    let resolved = config.out.join("config.toml");
+    std::fs::write(&resolved, toml::to_string_pretty(&config).context("writing the configuration")?)
+        .with_context(|| format!("writing {}", resolved.display()))?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(config.steps as u64).with_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}",
+            )
+            .expect("valid template"),
+        )
+    };
+    let mut losses: Vec<(usize, f64)> = Vec::new();
+    let device = Default::default();
+    let summary = ferrofold_training::train::<burn::backend::Autodiff<ferrofold_model::CpuF32>>(
+        &config,
+        &device,
+        |r| {
+            bar.set_position(r.step as u64);
+            let lddt = r.terms.get("lddt_ca").copied().unwrap_or(f64::NAN);
+            bar.set_message(format!(
+                "loss {:.3}  lDDT-Cα {:.3}  {} ({} res, {} recycles)",
+                r.loss, lddt, r.chain, r.residues, r.recycles
+            ));
+            if args.quiet {
+                println!("{}", serde_json::to_string(r).expect("plain data"));
+            }
+            losses.push((r.step, r.loss));
+        },
+    )
+    .with_context(|| format!("training into {}", config.out.display()))?;
+    bar.finish();
+    // The whole curve, including steps before a resume.
+    let all: Vec<(usize, f64)> = std::fs::read_to_string(&summary.metrics)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<ferrofold_training::StepReport>(l).ok())
+        .map(|r| (r.step, r.loss))
+        .collect();
+    let plot = config.out.join("loss.png");
+    ferrofold_inference::plots::loss_png(&plot, &all, 20)?;
+    eprintln!(
+        "trained steps {}..{}: weights {} (EMA: {}), metrics {}, curve {}",
+        summary.first_step + 1,
+        summary.steps,
+        summary.final_params.display(),
+        summary.final_ema_params.display(),
+        summary.metrics.display(),
+        plot.display()
     );
     Ok(())
 }

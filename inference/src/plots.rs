@@ -131,3 +131,60 @@ pub fn pae_png(path: &Path, pae: &Array2<f64>, max_error: f64) -> Result<()> {
         Ok(())
     })
 }
+
+/// Training loss per step (light) and its moving average over `window` steps (dark), on a
+/// logarithmic axis.
+pub fn loss_png(path: &Path, steps: &[(usize, f64)], window: usize) -> Result<()> {
+    let finite: Vec<(f64, f64)> = steps
+        .iter()
+        .filter(|(_, l)| l.is_finite() && *l > 0.0)
+        .map(|&(s, l)| (s as f64, l))
+        .collect();
+    let average = moving_average(&finite, window.max(1));
+    let (low, high) = finite
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, l)| (lo.min(l), hi.max(l)));
+    let (low, high) = if finite.is_empty() { (0.1, 1.0) } else { (low * 0.9, high * 1.1) };
+    let last = finite.last().map_or(1.0, |&(s, _)| s.max(1.0));
+    draw_atomically(path, (900, 450), |root| {
+        let mut chart = ChartBuilder::on(&root)
+            .caption("training loss", (FONT, 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..last, (low..high).log_scale())
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc("loss")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .label_style((FONT, 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(finite.iter().copied(), RGBColor(150, 180, 230)))
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series(LineSeries::new(average, RGBColor(0, 60, 160).stroke_width(2)))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+/// Trailing mean over the last `window` points.
+pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    let mut sum = 0.0;
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| {
+            sum += y;
+            if i >= window {
+                sum -= points[i - window].1;
+            }
+            (x, sum / (i + 1).min(window) as f64)
+        })
+        .collect()
+}

@@ -187,6 +187,6 @@ pub struct LabelTensors<B: Backend> {
 }
 
 /// Host values of a tensor (float64), for targets built from predictions without gradients.
-pub(crate) fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> ArrayD<f64> {
+pub fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> ArrayD<f64> {
     ferrofold_model::params::to_array(tensor.detach())
 }

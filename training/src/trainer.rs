@@ -75,6 +75,12 @@ pub struct TrainConfig {
     pub init_params: Option<PathBuf>,
     /// Continue from the last checkpoint in `out` when there is one.
     pub resume: bool,
+    /// Held-out structures (a directory like `data`), predicted every `validate_every` steps
+    /// (and at the end) with `max_recycles` recycles; lDDT-Cα goes to `validation.jsonl`.
+    pub validation_data: Option<PathBuf>,
+    pub validate_every: usize,
+    /// Validation chains longer than this are cropped to a contiguous window of it.
+    pub validation_max_residues: usize,
 }
 
 impl Default for TrainConfig {
@@ -106,6 +112,9 @@ impl Default for TrainConfig {
             default_resolution: 0.0,
             init_params: None,
             resume: false,
+            validation_data: None,
+            validate_every: 100,
+            validation_max_residues: 256,
         }
     }
 }
@@ -167,17 +176,40 @@ impl TrainConfig {
 pub struct StepReport {
     /// Steps completed, this one included.
     pub step: usize,
+    #[serde(deserialize_with = "null_as_nan")]
     pub loss: f64,
     pub chain: String,
     pub residues: usize,
     pub recycles: usize,
     pub learning_rate: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub grad_norm: f64,
     /// The step was skipped: non-finite loss or gradient.
     pub skipped: bool,
     pub seconds: f64,
     /// Every loss term and metric (unweighted), AlphaFold's names.
+    #[serde(deserialize_with = "nulls_as_nan")]
     pub terms: BTreeMap<String, f64>,
+}
+
+// JSON has no NaN or infinity: serde_json writes them as null, and they are read back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+fn nulls_as_nan<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let map = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
+}
+
+/// lDDT-Cα of each validation chain after `step` steps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValidationReport {
+    pub step: usize,
+    pub mean_lddt_ca: f64,
+    pub chains: BTreeMap<String, f64>,
 }
 
 /// How a run ended.
@@ -229,6 +261,38 @@ pub fn forward_for_training<B: AutodiffBackend>(
     };
     let inputs = batch.iteration::<B>(iterations - 1, config, device)?;
     Ok(model.iteration(&inputs, &prev, None))
+}
+
+/// Predicts every validation chain with `model` (no gradients) and scores its Cα against the
+/// structure: lDDT-Cα as `ferrofold score` computes it (the residues correspond one to one).
+pub fn validate<B: Backend>(
+    model: &AlphaFold<B>,
+    model_config: &ModelConfig,
+    chains: &[TrainingChain],
+    example_config: &ExampleConfig,
+    recycles: usize,
+    step: usize,
+    device: &B::Device,
+) -> Result<ValidationReport> {
+    let mut scores = BTreeMap::new();
+    for (k, chain) in chains.iter().enumerate() {
+        let example = make_example(chain, example_config, recycles, k as u64)?;
+        let out = model.forward(&example.batch, model_config, device, |_, _| {})?;
+        let predicted = crate::losses::host(out.structure.final_atom_positions);
+        let labels = &example.labels;
+        let r = labels.num_residues();
+        let ca = ferrofold_features::residue_constants::ATOM_CA;
+        let pred_ca = ndarray::Array2::from_shape_fn((r, 3), |(i, x)| predicted[[i, ca, x]]);
+        let true_ca =
+            ndarray::Array2::from_shape_fn((r, 3), |(i, x)| labels.all_atom_positions[(i, ca, x)]);
+        let mask: Vec<f64> = (0..r).map(|i| labels.all_atom_mask[(i, ca)]).collect();
+        let per_residue = crate::losses::heads::lddt_per_residue(&pred_ca, &true_ca, &mask, 15.0);
+        let total: f64 = mask.iter().sum();
+        let score = per_residue.iter().zip(&mask).map(|(l, m)| l * m).sum::<f64>() / total.max(1.0);
+        scores.insert(chain.id.clone(), score);
+    }
+    let mean = scores.values().sum::<f64>() / scores.len().max(1) as f64;
+    Ok(ValidationReport { step, mean_lddt_ca: mean, chains: scores })
 }
 
 /// Global L2 norm of all gradients.
@@ -342,6 +406,15 @@ pub fn train<B: AutodiffBackend>(
         default_resolution: config.default_resolution,
     };
 
+    let validation_chains = match &config.validation_data {
+        Some(dir) => load_chains(dir, config.msa_dir.as_deref())?,
+        None => Vec::new(),
+    };
+    let validation_config = ExampleConfig {
+        crop_size: config.validation_max_residues,
+        crop_mode: CropMode::Contiguous,
+        ..example_config.clone()
+    };
     let resume_from = if config.resume { latest_checkpoint(&config.out) } else { None };
     let (mut model, layout, mut ema, mut optimizer, first_step, mut nonfinite) = match &resume_from {
         Some(dir) => {
@@ -381,7 +454,30 @@ pub fn train<B: AutodiffBackend>(
         }
     };
     let metrics_path = config.out.join("metrics.jsonl");
+    let validation_path = config.out.join("validation.jsonl");
     truncate_metrics(&metrics_path, first_step)?;
+    truncate_metrics(&validation_path, first_step)?;
+    let run_validation = |model: &AlphaFold<B>, step: usize| -> Result<()> {
+        if validation_chains.is_empty() {
+            return Ok(());
+        }
+        let report = validate(
+            &model.valid(),
+            &model_config,
+            &validation_chains,
+            &validation_config,
+            config.max_recycles,
+            step,
+            device,
+        )?;
+        tracing::info!("step {step}: validation lDDT-Cα {:.3}", report.mean_lddt_ca);
+        let line = serde_json::to_string(&report).expect("plain data") + "\n";
+        let mut file = io(
+            &validation_path,
+            std::fs::OpenOptions::new().create(true).append(true).open(&validation_path),
+        )?;
+        io(&validation_path, file.write_all(line.as_bytes()))
+    };
     let mut metrics = io(
         &metrics_path,
         std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path),
@@ -436,7 +532,11 @@ pub fn train<B: AutodiffBackend>(
         if nonfinite >= config.max_nonfinite_steps.max(1) {
             return Err(TrainingError::NonFinite { count: nonfinite, step: step + 1 });
         }
-        if (step + 1) % config.checkpoint_every == 0 || step + 1 == config.steps {
+        let last = step + 1 == config.steps;
+        if config.validate_every > 0 && ((step + 1) % config.validate_every == 0 || last) {
+            run_validation(&model, step + 1)?;
+        }
+        if (step + 1) % config.checkpoint_every == 0 || last {
             save_checkpoint(config, &model, &layout, &ema, &optimizer, step + 1, nonfinite)?;
         }
     }

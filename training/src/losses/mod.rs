@@ -14,7 +14,7 @@ use ferrofold_model::batch::host_tensor;
 use ferrofold_model::IterationOutput;
 use ndarray::{Array2, ArrayD};
 
-pub(crate) use crate::labels::host;
+pub use crate::labels::host;
 use crate::labels::LabelTensors;
 use violations::ViolationConfig;
 

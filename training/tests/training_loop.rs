@@ -1,12 +1,14 @@
-//! A run stopped after a checkpoint and resumed reproduces the uninterrupted run exactly (same
-//! losses at every step, same final weights), also when the stop left a half-written
-//! checkpoint and a cut metrics line behind.
+//! The training loop on the `reduced` preset: a run stopped after a checkpoint and resumed
+//! reproduces the uninterrupted run exactly (same losses at every step, same final weights),
+//! also when the stop left a half-written checkpoint and a cut metrics line behind; diverging
+//! steps are skipped and a run of them stops training; validation writes its scores.
 
 use std::path::{Path, PathBuf};
 
 use burn::backend::Autodiff;
 use ferrofold_model::CpuF32;
-use ferrofold_training::trainer::{latest_checkpoint, train, StepReport, TrainConfig};
+use ferrofold_training::trainer::{latest_checkpoint, train, StepReport, TrainConfig, ValidationReport};
+use ferrofold_training::TrainingError;
 
 type B = Autodiff<CpuF32>;
 
@@ -100,4 +102,58 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
         .collect();
     kept.sort();
     assert_eq!(kept, vec!["step_00000004", "step_00000006"]);
+}
+
+fn one_chain(key: &str) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::copy(fixtures().join(format!("{key}.pdb")), data.path().join(format!("{key}.pdb"))).unwrap();
+    data
+}
+
+#[test]
+fn diverging_steps_are_skipped_and_a_run_of_them_stops_training() {
+    let data = one_chain("5PTI_A");
+    let out = tempfile::tempdir().unwrap();
+    // A learning rate of 1e30 sends the weights to infinity on the first update.
+    let config = TrainConfig {
+        learning_rate: 1e30,
+        warmup_steps: 0,
+        grad_clip_norm: 1e30,
+        max_nonfinite_steps: 3,
+        steps: 20,
+        ..config(data.path(), out.path(), 20)
+    };
+    let error = train::<B>(&config, &Default::default(), |_| {}).unwrap_err();
+    let TrainingError::NonFinite { count, step } = error else { panic!("{error}") };
+    assert_eq!(count, 3);
+    let reports = metrics(out.path());
+    assert_eq!(reports.len(), step);
+    assert!(!reports[0].skipped && reports[0].loss.is_finite());
+    let skipped: Vec<bool> = reports.iter().map(|r| r.skipped).collect();
+    assert_eq!(&skipped[skipped.len() - 3..], &[true, true, true]);
+    assert!(error.to_string().contains("non-finite"), "{error}");
+}
+
+#[test]
+fn validation_scores_held_out_chains() {
+    let data = one_chain("5PTI_A");
+    let held_out = one_chain("1UBQ_A");
+    let out = tempfile::tempdir().unwrap();
+    let config = TrainConfig {
+        validation_data: Some(held_out.path().to_path_buf()),
+        validate_every: 2,
+        validation_max_residues: 40,
+        ..config(data.path(), out.path(), 3)
+    };
+    train::<B>(&config, &Default::default(), |_| {}).unwrap();
+    let reports: Vec<ValidationReport> = std::fs::read_to_string(out.path().join("validation.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.iter().map(|r| r.step).collect::<Vec<_>>(), vec![2, 3]);
+    for r in &reports {
+        assert_eq!(r.chains.keys().collect::<Vec<_>>(), vec!["1UBQ_A"]);
+        assert!((0.0..=1.0).contains(&r.mean_lddt_ca), "{r:?}");
+    }
 }
