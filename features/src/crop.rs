@@ -101,7 +101,8 @@ mod tests {
             assert!(crop.windows(2).all(|w| w[1] > w[0]), "sorted, no repeats");
             // Whatever the centre, the crop is a ball: anything nearer than the farthest kept
             // residue is kept.
-            let center_dist = |c: usize, i: usize| (ca[(i, 0)] - ca[(c, 0)]).hypot(ca[(i, 1)] - ca[(c, 1)]);
+            let center_dist =
+                |c: usize, i: usize| (ca[(i, 0)] - ca[(c, 0)]).hypot(ca[(i, 1)] - ca[(c, 1)]);
             let kept_center = (0..100).find(|&c| {
                 let far = crop.iter().map(|&i| center_dist(c, i)).fold(0.0, f64::max);
                 (0..100).all(|i| crop.contains(&i) || center_dist(c, i) >= far)

@@ -687,10 +687,28 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
         ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { c.$field = v; } )*};
     }
     set!(
-        preset, data, out, steps, seed, crop_size, crop_mode, max_msa_clusters, max_extra_msa,
-        max_recycles, learning_rate, warmup_steps, decay_after, decay_factor, grad_clip_norm,
-        ema_decay, checkpoint_every, keep_checkpoints, phase, max_nonfinite_steps,
-        default_resolution, validate_every
+        preset,
+        data,
+        out,
+        steps,
+        seed,
+        crop_size,
+        crop_mode,
+        max_msa_clusters,
+        max_extra_msa,
+        max_recycles,
+        learning_rate,
+        warmup_steps,
+        decay_after,
+        decay_factor,
+        grad_clip_norm,
+        ema_decay,
+        checkpoint_every,
+        keep_checkpoints,
+        phase,
+        max_nonfinite_steps,
+        default_resolution,
+        validate_every
     );
     if args.msa_dir.is_some() {
         c.msa_dir = args.msa_dir.clone();
@@ -713,16 +731,17 @@ fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
     std::fs::create_dir_all(&config.out)
         .with_context(|| format!("creating {}", config.out.display()))?;
     let resolved = config.out.join("config.toml");
-    std::fs::write(&resolved, toml::to_string_pretty(&config).context("writing the configuration")?)
-        .with_context(|| format!("writing {}", resolved.display()))?;
+    std::fs::write(
+        &resolved,
+        toml::to_string_pretty(&config).context("writing the configuration")?,
+    )
+    .with_context(|| format!("writing {}", resolved.display()))?;
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(config.steps as u64).with_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}",
-            )
-            .expect("valid template"),
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps {msg}")
+                .expect("valid template"),
         )
     };
     let mut losses: Vec<(usize, f64)> = Vec::new();

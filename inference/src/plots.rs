@@ -141,9 +141,8 @@ pub fn loss_png(path: &Path, steps: &[(usize, f64)], window: usize) -> Result<()
         .map(|&(s, l)| (s as f64, l))
         .collect();
     let average = moving_average(&finite, window.max(1));
-    let (low, high) = finite
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, l)| (lo.min(l), hi.max(l)));
+    let (low, high) =
+        finite.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, l)| (lo.min(l), hi.max(l)));
     let (low, high) = if finite.is_empty() { (0.1, 1.0) } else { (low * 0.9, high * 1.1) };
     let last = finite.last().map_or(1.0, |&(s, _)| s.max(1.0));
     draw_atomically(path, (900, 450), |root| {

@@ -121,7 +121,7 @@ pub struct ModelConfig {
 }
 
 /// Names of the presets [`ModelConfig::preset`] knows.
-pub const PRESETS: [&str; 11] = [
+pub const PRESETS: [&str; 12] = [
     "model_1",
     "model_2",
     "model_3",
@@ -133,6 +133,7 @@ pub const PRESETS: [&str; 11] = [
     "model_4_ptm",
     "model_5_ptm",
     "reduced",
+    "small",
 ];
 
 impl ModelConfig {
@@ -160,6 +161,9 @@ impl ModelConfig {
         let unknown = || ModelError::UnknownPreset(name.to_string(), PRESETS.join(", "));
         if name == "reduced" {
             return Ok(Self::reduced());
+        }
+        if name == "small" {
+            return Ok(Self::small());
         }
         let (base, ptm) = match name.strip_suffix("_ptm") {
             Some(base) => (base, true),
@@ -244,6 +248,37 @@ impl ModelConfig {
             chunk_size: None,
             key_chunk_size: None,
         }
+    }
+
+    /// A narrow `model_3_ptm` (no templates) that trains on a CPU: 4 Evoformer blocks of
+    /// 32 MSA / 32 pair channels, a full-depth (8-layer) structure module of 64 channels; the
+    /// architecture of the project's bundled model.
+    fn small() -> Self {
+        let mut c = Self::full("small", true);
+        c.template.enabled = false;
+        c.msa_channel = 32;
+        c.pair_channel = 32;
+        c.extra_msa_channel = 16;
+        c.seq_channel = 64;
+        c.evoformer_num_block = 4;
+        c.extra_msa_stack_num_block = 1;
+        let e = &mut c.evoformer;
+        e.msa_row_attention_with_pair_bias.num_head = 4;
+        e.msa_column_attention.num_head = 4;
+        e.outer_product_mean_channels = 8;
+        e.triangle_multiplication_channels = 32;
+        e.triangle_attention_starting_node.num_head = 2;
+        e.triangle_attention_ending_node.num_head = 2;
+        let s = &mut c.structure_module;
+        s.num_channel = 64;
+        s.num_head = 4;
+        s.num_scalar_qk = 8;
+        s.num_scalar_v = 8;
+        s.num_point_qk = 4;
+        s.num_point_v = 4;
+        s.sidechain_num_channel = 32;
+        c.heads.predicted_lddt_num_channels = 32;
+        c
     }
 
     fn reduced() -> Self {

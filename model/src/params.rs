@@ -226,7 +226,11 @@ impl ParamLayout {
     }
 
     /// [`Self::export`] from values by parameter id (e.g. an exponential moving average).
-    pub fn export_values(&self, values: &BTreeMap<ParamId, Vec<f32>>, source_name: &str) -> ParamFile {
+    pub fn export_values(
+        &self,
+        values: &BTreeMap<ParamId, Vec<f32>>,
+        source_name: &str,
+    ) -> ParamFile {
         let mut tensors: BTreeMap<String, RawTensor> = BTreeMap::new();
         for (id, slot) in &self.slots {
             let Some(values) = values.get(id) else { continue };

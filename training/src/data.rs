@@ -121,7 +121,11 @@ pub fn read_resolution(text: &str) -> Option<f64> {
         if let Some(rest) = line.strip_prefix("REMARK   2 RESOLUTION.") {
             return rest.split_whitespace().next().and_then(|v| v.parse().ok());
         }
-        for key in ["_refine.ls_d_res_high", "_reflns.d_resolution_high", "_em_3d_reconstruction.resolution"] {
+        for key in [
+            "_refine.ls_d_res_high",
+            "_reflns.d_resolution_high",
+            "_em_3d_reconstruction.resolution",
+        ] {
             if let Some(rest) = line.strip_prefix(key) {
                 if let Some(value) = rest.split_whitespace().next().and_then(|v| v.parse().ok()) {
                     return Some(value);

@@ -69,8 +69,7 @@ pub fn make_example(
     let msas: Vec<_> = chain.msa.iter().map(|m| m.select_columns(&residues)).collect();
     let mut raw = make_monomer_raw_features(&sequence, &chain.id, &msas)?;
     // The chain's own numbering, so that relative positions span gaps and crops correctly.
-    let residue_index: Array1<i32> =
-        residues.iter().map(|&i| protein.residue_index[i]).collect();
+    let residue_index: Array1<i32> = residues.iter().map(|&i| protein.residue_index[i]).collect();
     raw.insert("residue_index", residue_index.into_dyn());
 
     let pipeline = PipelineConfig { num_recycle, ..config.pipeline.clone() };
@@ -83,10 +82,16 @@ pub fn make_example(
         })
     };
     let true_msa: Array2<i32> = match slice("true_msa")? {
-        FeatureArray::I32(a) => {
-            a.into_dimensionality::<Ix3>().expect("[iterations, s, r]").index_axis_move(Axis(0), last)
-        }
-        other => other.to_f64().mapv(|v| v as i32).into_dimensionality::<Ix3>().expect("3-D").index_axis_move(Axis(0), last),
+        FeatureArray::I32(a) => a
+            .into_dimensionality::<Ix3>()
+            .expect("[iterations, s, r]")
+            .index_axis_move(Axis(0), last),
+        other => other
+            .to_f64()
+            .mapv(|v| v as i32)
+            .into_dimensionality::<Ix3>()
+            .expect("3-D")
+            .index_axis_move(Axis(0), last),
     };
     let bert_mask: Array2<f64> = slice("bert_mask")?
         .to_f64()

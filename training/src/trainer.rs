@@ -19,7 +19,9 @@ use ferrofold_features::feature_dict::write_atomically;
 use ferrofold_features::process::PipelineConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
-use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile, ParamLayout};
+use ferrofold_model::{
+    AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile, ParamLayout,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -122,10 +124,8 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
-        toml::from_str(&text).map_err(|e| TrainingError::Data {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        toml::from_str(&text)
+            .map_err(|e| TrainingError::Data { path: path.to_path_buf(), message: e.to_string() })
     }
 
     fn validate(&self) -> Result<(CropMode, LossConfig, ModelConfig)> {
@@ -296,7 +296,10 @@ pub fn validate<B: Backend>(
 }
 
 /// Global L2 norm of all gradients.
-fn gradient_norm<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, grads: &GradientsParams) -> f64 {
+fn gradient_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &GradientsParams,
+) -> f64 {
     struct Norm<'a> {
         grads: &'a GradientsParams,
         sum: f64,
@@ -375,7 +378,8 @@ fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
         .collect();
     let text: String = kept.iter().map(|l| format!("{l}\n")).collect();
     write_atomically(path, |mut f| {
-        f.write_all(text.as_bytes()).map_err(|e| ferrofold_features::error::FeaturesError::io(path, e))
+        f.write_all(text.as_bytes())
+            .map_err(|e| ferrofold_features::error::FeaturesError::io(path, e))
     })?;
     Ok(())
 }
@@ -416,18 +420,24 @@ pub fn train<B: AutodiffBackend>(
         ..example_config.clone()
     };
     let resume_from = if config.resume { latest_checkpoint(&config.out) } else { None };
-    let (mut model, layout, mut ema, mut optimizer, first_step, mut nonfinite) = match &resume_from {
+    let (mut model, layout, mut ema, mut optimizer, first_step, mut nonfinite) = match &resume_from
+    {
         Some(dir) => {
             let state: CheckpointState = {
                 let path = dir.join("state.json");
                 let text = io(&path, std::fs::read_to_string(&path))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| TrainingError::Checkpoint { path: path.clone(), message: e.to_string() })?
+                serde_json::from_str(&text).map_err(|e| TrainingError::Checkpoint {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
             };
             if state.preset != config.preset {
                 return Err(TrainingError::Checkpoint {
                     path: dir.clone(),
-                    message: format!("written for preset `{}`, not `{}`", state.preset, config.preset),
+                    message: format!(
+                        "written for preset `{}`, not `{}`",
+                        state.preset, config.preset
+                    ),
                 });
             }
             let file = ParamFile::read(&dir.join("model.safetensors"))?;
@@ -439,14 +449,21 @@ pub fn train<B: AutodiffBackend>(
             })?;
             let record = BinFileRecorder::<FullPrecisionSettings>::new()
                 .load(dir.join("optimizer"), device)
-                .map_err(|e| TrainingError::Checkpoint { path: dir.join("optimizer.bin"), message: e.to_string() })?;
+                .map_err(|e| TrainingError::Checkpoint {
+                    path: dir.join("optimizer.bin"),
+                    message: e.to_string(),
+                })?;
             let optimizer = adam::<B>().load_record(record);
             tracing::info!("resuming from {} (step {})", dir.display(), state.step);
             (model, layout, ema, optimizer, state.step, state.consecutive_nonfinite)
         }
         None => {
             let (model, layout) = match &config.init_params {
-                Some(path) => AlphaFold::<B>::load_with_layout(&ParamFile::read(path)?, &model_config, device)?,
+                Some(path) => AlphaFold::<B>::load_with_layout(
+                    &ParamFile::read(path)?,
+                    &model_config,
+                    device,
+                )?,
                 None => AlphaFold::<B>::init(&model_config, config.seed, device),
             };
             let ema = parameter_values(&model);
@@ -505,7 +522,10 @@ pub fn train<B: AutodiffBackend>(
         let skipped = !(loss.is_finite() && grad_norm.is_finite());
         if skipped {
             nonfinite += 1;
-            tracing::warn!("step {}: non-finite loss ({loss}) or gradient norm ({grad_norm}); skipped", step + 1);
+            tracing::warn!(
+                "step {}: non-finite loss ({loss}) or gradient norm ({grad_norm}); skipped",
+                step + 1
+            );
         } else {
             nonfinite = 0;
             if grad_norm > config.grad_clip_norm {
@@ -561,7 +581,11 @@ fn adam<B: AutodiffBackend>() -> Adam<B> {
     AdamConfig::new().with_epsilon(1e-6).init::<B, AlphaFold<B>>()
 }
 
-fn update_ema(ema: &mut BTreeMap<ParamId, Vec<f32>>, current: &BTreeMap<ParamId, Vec<f32>>, decay: f64) {
+fn update_ema(
+    ema: &mut BTreeMap<ParamId, Vec<f32>>,
+    current: &BTreeMap<ParamId, Vec<f32>>,
+    decay: f64,
+) {
     let decay = decay as f32;
     for (id, values) in current {
         match ema.get_mut(id) {
@@ -594,11 +618,16 @@ fn save_checkpoint<B: AutodiffBackend>(
         io(&tmp, std::fs::remove_dir_all(&tmp))?;
     }
     io(&tmp, std::fs::create_dir_all(&tmp))?;
-    layout.export(&model.valid(), &config.preset).write_safetensors(&tmp.join("model.safetensors"))?;
+    layout
+        .export(&model.valid(), &config.preset)
+        .write_safetensors(&tmp.join("model.safetensors"))?;
     layout.export_values(ema, &config.preset).write_safetensors(&tmp.join("ema.safetensors"))?;
     BinFileRecorder::<FullPrecisionSettings>::new()
         .record(optimizer.to_record(), tmp.join("optimizer"))
-        .map_err(|e| TrainingError::Checkpoint { path: tmp.join("optimizer.bin"), message: e.to_string() })?;
+        .map_err(|e| TrainingError::Checkpoint {
+            path: tmp.join("optimizer.bin"),
+            message: e.to_string(),
+        })?;
     let state = CheckpointState {
         step,
         seed: config.seed,
@@ -606,7 +635,10 @@ fn save_checkpoint<B: AutodiffBackend>(
         consecutive_nonfinite,
     };
     let state_path = tmp.join("state.json");
-    io(&state_path, std::fs::write(&state_path, serde_json::to_string_pretty(&state).expect("plain data")))?;
+    io(
+        &state_path,
+        std::fs::write(&state_path, serde_json::to_string_pretty(&state).expect("plain data")),
+    )?;
     if dir.exists() {
         io(&dir, std::fs::remove_dir_all(&dir))?;
     }
@@ -614,7 +646,8 @@ fn save_checkpoint<B: AutodiffBackend>(
     let latest = checkpoints_dir(&config.out).join("latest");
     let name = format!("step_{step:08}\n");
     write_atomically(&latest, |mut f| {
-        f.write_all(name.as_bytes()).map_err(|e| ferrofold_features::error::FeaturesError::io(&latest, e))
+        f.write_all(name.as_bytes())
+            .map_err(|e| ferrofold_features::error::FeaturesError::io(&latest, e))
     })?;
     // Older checkpoints beyond the newest `keep_checkpoints`.
     let mut steps: Vec<PathBuf> = io(&dir, std::fs::read_dir(checkpoints_dir(&config.out)))?

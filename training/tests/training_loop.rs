@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use burn::backend::Autodiff;
 use ferrofold_model::CpuF32;
-use ferrofold_training::trainer::{latest_checkpoint, train, StepReport, TrainConfig, ValidationReport};
+use ferrofold_training::trainer::{
+    latest_checkpoint, train, StepReport, TrainConfig, ValidationReport,
+};
 use ferrofold_training::TrainingError;
 
 type B = Autodiff<CpuF32>;
@@ -50,8 +52,11 @@ fn metrics(out: &Path) -> Vec<StepReport> {
 fn resumed_run_reproduces_the_uninterrupted_run() {
     let data = tempfile::tempdir().unwrap();
     for key in ["1UBQ_A", "5PTI_A"] {
-        std::fs::copy(fixtures().join(format!("{key}.pdb")), data.path().join(format!("{key}.pdb")))
-            .unwrap();
+        std::fs::copy(
+            fixtures().join(format!("{key}.pdb")),
+            data.path().join(format!("{key}.pdb")),
+        )
+        .unwrap();
     }
     let device = Default::default();
 
@@ -60,7 +65,10 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
     let expected = metrics(whole.path());
     assert_eq!(expected.len(), 6);
     assert!(expected.iter().all(|r| r.loss.is_finite() && !r.skipped));
-    assert!(expected.iter().any(|r| r.chain == "1UBQ_A") && expected.iter().any(|r| r.chain == "5PTI_A"));
+    assert!(
+        expected.iter().any(|r| r.chain == "1UBQ_A")
+            && expected.iter().any(|r| r.chain == "5PTI_A")
+    );
 
     // Stopped after step 4: the checkpoint of step 3 is the last complete one.
     let split = tempfile::tempdir().unwrap();
@@ -78,12 +86,16 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
     assert!(latest_checkpoint(split.path()).unwrap().ends_with("step_00000003"));
 
     let mut resumed_steps = Vec::new();
-    train::<B>(&config(data.path(), split.path(), 6), &device, |r| resumed_steps.push(r.step)).unwrap();
+    train::<B>(&config(data.path(), split.path(), 6), &device, |r| resumed_steps.push(r.step))
+        .unwrap();
     assert_eq!(resumed_steps, vec![4, 5, 6], "continues after the checkpoint");
     let got = metrics(split.path());
     assert_eq!(got.len(), 6);
     for (a, b) in got.iter().zip(&expected) {
-        assert_eq!((a.step, &a.chain, a.residues, a.recycles), (b.step, &b.chain, b.residues, b.recycles));
+        assert_eq!(
+            (a.step, &a.chain, a.residues, a.recycles),
+            (b.step, &b.chain, b.residues, b.recycles)
+        );
         assert_eq!(a.loss, b.loss, "step {}: loss differs after resume", a.step);
         assert_eq!(a.grad_norm, b.grad_norm, "step {}", a.step);
     }
@@ -106,7 +118,8 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
 
 fn one_chain(key: &str) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
-    std::fs::copy(fixtures().join(format!("{key}.pdb")), data.path().join(format!("{key}.pdb"))).unwrap();
+    std::fs::copy(fixtures().join(format!("{key}.pdb")), data.path().join(format!("{key}.pdb")))
+        .unwrap();
     data
 }
 
@@ -146,11 +159,12 @@ fn validation_scores_held_out_chains() {
         ..config(data.path(), out.path(), 3)
     };
     train::<B>(&config, &Default::default(), |_| {}).unwrap();
-    let reports: Vec<ValidationReport> = std::fs::read_to_string(out.path().join("validation.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let reports: Vec<ValidationReport> =
+        std::fs::read_to_string(out.path().join("validation.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
     assert_eq!(reports.iter().map(|r| r.step).collect::<Vec<_>>(), vec![2, 3]);
     for r in &reports {
         assert_eq!(r.chains.keys().collect::<Vec<_>>(), vec!["1UBQ_A"]);

@@ -1,0 +1,141 @@
+//! Seconds per training step (featurize + forward + losses + backward + Adam) on the CPU, at
+//! crops of 64, 128 and 256 residues, for the `reduced` and the full `model_1_ptm` network, with
+//! peak memory. One real chain (1US0_A, 313 residues, with its jackhmmer MSA from
+//! `../shared/data`), AlphaFold's training MSA depths (128 clusters, 1,024 extra rows), no
+//! recycling before the gradient pass. Each case runs in its own process so that its peak
+//! resident memory is its own.
+//!
+//! ```sh
+//! cargo bench -p ferrofold-training --bench train_step
+//! FERROFOLD_BENCH_STEPS=4 FERROFOLD_BENCH_CASES=reduced:64,model_1_ptm:64 cargo bench ...
+//! ```
+//! Writes `bench/results/train_step.json`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use burn::backend::Autodiff;
+use ferrofold_model::CpuF32;
+use ferrofold_training::trainer::{train, TrainConfig};
+
+const CHAIN: &str = "1US0_A";
+const DEFAULT_CASES: &str =
+    "reduced:64,reduced:128,reduced:256,model_1_ptm:64,model_1_ptm:128,model_1_ptm:256";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn shared_data() -> PathBuf {
+    root().join("../shared/data")
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One case, in this process: prints a JSON line.
+fn run_case(preset: &str, crop: usize) {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let source = shared_data().join("structures").join(format!("{CHAIN}.pdb"));
+    std::fs::copy(&source, data.path().join(format!("{CHAIN}.pdb"))).expect("copy chain");
+    let out = tempfile::tempdir().expect("temporary directory");
+    let steps = env_usize("FERROFOLD_BENCH_STEPS", 3).max(2);
+    let config = TrainConfig {
+        preset: preset.into(),
+        data: data.path().to_path_buf(),
+        msa_dir: Some(shared_data().join("msa/jackhmmer")),
+        out: out.path().to_path_buf(),
+        steps,
+        crop_size: crop,
+        max_recycles: 0,
+        warmup_steps: 10,
+        checkpoint_every: 1_000_000,
+        default_resolution: 2.0,
+        ..TrainConfig::default()
+    };
+    let mut seconds = Vec::new();
+    train::<Autodiff<CpuF32>>(&config, &Default::default(), |r| seconds.push(r.seconds))
+        .expect("training");
+    // The first step warms up allocations and caches.
+    let mut timed = seconds[1..].to_vec();
+    timed.sort_by(f64::total_cmp);
+    let line = serde_json::json!({
+        "preset": preset,
+        "crop": crop,
+        "seconds_per_step": timed[timed.len() / 2],
+        "steps_timed": timed.len(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{line}");
+}
+
+fn main() {
+    if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
+        let (preset, crop) = case.split_once(':').expect("preset:crop");
+        run_case(preset, crop.parse().expect("crop size"));
+        return;
+    }
+    if !shared_data().join("structures").join(format!("{CHAIN}.pdb")).exists() {
+        eprintln!("{} not found: skipping the training benchmark", shared_data().display());
+        return;
+    }
+    let timeout = Duration::from_secs(env_usize("FERROFOLD_BENCH_TIMEOUT", 1800) as u64);
+    let cases = std::env::var("FERROFOLD_BENCH_CASES").unwrap_or_else(|_| DEFAULT_CASES.into());
+    let exe = std::env::current_exe().expect("own path");
+    let mut results = Vec::new();
+    println!("{:<12} {:>5} {:>14} {:>14}", "preset", "crop", "s/step", "peak RSS MiB");
+    for case in cases.split(',') {
+        let (preset, crop) = case.split_once(':').expect("preset:crop");
+        let started = Instant::now();
+        let mut child = Command::new(&exe)
+            .env("FERROFOLD_BENCH_CASE", case)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn case");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break Some(status);
+            }
+            if started.elapsed() > timeout {
+                child.kill().ok();
+                child.wait().ok();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let output = child.wait_with_output().map(|o| o.stdout).unwrap_or_default();
+        let parsed = String::from_utf8_lossy(&output)
+            .lines()
+            .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+        let value = match (status, parsed) {
+            (Some(s), Some(v)) if s.success() => v,
+            (None, _) => serde_json::json!({"preset": preset, "crop": crop.parse::<usize>().ok(),
+                "error": format!("timed out after {} s", timeout.as_secs())}),
+            (status, _) => serde_json::json!({"preset": preset, "crop": crop.parse::<usize>().ok(),
+                "error": format!("failed: {status:?} (out of memory?)")}),
+        };
+        match (value["seconds_per_step"].as_f64(), value["peak_rss_mib"].as_f64()) {
+            (Some(s), Some(m)) => println!("{preset:<12} {crop:>5} {s:>14.2} {m:>14.0}"),
+            _ => println!("{preset:<12} {crop:>5} {:>29}", value["error"].as_str().unwrap_or("?")),
+        }
+        results.push(value);
+    }
+    let report = serde_json::json!({
+        "benchmark": "training step on CPU (Autodiff<NdArray<f32>>), chain 1US0_A",
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "results": results,
+    });
+    let path = root().join("bench/results/train_step.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("write");
+    println!("wrote {}", path.display());
+}
