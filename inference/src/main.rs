@@ -37,9 +37,52 @@ enum Command {
     ConvertWeights(ConvertArgs),
     /// Train a network from AlphaFold's random initialisation on a directory of structures.
     Train(TrainArgs),
+    /// Training corpora: build an indexed HDF5 store from structures and alignments, inspect
+    /// it, verify it, cluster its sequences.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Train starting from existing weights (AlphaFold .npz or ferrofold .safetensors), with
     /// the fine-tuning losses (structural violations, experimentally resolved) on.
     Finetune(FinetuneArgs),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Store every structure of a directory (with its alignment) in a store; continues an
+    /// interrupted build.
+    Build {
+        /// Directory of PDB/mmCIF files (one chain each).
+        #[arg(long)]
+        structures: PathBuf,
+        /// Directory of alignments named after the structure files.
+        #[arg(long)]
+        msa_dir: Option<PathBuf>,
+        /// The store (created if absent).
+        #[arg(long)]
+        store: PathBuf,
+        /// Chains per shard file.
+        #[arg(long, default_value_t = 256)]
+        shard_size: usize,
+    },
+    /// Summarise a store, or show one chain.
+    Inspect {
+        store: PathBuf,
+        #[arg(long)]
+        chain: Option<String>,
+    },
+    /// Read every chain back and check it against the index.
+    Verify { store: PathBuf },
+    /// Cluster the store's sequences with mmseqs2 (writes <store>/clusters.tsv, which
+    /// `ferrofold train --data <store>` then samples by).
+    Cluster {
+        store: PathBuf,
+        #[arg(long, default_value_t = 0.4)]
+        min_seq_id: f64,
+        #[arg(long, default_value_t = 0.8)]
+        coverage: f64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
 /// Every option of `ferrofold train`; each overrides the same key of `--config`.
@@ -101,6 +144,16 @@ struct TrainArgs {
     /// heads' losses).
     #[arg(long)]
     default_resolution: Option<f64>,
+    /// Cluster file (mmseqs2 `representative<TAB>member`) for AlphaFold's cluster-weighted
+    /// sampling; default: <data>/clusters.tsv when --data is a store that has one.
+    #[arg(long)]
+    clusters: Option<PathBuf>,
+    /// Train only on chains released before this date (YYYY-MM-DD).
+    #[arg(long)]
+    released_before: Option<String>,
+    /// Train only on chains of at most this resolution (Å).
+    #[arg(long)]
+    max_resolution: Option<f64>,
     /// Held-out structures, predicted every --validate-every steps (lDDT-Cα into
     /// validation.jsonl).
     #[arg(long)]
@@ -298,6 +351,7 @@ fn main() -> ExitCode {
         },
         Command::ConvertWeights(args) => convert_weights(args),
         Command::Train(args) => train(args, None),
+        Command::Data(command) => data(command),
         Command::Finetune(args) => train(args.train, Some(args.params)),
     };
     match result {
@@ -716,6 +770,18 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
     if args.validation_data.is_some() {
         c.validation_data = args.validation_data.clone();
     }
+    if args.clusters.is_some() {
+        c.clusters = args.clusters.clone();
+    }
+    if c.clusters.is_none() {
+        c.clusters = ferrofold_data::cluster::clusters_file(&c.data);
+    }
+    if args.released_before.is_some() {
+        c.filter.released_before = args.released_before.clone();
+    }
+    if args.max_resolution.is_some() {
+        c.filter.max_resolution = args.max_resolution;
+    }
     c.resume |= args.resume;
     if c.data.as_os_str().is_empty() {
         anyhow::bail!("no training data: give --data DIR (or `data` in --config)");
@@ -782,5 +848,110 @@ fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
         summary.metrics.display(),
         plot.display()
     );
+    Ok(())
+}
+
+fn data(command: DataCommand) -> Result<()> {
+    use ferrofold_data::store::{build_store, BuildOptions, ChainStore};
+    match command {
+        DataCommand::Build { structures, msa_dir, store, shard_size } => {
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} files")
+                    .expect("valid template"),
+            );
+            let summary = build_store(
+                &structures,
+                msa_dir.as_deref(),
+                &store,
+                &BuildOptions { shard_size },
+                |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )
+            .with_context(|| format!("building {}", store.display()))?;
+            bar.finish_and_clear();
+            eprintln!(
+                "{}: {} chains stored now, {} in all; {} files skipped (listed in manifest.json), {} stored before",
+                store.display(),
+                summary.added,
+                summary.total,
+                summary.skipped,
+                summary.already_stored
+            );
+        }
+        DataCommand::Inspect { store, chain } => {
+            let opened = ChainStore::open(&store)?;
+            match chain {
+                Some(id) => {
+                    let entry = opened
+                        .entry(&id)
+                        .with_context(|| format!("{}: no chain {id}", store.display()))?;
+                    println!("{}", serde_json::to_string_pretty(entry)?);
+                }
+                None => {
+                    let entries = opened.entries();
+                    let residues: usize = entries.iter().map(|e| e.length).sum();
+                    let with_msa = entries.iter().filter(|e| e.msa_rows > 0).count();
+                    let resolved: Vec<f64> =
+                        entries.iter().map(|e| e.resolution).filter(|&r| r > 0.0).collect();
+                    let dates: Vec<&String> =
+                        entries.iter().filter_map(|e| e.release_date.as_ref()).collect();
+                    println!("store        {}", store.display());
+                    println!(
+                        "chains       {} in {} shards",
+                        entries.len(),
+                        opened.manifest.shards.len()
+                    );
+                    println!("residues     {residues}");
+                    println!("alignments   {with_msa} chains");
+                    println!(
+                        "resolution   {} chains state one{}",
+                        resolved.len(),
+                        if resolved.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " ({:.2}–{:.2} Å)",
+                                resolved.iter().cloned().fold(f64::INFINITY, f64::min),
+                                resolved.iter().cloned().fold(0.0, f64::max)
+                            )
+                        }
+                    );
+                    if let (Some(first), Some(last)) = (dates.iter().min(), dates.iter().max()) {
+                        println!("released     {first} … {last}");
+                    }
+                    println!("skipped      {} files", opened.manifest.skipped.len());
+                }
+            }
+        }
+        DataCommand::Verify { store } => {
+            let opened = ChainStore::open(&store)?;
+            let problems = opened.verify();
+            if problems.is_empty() {
+                eprintln!(
+                    "{}: {} chains, all readable and consistent",
+                    store.display(),
+                    opened.entries().len()
+                );
+            } else {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                bail!("{}: {} problems", store.display(), problems.len());
+            }
+        }
+        DataCommand::Cluster { store, min_seq_id, coverage, threads } => {
+            let opened = ChainStore::open(&store)?;
+            let (path, count) = ferrofold_data::cluster::cluster_store(
+                &opened,
+                min_seq_id,
+                coverage,
+                threads,
+                std::time::Duration::from_secs(3600),
+            )?;
+            eprintln!("{} chains in {count} clusters: {}", opened.entries().len(), path.display());
+        }
+    }
     Ok(())
 }

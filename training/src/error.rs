@@ -8,10 +8,12 @@ pub enum TrainingError {
     Features(#[from] ferrofold_features::error::FeaturesError),
     #[error(transparent)]
     Model(#[from] ferrofold_model::ModelError),
+    #[error(transparent)]
+    Data(#[from] ferrofold_data::DataError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error("{path}: {message}")]
-    Data { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: String },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
     #[error("invalid training configuration: {0}")]

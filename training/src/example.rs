@@ -12,10 +12,10 @@ use ndarray::{Array1, Array2, Axis, Ix3};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::TrainingChain;
 use crate::error::{Result, TrainingError};
 use crate::labels::StructureLabels;
 use crate::losses::MsaTargets;
+use ferrofold_data::TrainingChain;
 
 /// How examples are cut and featurized.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub fn make_example(
     let features = process_monomer_features(&raw, &pipeline, rand::Rng::random(&mut rng))?;
     let last = num_recycle;
     let slice = |name: &str| -> Result<FeatureArray> {
-        features.get(name).cloned().ok_or_else(|| TrainingError::Data {
+        features.get(name).cloned().ok_or_else(|| TrainingError::Invalid {
             path: chain.path.clone(),
             message: format!("the pipeline produced no `{name}`"),
         })

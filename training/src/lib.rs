@@ -3,12 +3,13 @@
 //! functions, training examples through AlphaFold's input pipeline, and the training loop with
 //! resumable checkpoints.
 
-pub mod data;
 pub mod error;
 pub mod example;
 pub mod labels;
 pub mod losses;
 pub mod trainer;
+
+pub use ferrofold_data as data;
 
 pub use error::{Result, TrainingError};
 pub use labels::{LabelTensors, StructureLabels};

@@ -26,10 +26,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{load_chains, TrainingChain};
 use crate::error::{Result, TrainingError};
 use crate::example::{make_example, ExampleConfig};
 use crate::losses::{alphafold_loss, LossConfig, Predictions};
+use ferrofold_data::sampling::read_clusters;
+use ferrofold_data::{load_chains, ChainFilter, ChainStore, TrainingChain, WeightedSampler};
 
 /// Every option of a run. Read from TOML (`ferrofold train --config`), each also a flag.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,8 +38,14 @@ use crate::losses::{alphafold_loss, LossConfig, Predictions};
 pub struct TrainConfig {
     /// Network preset (`reduced`, `model_1_ptm`, ...).
     pub preset: String,
-    /// Directory of PDB/mmCIF files (one chain each).
+    /// Directory of PDB/mmCIF files (one chain each), or a store built by `ferrofold data
+    /// build`.
     pub data: PathBuf,
+    /// mmseqs2 cluster file (`representative<TAB>member`): chains are drawn with AlphaFold's
+    /// weights (1 / cluster size, longer chains favoured); without it, uniformly.
+    pub clusters: Option<PathBuf>,
+    /// Which chains of `data` to train on (AlphaFold's filters by default).
+    pub filter: ChainFilter,
     /// Directory of alignments named after the structure files (`<stem>.a3m|.sto|.aln`).
     pub msa_dir: Option<PathBuf>,
     /// Output directory: `metrics.jsonl`, `checkpoints/`, the final weights.
@@ -92,6 +99,8 @@ impl Default for TrainConfig {
         Self {
             preset: "reduced".into(),
             data: PathBuf::new(),
+            clusters: None,
+            filter: ChainFilter::default(),
             msa_dir: None,
             out: PathBuf::from("training_run"),
             steps: 100,
@@ -124,8 +133,10 @@ impl Default for TrainConfig {
 impl TrainConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
-        toml::from_str(&text)
-            .map_err(|e| TrainingError::Data { path: path.to_path_buf(), message: e.to_string() })
+        toml::from_str(&text).map_err(|e| TrainingError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     }
 
     fn validate(&self) -> Result<(CropMode, LossConfig, ModelConfig)> {
@@ -220,6 +231,97 @@ pub struct TrainSummary {
     pub final_params: PathBuf,
     pub final_ema_params: PathBuf,
     pub metrics: PathBuf,
+}
+
+/// The chains a run draws from: read from structure files up front, or from a store on demand.
+pub enum Corpus {
+    Loaded(Vec<TrainingChain>),
+    Store { store: ChainStore, ids: Vec<String> },
+}
+
+impl Corpus {
+    /// `dir` (a store or a directory of structures), filtered.
+    pub fn open(dir: &Path, msa_dir: Option<&Path>, filter: &ChainFilter) -> Result<Self> {
+        let corpus = if ChainStore::is_store(dir) {
+            let store = ChainStore::open(dir)?;
+            let ids = store
+                .entries()
+                .iter()
+                .filter(|e| match filter.rejects(e) {
+                    Some(reason) => {
+                        tracing::debug!("{}: left out ({reason})", e.id);
+                        false
+                    }
+                    None => true,
+                })
+                .map(|e| e.id.clone())
+                .collect();
+            Corpus::Store { store, ids }
+        } else {
+            let chains = load_chains(dir, msa_dir)?
+                .into_iter()
+                .filter(|c| {
+                    let entry = ferrofold_data::store::ChainEntry {
+                        id: c.id.clone(),
+                        shard: String::new(),
+                        length: c.protein.aatype.len(),
+                        sequence: c.sequence(),
+                        resolution: c.resolution,
+                        release_date: c.release_date.clone(),
+                        msa_rows: 0,
+                        source: String::new(),
+                    };
+                    filter
+                        .rejects(&entry)
+                        .inspect(|r| tracing::debug!("{}: left out ({r})", c.id))
+                        .is_none()
+                })
+                .collect();
+            Corpus::Loaded(chains)
+        };
+        if corpus.is_empty() {
+            return Err(TrainingError::Config(format!(
+                "no chain of {} passes the filters",
+                dir.display()
+            )));
+        }
+        Ok(corpus)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Corpus::Loaded(chains) => chains.len(),
+            Corpus::Store { ids, .. } => ids.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (id, length) of every chain, in index order.
+    pub fn lengths(&self) -> Vec<(String, usize)> {
+        match self {
+            Corpus::Loaded(chains) => {
+                chains.iter().map(|c| (c.id.clone(), c.protein.aatype.len())).collect()
+            }
+            Corpus::Store { store, ids } => {
+                ids.iter().map(|id| (id.clone(), store.entry(id).map_or(0, |e| e.length))).collect()
+            }
+        }
+    }
+
+    pub fn get(&self, index: usize) -> Result<std::borrow::Cow<'_, TrainingChain>> {
+        Ok(match self {
+            Corpus::Loaded(chains) => std::borrow::Cow::Borrowed(&chains[index]),
+            Corpus::Store { store, ids } => std::borrow::Cow::Owned(store.read(&ids[index])?),
+        })
+    }
+
+    /// Every chain (validation sets are small).
+    pub fn all(&self) -> Result<Vec<TrainingChain>> {
+        (0..self.len()).map(|i| self.get(i).map(|c| c.into_owned())).collect()
+    }
 }
 
 /// The saved state besides the tensors.
@@ -391,13 +493,12 @@ pub fn train<B: AutodiffBackend>(
     mut on_step: impl FnMut(&StepReport),
 ) -> Result<TrainSummary> {
     let (crop_mode, loss_config, model_config) = config.validate()?;
-    let chains = load_chains(&config.data, config.msa_dir.as_deref())?;
-    tracing::info!(
-        "{} chains from {} ({} with alignments)",
-        chains.len(),
-        config.data.display(),
-        chains.iter().filter(|c| c.msa.is_some()).count()
-    );
+    let corpus = Corpus::open(&config.data, config.msa_dir.as_deref(), &config.filter)?;
+    let sampler = match &config.clusters {
+        Some(path) => WeightedSampler::new(&corpus.lengths(), &read_clusters(path)?),
+        None => WeightedSampler::uniform(corpus.len()),
+    };
+    tracing::info!("{} chains from {}", corpus.len(), config.data.display());
     io(&config.out, std::fs::create_dir_all(checkpoints_dir(&config.out)))?;
     let example_config = ExampleConfig {
         crop_size: config.crop_size,
@@ -411,7 +512,9 @@ pub fn train<B: AutodiffBackend>(
     };
 
     let validation_chains = match &config.validation_data {
-        Some(dir) => load_chains(dir, config.msa_dir.as_deref())?,
+        Some(dir) => {
+            Corpus::open(dir, config.msa_dir.as_deref(), &ChainFilter::default())?.all()?
+        }
         None => Vec::new(),
     };
     let validation_config = ExampleConfig {
@@ -503,9 +606,9 @@ pub fn train<B: AutodiffBackend>(
     for step in first_step..config.steps {
         let started = Instant::now();
         let mut rng = step_rng(config.seed, step);
-        let chain: &TrainingChain = &chains[rng.random_range(0..chains.len())];
+        let chain = corpus.get(sampler.sample(&mut rng))?;
         let recycles = rng.random_range(0..=config.max_recycles);
-        let example = make_example(chain, &example_config, recycles, rng.random())?;
+        let example = make_example(&chain, &example_config, recycles, rng.random())?;
         let out = forward_for_training(&model, &example.batch, &model_config, device)?;
         let labels = example.labels.to_tensors::<B>(device);
         let breakdown = alphafold_loss(

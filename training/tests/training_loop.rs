@@ -171,3 +171,39 @@ fn validation_scores_held_out_chains() {
         assert!((0.0..=1.0).contains(&r.mean_lddt_ca), "{r:?}");
     }
 }
+
+#[test]
+fn trains_from_a_store_with_cluster_weights_and_filters() {
+    use ferrofold_data::store::{build_store, BuildOptions};
+    let store = tempfile::tempdir().unwrap();
+    build_store(
+        &fixtures(),
+        Some(&fixtures()),
+        store.path(),
+        &BuildOptions { shard_size: 2 },
+        |_, _| {},
+    )
+    .unwrap();
+    // 1AKE and 4AKE in one cluster: together they are drawn as often as 1UBQ alone.
+    let clusters = store.path().join("clusters.tsv");
+    std::fs::write(
+        &clusters,
+        "1AKE_A\t1AKE_A\n1AKE_A\t4AKE_A\n1UBQ_A\t1UBQ_A\n5PTI_A\t5PTI_A\n1A1F_A\t1A1F_A\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut config = TrainConfig {
+        clusters: Some(clusters),
+        msa_dir: None,
+        ..config(store.path(), out.path(), 2)
+    };
+    // Leave out everything longer than 100 residues: 1UBQ (76) and 5PTI (58) remain.
+    config.filter.max_length = Some(100);
+    let mut seen = Vec::new();
+    train::<B>(&config, &Default::default(), |r| seen.push(r.chain.clone())).unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|c| c == "1UBQ_A" || c == "5PTI_A"), "{seen:?}");
+    config.filter.max_length = Some(5);
+    let error = train::<B>(&config, &Default::default(), |_| {}).unwrap_err().to_string();
+    assert!(error.contains("passes the filters"), "{error}");
+}

@@ -8,7 +8,7 @@ use ferrofold_features::msa::Msa;
 use ferrofold_features::protein::{read_structure, Protein};
 use ferrofold_features::residue_constants::RESTYPES;
 
-use crate::error::{Result, TrainingError};
+use crate::error::{DataError, Result};
 
 /// One chain to train on.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct TrainingChain {
     pub msa: Option<Msa>,
     /// Resolution in Å from the file's header, 0 when it gives none (NMR, predictions).
     pub resolution: f64,
+    /// Release (or deposition) date as `YYYY-MM-DD`, when the file states one.
+    pub release_date: Option<String>,
 }
 
 impl TrainingChain {
@@ -36,12 +38,12 @@ impl TrainingChain {
     pub fn read(path: &Path, msa_dir: Option<&Path>) -> Result<Self> {
         let protein = read_structure(path, None)?;
         if protein.aatype.is_empty() {
-            return Err(TrainingError::Data {
+            return Err(DataError::Invalid {
                 path: path.to_path_buf(),
                 message: "no protein residues".into(),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
         let id = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -49,6 +51,7 @@ impl TrainingChain {
             .unwrap_or_default();
         let mut chain = Self {
             resolution: read_resolution(&text).unwrap_or(0.0),
+            release_date: read_release_date(&text),
             id,
             path: path.to_path_buf(),
             protein,
@@ -77,7 +80,7 @@ impl TrainingChain {
 
 /// Every `.pdb`, `.ent`, `.cif` and `.mmcif` file of `dir`, sorted by name.
 pub fn structure_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| TrainingError::io(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -87,7 +90,7 @@ pub fn structure_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(TrainingError::Data {
+        return Err(DataError::Invalid {
             path: dir.to_path_buf(),
             message: "no structure files (.pdb, .ent, .cif, .mmcif)".into(),
         });
@@ -106,7 +109,7 @@ pub fn load_chains(dir: &Path, msa_dir: Option<&Path>) -> Result<Vec<TrainingCha
         }
     }
     if chains.is_empty() {
-        return Err(TrainingError::Data {
+        return Err(DataError::Invalid {
             path: dir.to_path_buf(),
             message: "none of the structure files could be read".into(),
         });
@@ -139,9 +142,57 @@ pub fn read_resolution(text: &str) -> Option<f64> {
     None
 }
 
+const MONTHS: [&str; 12] =
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+
+/// The date a PDB `HEADER` (deposition, `DD-MON-YY`) or an mmCIF file (first revision, else
+/// deposition) states, as `YYYY-MM-DD`.
+pub fn read_release_date(text: &str) -> Option<String> {
+    for line in text.lines() {
+        if line.starts_with("HEADER") && line.len() >= 59 {
+            let date = line.get(50..59)?.trim();
+            let mut parts = date.split('-');
+            let (day, month, year) = (parts.next()?, parts.next()?, parts.next()?);
+            let month = MONTHS.iter().position(|m| *m == month)? + 1;
+            let year: u32 = year.parse().ok()?;
+            // Two-digit years: the PDB began in 1971.
+            let year = if year >= 71 { 1900 + year } else { 2000 + year };
+            return Some(format!("{year:04}-{month:02}-{:02}", day.parse::<u32>().ok()?));
+        }
+        for key in [
+            "_pdbx_audit_revision_history.revision_date",
+            "_pdbx_database_status.recvd_initial_deposition_date",
+        ] {
+            if let Some(rest) = line.strip_prefix(key) {
+                let value = rest.trim().trim_matches('\'');
+                if value.len() == 10 && value.as_bytes()[4] == b'-' {
+                    return Some(value.to_string());
+                }
+            }
+        }
+        if line.starts_with("ATOM") {
+            break;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
-    use super::read_resolution;
+    use super::{read_release_date, read_resolution};
+
+    #[test]
+    fn release_dates_from_pdb_and_mmcif_headers() {
+        let header = format!("HEADER    {:<40}24-MAR-98   1ABC", "HYDROLASE");
+        assert_eq!(read_release_date(&header), Some("1998-03-24".into()));
+        let header = format!("HEADER    {:<40}01-JAN-00   1UBQ", "PROTEIN");
+        assert_eq!(read_release_date(&header), Some("2000-01-01".into()));
+        assert_eq!(
+            read_release_date("_pdbx_database_status.recvd_initial_deposition_date 2003-07-11\n"),
+            Some("2003-07-11".into())
+        );
+        assert_eq!(read_release_date("ATOM      1  N   MET A   1\n"), None);
+    }
 
     #[test]
     fn resolution_from_pdb_and_mmcif_headers() {
