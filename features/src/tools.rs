@@ -322,6 +322,72 @@ pub fn mmseqs_easy_search(sequence: &str, database: &Path, options: &RunOptions)
     run_cached(inv, options)
 }
 
+/// mmseqs2 `easy-search` of `sequence` against a FASTA (or mmseqs) database, returned as an
+/// A3M alignment (query first, then every hit over the query's columns, target insertions in
+/// lower case): the search ColabFold runs, without its server.
+pub fn mmseqs_search_a3m(sequence: &str, database: &Path, options: &RunOptions) -> Result<String> {
+    let format = "target,qstart,qend,qaln,taln";
+    let key = ["easy-search", "-e", "0.001", "--format-output", format];
+    let db = database.display().to_string();
+    let threads = options.threads.to_string();
+    let inv = Invocation {
+        tool: Tool::new("mmseqs", "mmseqs2"),
+        input_name: "query.fasta",
+        input: fasta("query", sequence),
+        output_name: "hits.tsv",
+        args: strings(&[
+            "easy-search",
+            "query.fasta",
+            &db,
+            "hits.tsv",
+            "tmp",
+            "-e",
+            "0.001",
+            "--format-output",
+            format,
+            "--threads",
+            &threads,
+            "-v",
+            "1",
+        ]),
+        key_args: &key,
+        databases: vec![database],
+    };
+    let hits = run_cached(inv, options)?;
+    hits_to_a3m(sequence, &hits)
+}
+
+/// Converts mmseqs2 hits (`target, qstart, qend, qaln, taln` per line, 1-based inclusive query
+/// range) into A3M rows over the whole query.
+pub fn hits_to_a3m(query: &str, hits: &str) -> Result<String> {
+    let mut out = format!(">query\n{query}\n");
+    for (number, line) in hits.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |what: &str| {
+            FeaturesError::InvalidInput(format!("mmseqs2 hit line {}: {what}", number + 1))
+        };
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [target, qstart, qend, qaln, taln] = fields[..] else {
+            return Err(bad("expected 5 tab-separated fields"));
+        };
+        let qstart: usize = qstart.parse().map_err(|_| bad("query start is not a number"))?;
+        let qend: usize = qend.parse().map_err(|_| bad("query end is not a number"))?;
+        if qstart == 0 || qend > query.len() || qstart > qend || qaln.len() != taln.len() {
+            return Err(bad("alignment does not fit the query"));
+        }
+        let mut row = "-".repeat(qstart - 1);
+        for (q, t) in qaln.bytes().zip(taln.bytes()) {
+            match (q, t) {
+                (b'-', t) => row.push(char::from(t.to_ascii_lowercase())),
+                (_, b'-') => row.push('-'),
+                (_, t) => row.push(char::from(t.to_ascii_uppercase())),
+            }
+        }
+        row.push_str(&"-".repeat(query.len() - qend));
+        out.push_str(&format!(">{target}\n{row}\n"));
+    }
+    Ok(out)
+}
+
 /// kalign alignment of several sequences; returns the aligned FASTA text (in input order).
 pub fn kalign(sequences: &[(&str, &str)], options: &RunOptions) -> Result<String> {
     if sequences.len() < 2 {
@@ -342,6 +408,22 @@ pub fn kalign(sequences: &[(&str, &str)], options: &RunOptions) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mmseqs_hits_become_a3m_rows_over_the_whole_query() {
+        // Query ACDEFGHIK; the hit covers query 3..7 (DEFGH) with an insertion (target W after
+        // E) and a deletion (query G).
+        let a3m = hits_to_a3m("ACDEFGHIK", "hit1\t3\t7\tDE-FGH\tDEWY-H\n").unwrap();
+        assert_eq!(a3m, ">query\nACDEFGHIK\n>hit1\n--DEwY-H--\n");
+        let msa = crate::parsers::a3m::parse_a3m(&a3m, "hits").unwrap();
+        assert_eq!(msa.sequences[1], "--DEY-H--");
+        assert_eq!(msa.deletion_matrix[1], vec![0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        assert!(hits_to_a3m("ACD", "x\t2\t9\tCD\tCD\n").is_err());
+        assert!(hits_to_a3m("ACD", "only\tthree\tfields\n")
+            .unwrap_err()
+            .to_string()
+            .contains("line 1"));
+    }
 
     #[test]
     fn a_missing_tool_names_its_package() {

@@ -7,6 +7,7 @@ pub mod memory;
 pub mod plots;
 pub mod predict;
 pub mod score;
+pub mod search;
 
 pub use error::{InferenceError, Result};
 pub use predict::{predict_record, ModelSpec, PredictOptions, Progress, RecordResult, Weights};

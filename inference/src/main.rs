@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_features::featurize::{alignments_in_dir, featurize_many, featurize_query};
 use ferrofold_features::parsers::fasta::parse_fasta_file;
+use ferrofold_features::tools::RunOptions;
+use ferrofold_inference::search::{search_alignments, MsaTool};
 use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, Progress, Weights};
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use ferrofold_training::TrainConfig;
@@ -138,6 +140,9 @@ struct TrainArgs {
     /// initial or finetune.
     #[arg(long)]
     phase: Option<String>,
+    /// Fraction of the backbone FAPE clamped at 10 Å (AlphaFold: 0.9).
+    #[arg(long)]
+    fape_clamped_fraction: Option<f64>,
     #[arg(long)]
     max_nonfinite_steps: Option<usize>,
     /// Resolution (Å) assumed for files that state none (0: leave them out of the confidence
@@ -197,6 +202,18 @@ struct PredictArgs {
     /// `single-sequence`: use no alignment (the default when none is given).
     #[arg(long, value_enum)]
     msa_mode: Option<MsaMode>,
+    /// Search an MSA for each record with this tool (Debian packages hmmer, mmseqs2, hhsuite)
+    /// against every --database; alignments go to <out-dir>/<id>/msas/.
+    #[arg(long, value_enum, requires = "databases", conflicts_with_all = ["msas", "msa_dir", "msa_mode"])]
+    msa_tool: Option<SearchTool>,
+    /// Sequence database of --msa-tool (FASTA for jackhmmer and mmseqs2, an ffindex prefix for
+    /// hhblits); repeat for several (their alignments are merged).
+    #[arg(long = "database")]
+    databases: Vec<PathBuf>,
+    /// Where search results are cached (default: <out-dir>/msa_cache); the same sequence,
+    /// tool and database reuse the earlier result.
+    #[arg(long)]
+    msa_cache: Option<PathBuf>,
     /// Parameters: DeepMind params_model_*.npz or ferrofold .safetensors; repeat to run several
     /// models (ranked by pTM for _ptm presets, else mean pLDDT). Without it: the bundled
     /// UNTRAINED model.
@@ -250,6 +267,13 @@ struct ScoreArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SearchTool {
+    Jackhmmer,
+    Mmseqs2,
+    Hhblits,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -472,6 +496,40 @@ fn predict(args: PredictArgs) -> Result<()> {
     for record in &records {
         let id = ferrofold_features::featurize::record_id(record);
         let alignments = match (&args.msa_dir, args.msa_mode) {
+            _ if args.msa_tool.is_some() => {
+                let tool = match args.msa_tool.expect("checked") {
+                    SearchTool::Jackhmmer => MsaTool::Jackhmmer,
+                    SearchTool::Mmseqs2 => MsaTool::Mmseqs2,
+                    SearchTool::Hhblits => MsaTool::Hhblits,
+                };
+                let run = RunOptions {
+                    threads: args.threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(2, |n| n.get())
+                    }),
+                    cache_dir: Some(
+                        args.msa_cache.clone().unwrap_or_else(|| args.out_dir.join("msa_cache")),
+                    ),
+                    ..RunOptions::default()
+                };
+                let sequence = record.sequence.clone();
+                match search_alignments(
+                    &sequence,
+                    tool,
+                    &args.databases,
+                    &run,
+                    &args.out_dir.join(&id),
+                ) {
+                    Ok(paths) => paths,
+                    Err(e) => {
+                        failures += 1;
+                        eprintln!(
+                            "error: {}: MSA search: {e:#}",
+                            record_source(&args.input, record)
+                        );
+                        continue;
+                    }
+                }
+            }
             (_, Some(MsaMode::SingleSequence)) => vec![],
             (Some(dir), None) => {
                 let found = alignments_in_dir(dir, &id);
@@ -772,6 +830,9 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
     }
     if args.clusters.is_some() {
         c.clusters = args.clusters.clone();
+    }
+    if args.fape_clamped_fraction.is_some() {
+        c.fape_clamped_fraction = args.fape_clamped_fraction;
     }
     if c.clusters.is_none() {
         c.clusters = ferrofold_data::cluster::clusters_file(&c.data);

@@ -282,3 +282,110 @@ fn bad_input_fails_with_one_line_naming_the_file() {
     let err = stderr(&out);
     assert!(err.contains("50000 residues need about") && err.contains("GiB"), "{err}");
 }
+
+#[test]
+fn msa_search_with_each_tool_feeds_the_prediction_and_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small database: the fixture chains' sequences, ubiquitin among them.
+    let mut database = String::new();
+    for key in ["1UBQ_A", "5PTI_A", "1AKE_A", "1A1F_A"] {
+        let text = std::fs::read_to_string(root().join(format!("tests/fixtures/data/{key}.fasta")))
+            .unwrap();
+        let sequence: String = text.lines().skip(1).take_while(|l| !l.starts_with('>')).collect();
+        database.push_str(&format!(">{key}\n{sequence}\n"));
+    }
+    let db = dir.path().join("db.fasta");
+    std::fs::write(&db, database).unwrap();
+    for (tool, file) in [("jackhmmer", "jackhmmer_0_db.sto"), ("mmseqs2", "mmseqs2_0_db.a3m")] {
+        let out_dir = dir.path().join(tool);
+        let run = || {
+            ferrofold(&[
+                "predict",
+                &example("ubiquitin.fasta"),
+                "--out-dir",
+                out_dir.to_str().unwrap(),
+                "--msa-tool",
+                tool,
+                "--database",
+                db.to_str().unwrap(),
+                "--recycles",
+                "0",
+                "--no-plots",
+                "--quiet",
+            ])
+        };
+        let first = run();
+        assert!(first.status.success(), "{tool}: {}", stderr(&first));
+        let msa = out_dir.join("1UBQ_A/msas").join(file);
+        let text = std::fs::read_to_string(&msa).unwrap();
+        assert!(text.contains("1UBQ_A"), "{tool}: ubiquitin finds itself:\n{text}");
+        assert!(!text.contains("5PTI_A"), "{tool}: unrelated chains are not hits");
+        assert!(out_dir.join("1UBQ_A/ranked_0.pdb").is_file());
+        let cached: Vec<_> = std::fs::read_dir(out_dir.join("msa_cache")).unwrap().collect();
+        assert_eq!(cached.len(), 1, "{tool}: one cached result");
+        // The second run reads the cache: same alignment, even with the tool gone from PATH.
+        std::fs::remove_file(&msa).unwrap();
+        let second = Command::new(env!("CARGO_BIN_EXE_ferrofold"))
+            .args([
+                "predict",
+                &example("ubiquitin.fasta"),
+                "--out-dir",
+                out_dir.to_str().unwrap(),
+                "--msa-tool",
+                tool,
+                "--database",
+                db.to_str().unwrap(),
+                "--recycles",
+                "0",
+                "--no-plots",
+                "--quiet",
+            ])
+            .env("PATH", "")
+            .output()
+            .unwrap();
+        assert!(second.status.success(), "{tool}: {}", stderr(&second));
+        assert_eq!(std::fs::read_to_string(&msa).unwrap(), text);
+    }
+}
+
+#[test]
+fn a_missing_search_tool_or_database_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.fasta");
+    std::fs::write(&db, ">x\nMKV\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrofold"))
+        .args([
+            "predict",
+            &example("ubiquitin.fasta"),
+            "--out-dir",
+            dir.path().join("out").to_str().unwrap(),
+            "--msa-tool",
+            "jackhmmer",
+            "--database",
+            db.to_str().unwrap(),
+            "--quiet",
+        ])
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(!err.contains("panicked"), "{err}");
+    let line =
+        err.lines().find(|l| l.starts_with("error") && l.contains("ubiquitin.fasta")).expect(&err);
+    assert!(line.contains("jackhmmer") && line.contains("hmmer"), "{line}");
+    // A database that does not exist is named too.
+    let out = ferrofold(&[
+        "predict",
+        &example("ubiquitin.fasta"),
+        "--out-dir",
+        dir.path().join("out").to_str().unwrap(),
+        "--msa-tool",
+        "mmseqs2",
+        "--database",
+        "/nonexistent/uniref.fasta",
+        "--quiet",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/nonexistent/uniref.fasta"), "{}", stderr(&out));
+}

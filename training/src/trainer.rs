@@ -74,6 +74,9 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// `initial` (no violation or experimentally-resolved terms) or `finetune`.
     pub phase: String,
+    /// Fraction of the backbone FAPE that is clamped at 10 Å (AlphaFold: 0.9). Lower values
+    /// give every residue pair a gradient from the start, which speeds up fitting few chains.
+    pub fape_clamped_fraction: Option<f64>,
     /// Stop after this many steps in a row with a non-finite loss or gradient.
     pub max_nonfinite_steps: usize,
     /// Resolution (Å) assumed for structures whose file states none; 0 leaves them out of the
@@ -119,6 +122,7 @@ impl Default for TrainConfig {
             checkpoint_every: 50,
             keep_checkpoints: 3,
             phase: "initial".into(),
+            fape_clamped_fraction: None,
             max_nonfinite_steps: 10,
             default_resolution: 0.0,
             init_params: None,
@@ -150,6 +154,14 @@ impl TrainConfig {
                 )))
             }
         };
+        if let Some(fraction) = self.fape_clamped_fraction {
+            if !(0.0..=1.0).contains(&fraction) {
+                return Err(TrainingError::Config(
+                    "fape_clamped_fraction must lie in [0, 1]".into(),
+                ));
+            }
+            loss.fape_clamped_fraction = fraction;
+        }
         let model = ModelConfig::preset(&self.preset)?;
         if model.heads.predicted_aligned_error_num_bins.is_some() {
             loss = loss.with_predicted_aligned_error();

@@ -1,0 +1,80 @@
+//! MSA search for `ferrofold predict --msa-tool`: the query against each database with
+//! jackhmmer (AlphaFold's UniRef90/MGnify search), hhblits (its BFD/UniRef30 search) or mmseqs2
+//! (ColabFold's), results cached by a hash of (tool, settings, sequence, database) and kept
+//! beside the prediction in `<record>/msas/`.
+
+use std::path::{Path, PathBuf};
+
+use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::tools::{self, RunOptions};
+
+use crate::error::{InferenceError, Result};
+
+/// The search tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MsaTool {
+    Jackhmmer,
+    Hhblits,
+    Mmseqs2,
+}
+
+impl MsaTool {
+    fn name(self) -> &'static str {
+        match self {
+            MsaTool::Jackhmmer => "jackhmmer",
+            MsaTool::Hhblits => "hhblits",
+            MsaTool::Mmseqs2 => "mmseqs2",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            MsaTool::Jackhmmer => "sto",
+            MsaTool::Hhblits | MsaTool::Mmseqs2 => "a3m",
+        }
+    }
+}
+
+/// Searches `sequence` against every database (AlphaFold merges the alignments of several,
+/// dropping repeated rows) and writes each alignment to `<dir>/msas/`; returns their paths.
+pub fn search_alignments(
+    sequence: &str,
+    tool: MsaTool,
+    databases: &[PathBuf],
+    options: &RunOptions,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let msas = dir.join("msas");
+    std::fs::create_dir_all(&msas).map_err(|e| InferenceError::io(&msas, e))?;
+    let mut paths = Vec::with_capacity(databases.len());
+    for (k, database) in databases.iter().enumerate() {
+        let exists = match tool {
+            // hhblits takes a prefix of ffindex files.
+            MsaTool::Hhblits => {
+                database.parent().is_some_and(|d| d.as_os_str().is_empty() || d.is_dir())
+            }
+            _ => database.exists(),
+        };
+        if !exists {
+            return Err(InferenceError::Input {
+                origin: database.display().to_string(),
+                message: format!("the {} database does not exist", tool.name()),
+            });
+        }
+        tracing::info!("{}: searching {}", tool.name(), database.display());
+        let text = match tool {
+            // One iteration, as AlphaFold runs jackhmmer on UniRef90 and MGnify.
+            MsaTool::Jackhmmer => tools::jackhmmer(sequence, database, 1, options)?,
+            MsaTool::Hhblits => tools::hhblits(sequence, database, options)?,
+            MsaTool::Mmseqs2 => tools::mmseqs_search_a3m(sequence, database, options)?,
+        };
+        let stem = database.file_stem().and_then(|s| s.to_str()).unwrap_or("database");
+        let path = msas.join(format!("{}_{k}_{stem}.{}", tool.name(), tool.extension()));
+        write_atomically(&path, |mut f| {
+            std::io::Write::write_all(&mut f, text.as_bytes())
+                .map_err(|e| ferrofold_features::FeaturesError::io(&path, e))
+        })?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
