@@ -161,27 +161,27 @@ fn repeat<T: Clone>(array: ArrayD<T>, count: usize) -> ArrayD<T> {
 
 fn stack_arrays(name: &str, arrays: Vec<FeatureArray>) -> Result<FeatureArray> {
     let mismatch = || FeaturesError::InvalidInput(format!("feature `{name}` changes shape"));
+    // Every iteration's array must have the first one's type and shape.
+    fn stacked<T: Clone>(
+        arrays: &[FeatureArray],
+        view: impl Fn(&FeatureArray) -> Option<ndarray::ArrayViewD<'_, T>>,
+        mismatch: impl Fn() -> FeaturesError,
+    ) -> Result<ArrayD<T>> {
+        let views =
+            arrays.iter().map(|f| view(f).ok_or_else(&mismatch)).collect::<Result<Vec<_>>>()?;
+        stack(Axis(0), &views).map_err(|_| mismatch())
+    }
     Ok(match &arrays[0] {
-        FeatureArray::I32(_) => {
-            let a: Vec<_> = arrays
-                .iter()
-                .map(|f| match f {
-                    FeatureArray::I32(a) => Ok(a.view()),
-                    _ => Err(mismatch()),
-                })
-                .collect::<Result<_>>()?;
-            FeatureArray::I32(stack(Axis(0), &a).map_err(|_| mismatch())?)
-        }
-        _ => {
-            let a: Vec<_> = arrays
-                .iter()
-                .map(|f| match f {
-                    FeatureArray::F32(a) => Ok(a.view()),
-                    _ => Err(mismatch()),
-                })
-                .collect::<Result<_>>()?;
-            FeatureArray::F32(stack(Axis(0), &a).map_err(|_| mismatch())?)
-        }
+        FeatureArray::I32(_) => FeatureArray::I32(stacked(
+            &arrays,
+            |f| if let FeatureArray::I32(a) = f { Some(a.view()) } else { None },
+            mismatch,
+        )?),
+        _ => FeatureArray::F32(stacked(
+            &arrays,
+            |f| if let FeatureArray::F32(a) = f { Some(a.view()) } else { None },
+            mismatch,
+        )?),
     })
 }
 

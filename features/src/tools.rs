@@ -295,27 +295,29 @@ pub fn hhsearch(a3m: &str, database_prefix: &Path, options: &RunOptions) -> Resu
 /// `mmseqs easy-search` of one sequence against a FASTA or mmseqs database; returns the
 /// BLAST-tab (m8) hits.
 pub fn mmseqs_easy_search(sequence: &str, database: &Path, options: &RunOptions) -> Result<String> {
-    let key = ["easy-search", "-e", "0.001"];
+    mmseqs_easy_search_with(sequence, database, options, &[])
+}
+
+/// `mmseqs easy-search` with extra result-changing arguments (part of the cache key).
+fn mmseqs_easy_search_with(
+    sequence: &str,
+    database: &Path,
+    options: &RunOptions,
+    extra: &[&str],
+) -> Result<String> {
+    let mut key = vec!["easy-search", "-e", "0.001"];
+    key.extend_from_slice(extra);
     let db = database.display().to_string();
     let threads = options.threads.to_string();
+    let mut args = strings(&["easy-search", "query.fasta", &db, "hits.tsv", "tmp", "-e", "0.001"]);
+    args.extend(strings(extra));
+    args.extend(strings(&["--threads", &threads, "-v", "1"]));
     let inv = Invocation {
         tool: Tool::new("mmseqs", "mmseqs2"),
         input_name: "query.fasta",
         input: fasta("query", sequence),
-        output_name: "hits.m8",
-        args: strings(&[
-            "easy-search",
-            "query.fasta",
-            &db,
-            "hits.m8",
-            "tmp",
-            "-e",
-            "0.001",
-            "--threads",
-            &threads,
-            "-v",
-            "1",
-        ]),
+        output_name: "hits.tsv",
+        args,
         key_args: &key,
         databases: vec![database],
     };
@@ -327,33 +329,7 @@ pub fn mmseqs_easy_search(sequence: &str, database: &Path, options: &RunOptions)
 /// lower case): the search ColabFold runs, without its server.
 pub fn mmseqs_search_a3m(sequence: &str, database: &Path, options: &RunOptions) -> Result<String> {
     let format = "target,qstart,qend,qaln,taln";
-    let key = ["easy-search", "-e", "0.001", "--format-output", format];
-    let db = database.display().to_string();
-    let threads = options.threads.to_string();
-    let inv = Invocation {
-        tool: Tool::new("mmseqs", "mmseqs2"),
-        input_name: "query.fasta",
-        input: fasta("query", sequence),
-        output_name: "hits.tsv",
-        args: strings(&[
-            "easy-search",
-            "query.fasta",
-            &db,
-            "hits.tsv",
-            "tmp",
-            "-e",
-            "0.001",
-            "--format-output",
-            format,
-            "--threads",
-            &threads,
-            "-v",
-            "1",
-        ]),
-        key_args: &key,
-        databases: vec![database],
-    };
-    let hits = run_cached(inv, options)?;
+    let hits = mmseqs_easy_search_with(sequence, database, options, &["--format-output", format])?;
     hits_to_a3m(sequence, &hits)
 }
 

@@ -298,8 +298,10 @@ fn msa_search_with_each_tool_feeds_the_prediction_and_is_cached() {
     std::fs::write(&db, database).unwrap();
     for (tool, file) in [("jackhmmer", "jackhmmer_0_db.sto"), ("mmseqs2", "mmseqs2_0_db.a3m")] {
         let out_dir = dir.path().join(tool);
-        let run = || {
-            ferrofold(&[
+        // With `path` as PATH (None: this process's).
+        let run = |path: Option<&str>| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_ferrofold"));
+            command.args([
                 "predict",
                 &example("ubiquitin.fasta"),
                 "--out-dir",
@@ -312,9 +314,13 @@ fn msa_search_with_each_tool_feeds_the_prediction_and_is_cached() {
                 "0",
                 "--no-plots",
                 "--quiet",
-            ])
+            ]);
+            if let Some(path) = path {
+                command.env("PATH", path);
+            }
+            command.output().unwrap()
         };
-        let first = run();
+        let first = run(None);
         assert!(first.status.success(), "{tool}: {}", stderr(&first));
         let msa = out_dir.join("1UBQ_A/msas").join(file);
         let text = std::fs::read_to_string(&msa).unwrap();
@@ -325,24 +331,7 @@ fn msa_search_with_each_tool_feeds_the_prediction_and_is_cached() {
         assert_eq!(cached.len(), 1, "{tool}: one cached result");
         // The second run reads the cache: same alignment, even with the tool gone from PATH.
         std::fs::remove_file(&msa).unwrap();
-        let second = Command::new(env!("CARGO_BIN_EXE_ferrofold"))
-            .args([
-                "predict",
-                &example("ubiquitin.fasta"),
-                "--out-dir",
-                out_dir.to_str().unwrap(),
-                "--msa-tool",
-                tool,
-                "--database",
-                db.to_str().unwrap(),
-                "--recycles",
-                "0",
-                "--no-plots",
-                "--quiet",
-            ])
-            .env("PATH", "")
-            .output()
-            .unwrap();
+        let second = run(Some(""));
         assert!(second.status.success(), "{tool}: {}", stderr(&second));
         assert_eq!(std::fs::read_to_string(&msa).unwrap(), text);
     }

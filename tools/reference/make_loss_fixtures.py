@@ -32,6 +32,7 @@ from alphafold.common import protein as af_protein  # noqa: E402
 from alphafold.common import residue_constants as rc  # noqa: E402
 from alphafold.model import all_atom, config, folding, modules, quat_affine, r3  # noqa: E402
 from alphafold.model import utils as af_utils  # noqa: E402
+from make_fixtures import atom14_index_maps  # noqa: E402
 
 # folding.find_structural_violations gathers from a Python list, which jax 0.4.38's take refuses.
 _batched_gather = af_utils.batched_gather
@@ -49,23 +50,11 @@ LAYERS = 8
 MSA_ROWS = 12
 
 
-def atom14_maps():
-  to37, to14 = [], []
-  for rt in rc.restypes:
-    names = rc.restype_name_to_atom14_names[rc.restype_1to3[rt]]
-    to37.append([rc.atom_order[n] if n else 0 for n in names])
-    order14 = {n: i for i, n in enumerate(names)}
-    to14.append([order14.get(n, 0) for n in rc.atom_types])
-  to37.append([0] * 14)
-  to14.append([0] * 37)
-  return np.array(to37), np.array(to14)
-
-
 def labels(prot):
   aatype = prot.aatype
   pos = jnp.asarray(prot.atom_positions, jnp.float64)
   mask = jnp.asarray(prot.atom_mask, jnp.float64)
-  to37, to14 = atom14_maps()
+  to37, to14 = atom14_index_maps()
   atom37_exists = rc.restype_atom37_mask[aatype].astype(np.float64)
   atom14_exists = rc.restype_atom14_mask[aatype].astype(np.float64)
   batch14 = {'residx_atom14_to_atom37': jnp.asarray(to37[aatype]),
