@@ -121,6 +121,9 @@ struct TrainArgs {
     max_extra_msa: Option<usize>,
     #[arg(long)]
     max_recycles: Option<usize>,
+    /// Examples per optimizer step (gradient accumulation): the batch size.
+    #[arg(long)]
+    accumulate: Option<usize>,
     #[arg(long)]
     learning_rate: Option<f64>,
     #[arg(long)]

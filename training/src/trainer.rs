@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainingError};
-use crate::example::{make_example, ExampleConfig};
+use crate::example::{make_example, ExampleConfig, TrainingExample};
 use crate::losses::{alphafold_loss, LossConfig, Predictions};
 use ferrofold_data::sampling::read_clusters;
 use ferrofold_data::{load_chains, ChainFilter, ChainStore, TrainingChain, WeightedSampler};
@@ -60,6 +60,8 @@ pub struct TrainConfig {
     pub max_extra_msa: usize,
     /// Each step runs 1 to `max_recycles + 1` iterations, uniformly.
     pub max_recycles: usize,
+    /// Examples per optimizer step (their gradients averaged): the batch size.
+    pub accumulate: usize,
     pub learning_rate: f64,
     /// Linear warm-up of the learning rate over these steps.
     pub warmup_steps: usize,
@@ -113,6 +115,7 @@ impl Default for TrainConfig {
             max_msa_clusters: 128,
             max_extra_msa: 1024,
             max_recycles: 3,
+            accumulate: 1,
             learning_rate: 1e-3,
             warmup_steps: 1000,
             decay_after: 50_000,
@@ -201,8 +204,11 @@ pub struct StepReport {
     pub step: usize,
     #[serde(deserialize_with = "null_as_nan")]
     pub loss: f64,
+    /// The chains of the step's examples, comma-separated.
     pub chain: String,
+    /// Residues in all of the step's crops.
     pub residues: usize,
+    /// The most recycling iterations of the step's examples.
     pub recycles: usize,
     pub learning_rate: f64,
     #[serde(deserialize_with = "null_as_nan")]
@@ -407,6 +413,36 @@ pub fn validate<B: Backend>(
     }
     let mean = scores.values().sum::<f64>() / scores.len().max(1) as f64;
     Ok(ValidationReport { step, mean_lddt_ca: mean, chains: scores })
+}
+
+/// The gradient of the mean loss over `examples` (a batch, one example at a time so that memory
+/// stays that of one), with the mean of every loss term.
+pub fn batch_gradients<B: AutodiffBackend>(
+    model: &AlphaFold<B>,
+    examples: &[TrainingExample],
+    model_config: &ModelConfig,
+    loss_config: &LossConfig,
+    device: &B::Device,
+) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
+    let n = examples.len().max(1) as f64;
+    let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
+    let mut terms: BTreeMap<String, f64> = BTreeMap::new();
+    for example in examples {
+        let out = forward_for_training(model, &example.batch, model_config, device)?;
+        let labels = example.labels.to_tensors::<B>(device);
+        let breakdown = alphafold_loss(
+            &Predictions::from_iteration(&out),
+            &labels,
+            &example.msa_targets,
+            loss_config,
+        );
+        for (name, value) in breakdown.values() {
+            *terms.entry(name).or_default() += value / n;
+        }
+        let total = breakdown.total.div_scalar(n);
+        accumulator.accumulate(model, GradientsParams::from_grads(total.backward(), model));
+    }
+    Ok((accumulator.grads(), terms))
 }
 
 /// Global L2 norm of all gradients.
@@ -618,20 +654,19 @@ pub fn train<B: AutodiffBackend>(
     for step in first_step..config.steps {
         let started = Instant::now();
         let mut rng = step_rng(config.seed, step);
-        let chain = corpus.get(sampler.sample(&mut rng))?;
-        let recycles = rng.random_range(0..=config.max_recycles);
-        let example = make_example(&chain, &example_config, recycles, rng.random())?;
-        let out = forward_for_training(&model, &example.batch, &model_config, device)?;
-        let labels = example.labels.to_tensors::<B>(device);
-        let breakdown = alphafold_loss(
-            &Predictions::from_iteration(&out),
-            &labels,
-            &example.msa_targets,
-            &loss_config,
-        );
-        let terms = breakdown.values();
+        let mut examples = Vec::with_capacity(config.accumulate.max(1));
+        let mut recycles = 0;
+        for _ in 0..config.accumulate.max(1) {
+            let chain = corpus.get(sampler.sample(&mut rng))?;
+            let iterations = rng.random_range(0..=config.max_recycles);
+            recycles = recycles.max(iterations);
+            examples.push(make_example(&chain, &example_config, iterations, rng.random())?);
+        }
+        let chains: Vec<&str> = examples.iter().map(|e| e.id.as_str()).collect();
+        let residues = examples.iter().map(|e| e.residues.len()).sum();
+        let (mut grads, terms) =
+            batch_gradients(&model, &examples, &model_config, &loss_config, device)?;
         let loss = terms["loss"];
-        let mut grads = GradientsParams::from_grads(breakdown.total.backward(), &model);
         let grad_norm = gradient_norm(&model, &grads);
         let learning_rate = config.learning_rate_at(step);
         let skipped = !(loss.is_finite() && grad_norm.is_finite());
@@ -652,8 +687,8 @@ pub fn train<B: AutodiffBackend>(
         let report = StepReport {
             step: step + 1,
             loss,
-            chain: example.id.clone(),
-            residues: example.residues.len(),
+            chain: chains.join(","),
+            residues,
             recycles,
             learning_rate,
             grad_norm,

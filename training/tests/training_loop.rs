@@ -207,3 +207,66 @@ fn trains_from_a_store_with_cluster_weights_and_filters() {
     let error = train::<B>(&config, &Default::default(), |_| {}).unwrap_err().to_string();
     assert!(error.contains("passes the filters"), "{error}");
 }
+
+#[test]
+fn a_batch_gradient_is_the_mean_of_its_examples_gradients() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::prelude::*;
+    use ferrofold_features::crop::CropMode;
+    use ferrofold_model::{AlphaFold, ModelConfig};
+    use ferrofold_training::example::{make_example, ExampleConfig};
+    use ferrofold_training::trainer::batch_gradients;
+    use ferrofold_training::LossConfig;
+
+    let model_config = ModelConfig::preset("reduced").unwrap();
+    let device = Default::default();
+    let params = fixtures().join("../reference/reduced_s0/params_reduced.npz");
+    let model = AlphaFold::<B>::load(
+        &ferrofold_model::ParamFile::read(&params).unwrap(),
+        &model_config,
+        &device,
+    )
+    .unwrap();
+    let chain =
+        ferrofold_data::TrainingChain::read(&fixtures().join("5PTI_A.pdb"), Some(&fixtures()))
+            .unwrap();
+    let examples = ExampleConfig {
+        crop_size: 24,
+        crop_mode: CropMode::Contiguous,
+        pipeline: model_config.data_pipeline(0),
+        default_resolution: 2.0,
+    };
+    let a = make_example(&chain, &examples, 0, 1).unwrap();
+    let b = make_example(&chain, &examples, 1, 2).unwrap();
+    let loss = LossConfig::initial_training();
+    let (both, terms) =
+        batch_gradients(&model, &[a.clone(), b.clone()], &model_config, &loss, &device).unwrap();
+    let (only_a, terms_a) = batch_gradients(&model, &[a], &model_config, &loss, &device).unwrap();
+    let (only_b, terms_b) = batch_gradients(&model, &[b], &model_config, &loss, &device).unwrap();
+    assert!((terms["loss"] - (terms_a["loss"] + terms_b["loss"]) / 2.0).abs() < 1e-5);
+
+    struct Compare<'a> {
+        grads: [&'a burn::optim::GradientsParams; 3],
+        compared: usize,
+    }
+    impl ModuleVisitor<B> for Compare<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let get = |g: &burn::optim::GradientsParams| {
+                g.get::<ferrofold_model::CpuF32, D>(param.id).map(ferrofold_model::params::to_array)
+            };
+            let (Some(both), Some(a), Some(b)) =
+                (get(self.grads[0]), get(self.grads[1]), get(self.grads[2]))
+            else {
+                return;
+            };
+            let mean = (&a + &b) / 2.0;
+            let scale = mean.iter().fold(1e-6f64, |m, x| m.max(x.abs()));
+            let diff = (&both - &mean).iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            assert!(diff / scale < 1e-4, "{diff:e} / {scale:e}");
+            self.compared += 1;
+        }
+    }
+    let mut compare = Compare { grads: [&both, &only_a, &only_b], compared: 0 };
+    model.visit(&mut compare);
+    assert!(compare.compared > 50, "{} parameters compared", compare.compared);
+}
