@@ -79,6 +79,7 @@ proptest! {
         let _ = parse_a3m(&text, "p");
         let _ = parse_stockholm(&text, "p");
         let _ = parse_clustal(&text, "p");
+        let _ = ferrofold_features::parsers::hhr::parse_hhr(&text, "p");
     }
 
     #[test]
