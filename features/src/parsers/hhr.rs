@@ -142,8 +142,8 @@ fn parse_hit(lines: &[&str], first_line: usize, source: &str) -> Result<HhrHit> 
             block_length = Some(aligned.len());
             hit.query.push_str(&aligned);
             residue_indices(&aligned, start - 1, &mut hit.indices_query);
-        } else if line.starts_with("T ss_dssp") {
-            let dssp = line["T ss_dssp".len()..].trim();
+        } else if let Some(dssp) = line.strip_prefix("T ss_dssp") {
+            let dssp = dssp.trim();
             if Some(dssp.len()) != block_length {
                 return Err(error("the DSSP row does not fit the block"));
             }
