@@ -34,6 +34,22 @@ impl TrainingChain {
             .collect()
     }
 
+    /// For predicted structures (distillation): residues whose pLDDT (the B-factor of their
+    /// Cα, as AlphaFold and ferrofold write it) is below `min_plddt` lose their atoms from the
+    /// labels, and the resolution is cleared (AlphaFold trains the confidence heads on
+    /// experimental structures only).
+    pub fn mask_below_plddt(&self, min_plddt: f64) -> Self {
+        let mut chain = self.clone();
+        let ca = ferrofold_features::residue_constants::ATOM_CA;
+        for i in 0..chain.protein.aatype.len() {
+            if chain.protein.b_factors[(i, ca)] < min_plddt {
+                chain.protein.atom_mask.row_mut(i).fill(0.0);
+            }
+        }
+        chain.resolution = 0.0;
+        chain
+    }
+
     /// Reads one structure file and, from `msa_dir`, the alignment named after its stem.
     pub fn read(path: &Path, msa_dir: Option<&Path>) -> Result<Self> {
         let protein = read_structure(path, None)?;
@@ -179,7 +195,29 @@ pub fn read_release_date(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{read_release_date, read_resolution};
+    use super::{read_release_date, read_resolution, TrainingChain};
+
+    #[test]
+    fn low_confidence_residues_leave_the_labels() {
+        let dir =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data");
+        let mut chain = TrainingChain::read(&dir.join("5PTI_A.pdb"), None).unwrap();
+        chain.resolution = 1.0;
+        let n = chain.protein.aatype.len();
+        for i in 0..n {
+            chain.protein.b_factors.row_mut(i).fill(if i < 10 { 40.0 } else { 90.0 });
+        }
+        let masked = chain.mask_below_plddt(70.0);
+        assert_eq!(masked.resolution, 0.0);
+        for i in 0..n {
+            let atoms = masked.protein.atom_mask.row(i).sum();
+            if i < 10 {
+                assert_eq!(atoms, 0.0, "residue {i}");
+            } else {
+                assert_eq!(atoms, chain.protein.atom_mask.row(i).sum(), "residue {i}");
+            }
+        }
+    }
 
     #[test]
     fn release_dates_from_pdb_and_mmcif_headers() {

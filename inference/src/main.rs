@@ -156,6 +156,13 @@ struct TrainArgs {
     /// sampling; default: <data>/clusters.tsv when --data is a store that has one.
     #[arg(long)]
     clusters: Option<PathBuf>,
+    /// Predicted structures (pLDDT in the B-factor column) mixed in as AlphaFold's
+    /// self-distillation set: a directory or a store.
+    #[arg(long)]
+    distillation_data: Option<PathBuf>,
+    /// Fraction of examples from --distillation-data (AlphaFold: 0.75).
+    #[arg(long)]
+    distillation_fraction: Option<f64>,
     /// Train only on chains released before this date (YYYY-MM-DD).
     #[arg(long)]
     released_before: Option<String>,

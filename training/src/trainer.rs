@@ -46,6 +46,13 @@ pub struct TrainConfig {
     pub clusters: Option<PathBuf>,
     /// Which chains of `data` to train on (AlphaFold's filters by default).
     pub filter: ChainFilter,
+    /// Predicted structures (pLDDT in the B-factor column) as a second source, a directory or
+    /// a store: AlphaFold's self-distillation set.
+    pub distillation_data: Option<PathBuf>,
+    /// Fraction of examples drawn from `distillation_data` (AlphaFold: 0.75).
+    pub distillation_fraction: f64,
+    /// Residues of distillation structures below this pLDDT leave the labels (AlphaFold: 70).
+    pub distillation_min_plddt: f64,
     /// Directory of alignments named after the structure files (`<stem>.a3m|.sto|.aln`).
     pub msa_dir: Option<PathBuf>,
     /// Output directory: `metrics.jsonl`, `checkpoints/`, the final weights.
@@ -106,6 +113,9 @@ impl Default for TrainConfig {
             data: PathBuf::new(),
             clusters: None,
             filter: ChainFilter::default(),
+            distillation_data: None,
+            distillation_fraction: 0.75,
+            distillation_min_plddt: 70.0,
             msa_dir: None,
             out: PathBuf::from("training_run"),
             steps: 100,
@@ -547,6 +557,14 @@ pub fn train<B: AutodiffBackend>(
         None => WeightedSampler::uniform(corpus.len()),
     };
     tracing::info!("{} chains from {}", corpus.len(), config.data.display());
+    let distillation = match &config.distillation_data {
+        Some(dir) => {
+            let corpus = Corpus::open(dir, config.msa_dir.as_deref(), &ChainFilter::default())?;
+            tracing::info!("{} distillation chains from {}", corpus.len(), dir.display());
+            Some(corpus)
+        }
+        None => None,
+    };
     io(&config.out, std::fs::create_dir_all(checkpoints_dir(&config.out)))?;
     let example_config = ExampleConfig {
         crop_size: config.crop_size,
@@ -657,7 +675,16 @@ pub fn train<B: AutodiffBackend>(
         let mut examples = Vec::with_capacity(config.accumulate.max(1));
         let mut recycles = 0;
         for _ in 0..config.accumulate.max(1) {
-            let chain = corpus.get(sampler.sample(&mut rng))?;
+            let distilled = distillation
+                .as_ref()
+                .filter(|_| rng.random::<f64>() < config.distillation_fraction);
+            let chain = match distilled {
+                Some(d) => std::borrow::Cow::Owned(
+                    d.get(rng.random_range(0..d.len()))?
+                        .mask_below_plddt(config.distillation_min_plddt),
+                ),
+                None => corpus.get(sampler.sample(&mut rng))?,
+            };
             let iterations = rng.random_range(0..=config.max_recycles);
             recycles = recycles.max(iterations);
             examples.push(make_example(&chain, &example_config, iterations, rng.random())?);

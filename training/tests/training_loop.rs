@@ -270,3 +270,34 @@ fn a_batch_gradient_is_the_mean_of_its_examples_gradients() {
     model.visit(&mut compare);
     assert!(compare.compared > 50, "{} parameters compared", compare.compared);
 }
+
+#[test]
+fn distillation_structures_are_mixed_in_at_their_fraction() {
+    let data = one_chain("5PTI_A");
+    let predicted = one_chain("1UBQ_A");
+    let out = tempfile::tempdir().unwrap();
+    let mut config = TrainConfig {
+        distillation_data: Some(predicted.path().to_path_buf()),
+        distillation_fraction: 1.0,
+        // 1UBQ's B-factors (10–40) read as pLDDT would mask everything; keep all residues.
+        distillation_min_plddt: 0.0,
+        ..config(data.path(), out.path(), 3)
+    };
+    let mut seen = Vec::new();
+    train::<B>(&config, &Default::default(), |r| seen.push(r.chain.clone())).unwrap();
+    assert_eq!(seen, vec!["1UBQ_A"; 3]);
+    // With its pLDDT threshold above every residue, a distillation example has no labels left:
+    // the step still runs with finite losses.
+    config.distillation_min_plddt = 70.0;
+    let out_masked = tempfile::tempdir().unwrap();
+    config.out = out_masked.path().to_path_buf();
+    let mut losses = Vec::new();
+    train::<B>(&config, &Default::default(), |r| losses.push(r.loss)).unwrap();
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+    config.distillation_fraction = 0.0;
+    let out_none = tempfile::tempdir().unwrap();
+    config.out = out_none.path().to_path_buf();
+    seen.clear();
+    train::<B>(&config, &Default::default(), |r| seen.push(r.chain.clone())).unwrap();
+    assert_eq!(seen, vec!["5PTI_A"; 3]);
+}
