@@ -29,3 +29,11 @@ impl TrainingError {
 }
 
 pub type Result<T> = std::result::Result<T, TrainingError>;
+
+/// An I/O result with the path it concerns.
+pub(crate) fn io<T, E: std::fmt::Display>(
+    path: &std::path::Path,
+    r: std::result::Result<T, E>,
+) -> Result<T> {
+    r.map_err(|e| TrainingError::io(path, e))
+}

@@ -3,6 +3,8 @@
 //! functions, training examples through AlphaFold's input pipeline, and the training loop with
 //! resumable checkpoints.
 
+pub mod checkpoint;
+pub mod corpus;
 pub mod error;
 pub mod example;
 pub mod labels;

@@ -10,27 +10,27 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::feature_dict::write_atomically;
 use ferrofold_features::process::PipelineConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
-use ferrofold_model::{
-    AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile, ParamLayout,
-};
+use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, TrainingError};
+pub use crate::checkpoint::latest_checkpoint;
+use crate::checkpoint::{adam, checkpoints_dir, load_checkpoint, save_checkpoint};
+use crate::corpus::Corpus;
+use crate::error::{io, Result, TrainingError};
 use crate::example::{make_example, ExampleConfig, TrainingExample};
 use crate::losses::{alphafold_loss, LossConfig, Predictions};
 use ferrofold_data::sampling::read_clusters;
-use ferrofold_data::{load_chains, ChainFilter, ChainStore, TrainingChain, WeightedSampler};
+use ferrofold_data::{ChainFilter, TrainingChain, WeightedSampler};
 
 /// Every option of a run. Read from TOML (`ferrofold train --config`), each also a flag.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -261,106 +261,6 @@ pub struct TrainSummary {
     pub metrics: PathBuf,
 }
 
-/// The chains a run draws from: read from structure files up front, or from a store on demand.
-pub enum Corpus {
-    Loaded(Vec<TrainingChain>),
-    Store { store: ChainStore, ids: Vec<String> },
-}
-
-impl Corpus {
-    /// `dir` (a store or a directory of structures), filtered.
-    pub fn open(dir: &Path, msa_dir: Option<&Path>, filter: &ChainFilter) -> Result<Self> {
-        let corpus = if ChainStore::is_store(dir) {
-            let store = ChainStore::open(dir)?;
-            let ids = store
-                .entries()
-                .iter()
-                .filter(|e| match filter.rejects(e) {
-                    Some(reason) => {
-                        tracing::debug!("{}: left out ({reason})", e.id);
-                        false
-                    }
-                    None => true,
-                })
-                .map(|e| e.id.clone())
-                .collect();
-            Corpus::Store { store, ids }
-        } else {
-            let chains = load_chains(dir, msa_dir)?
-                .into_iter()
-                .filter(|c| {
-                    let entry = ferrofold_data::store::ChainEntry {
-                        id: c.id.clone(),
-                        shard: String::new(),
-                        length: c.protein.aatype.len(),
-                        sequence: c.sequence(),
-                        resolution: c.resolution,
-                        release_date: c.release_date.clone(),
-                        msa_rows: 0,
-                        source: String::new(),
-                    };
-                    filter
-                        .rejects(&entry)
-                        .inspect(|r| tracing::debug!("{}: left out ({r})", c.id))
-                        .is_none()
-                })
-                .collect();
-            Corpus::Loaded(chains)
-        };
-        if corpus.is_empty() {
-            return Err(TrainingError::Config(format!(
-                "no chain of {} passes the filters",
-                dir.display()
-            )));
-        }
-        Ok(corpus)
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            Corpus::Loaded(chains) => chains.len(),
-            Corpus::Store { ids, .. } => ids.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// (id, length) of every chain, in index order.
-    pub fn lengths(&self) -> Vec<(String, usize)> {
-        match self {
-            Corpus::Loaded(chains) => {
-                chains.iter().map(|c| (c.id.clone(), c.protein.aatype.len())).collect()
-            }
-            Corpus::Store { store, ids } => {
-                ids.iter().map(|id| (id.clone(), store.entry(id).map_or(0, |e| e.length))).collect()
-            }
-        }
-    }
-
-    pub fn get(&self, index: usize) -> Result<std::borrow::Cow<'_, TrainingChain>> {
-        Ok(match self {
-            Corpus::Loaded(chains) => std::borrow::Cow::Borrowed(&chains[index]),
-            Corpus::Store { store, ids } => std::borrow::Cow::Owned(store.read(&ids[index])?),
-        })
-    }
-
-    /// Every chain (validation sets are small).
-    pub fn all(&self) -> Result<Vec<TrainingChain>> {
-        (0..self.len()).map(|i| self.get(i).map(|c| c.into_owned())).collect()
-    }
-}
-
-/// The saved state besides the tensors.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CheckpointState {
-    step: usize,
-    seed: u64,
-    preset: String,
-    consecutive_nonfinite: usize,
-}
-
 /// The network run for training: iterations before the last without gradients (on the inner
 /// backend: no graph is recorded), the last with them.
 pub fn forward_for_training<B: AutodiffBackend>(
@@ -503,25 +403,6 @@ fn step_rng(seed: u64, step: usize) -> ChaCha8Rng {
     rng
 }
 
-fn checkpoints_dir(out: &Path) -> PathBuf {
-    out.join("checkpoints")
-}
-
-fn checkpoint_dir(out: &Path, step: usize) -> PathBuf {
-    checkpoints_dir(out).join(format!("step_{step:08}"))
-}
-
-/// The directory of the last complete checkpoint, if any.
-pub fn latest_checkpoint(out: &Path) -> Option<PathBuf> {
-    let name = std::fs::read_to_string(checkpoints_dir(out).join("latest")).ok()?;
-    let dir = checkpoints_dir(out).join(name.trim());
-    dir.join("state.json").is_file().then_some(dir)
-}
-
-fn io<T, E: std::fmt::Display>(path: &Path, r: std::result::Result<T, E>) -> Result<T> {
-    r.map_err(|e| TrainingError::io(path, e))
-}
-
 /// Keeps only metric lines of steps up to `step` (a resumed run rewrites what follows; a line
 /// cut short by a kill is dropped).
 fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
@@ -592,39 +473,16 @@ pub fn train<B: AutodiffBackend>(
     let (mut model, layout, mut ema, mut optimizer, first_step, mut nonfinite) = match &resume_from
     {
         Some(dir) => {
-            let state: CheckpointState = {
-                let path = dir.join("state.json");
-                let text = io(&path, std::fs::read_to_string(&path))?;
-                serde_json::from_str(&text).map_err(|e| TrainingError::Checkpoint {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?
-            };
-            if state.preset != config.preset {
-                return Err(TrainingError::Checkpoint {
-                    path: dir.clone(),
-                    message: format!(
-                        "written for preset `{}`, not `{}`",
-                        state.preset, config.preset
-                    ),
-                });
-            }
-            let file = ParamFile::read(&dir.join("model.safetensors"))?;
-            let (model, layout) = AlphaFold::<B>::load_with_layout(&file, &model_config, device)?;
-            let ema_file = ParamFile::read(&dir.join("ema.safetensors"))?;
-            let ema = layout.values_in(&ema_file).ok_or_else(|| TrainingError::Checkpoint {
-                path: dir.join("ema.safetensors"),
-                message: "does not hold every parameter of the network".into(),
-            })?;
-            let record = BinFileRecorder::<FullPrecisionSettings>::new()
-                .load(dir.join("optimizer"), device)
-                .map_err(|e| TrainingError::Checkpoint {
-                    path: dir.join("optimizer.bin"),
-                    message: e.to_string(),
-                })?;
-            let optimizer = adam::<B>().load_record(record);
-            tracing::info!("resuming from {} (step {})", dir.display(), state.step);
-            (model, layout, ema, optimizer, state.step, state.consecutive_nonfinite)
+            let loaded = load_checkpoint::<B>(dir, &config.preset, &model_config, device)?;
+            tracing::info!("resuming from {} (step {})", dir.display(), loaded.step);
+            (
+                loaded.model,
+                loaded.layout,
+                loaded.ema,
+                loaded.optimizer,
+                loaded.step,
+                loaded.consecutive_nonfinite,
+            )
         }
         None => {
             let (model, layout) = match &config.init_params {
@@ -751,13 +609,6 @@ pub fn train<B: AutodiffBackend>(
     })
 }
 
-type Adam<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, AlphaFold<B>, B>;
-
-/// AlphaFold's optimizer: Adam, β = (0.9, 0.999), ε = 1e-6.
-fn adam<B: AutodiffBackend>() -> Adam<B> {
-    AdamConfig::new().with_epsilon(1e-6).init::<B, AlphaFold<B>>()
-}
-
 fn update_ema(
     ema: &mut BTreeMap<ParamId, Vec<f32>>,
     current: &BTreeMap<ParamId, Vec<f32>>,
@@ -776,65 +627,4 @@ fn update_ema(
             }
         }
     }
-}
-
-/// Writes the checkpoint of `step` into a temporary directory, renames it into place, then
-/// points `latest` at it: a kill at any moment leaves the previous checkpoint usable.
-fn save_checkpoint<B: AutodiffBackend>(
-    config: &TrainConfig,
-    model: &AlphaFold<B>,
-    layout: &ParamLayout,
-    ema: &BTreeMap<ParamId, Vec<f32>>,
-    optimizer: &Adam<B>,
-    step: usize,
-    consecutive_nonfinite: usize,
-) -> Result<()> {
-    let dir = checkpoint_dir(&config.out, step);
-    let tmp = checkpoints_dir(&config.out).join(format!(".step_{step:08}.tmp"));
-    if tmp.exists() {
-        io(&tmp, std::fs::remove_dir_all(&tmp))?;
-    }
-    io(&tmp, std::fs::create_dir_all(&tmp))?;
-    layout
-        .export(&model.valid(), &config.preset)
-        .write_safetensors(&tmp.join("model.safetensors"))?;
-    layout.export_values(ema, &config.preset).write_safetensors(&tmp.join("ema.safetensors"))?;
-    BinFileRecorder::<FullPrecisionSettings>::new()
-        .record(optimizer.to_record(), tmp.join("optimizer"))
-        .map_err(|e| TrainingError::Checkpoint {
-            path: tmp.join("optimizer.bin"),
-            message: e.to_string(),
-        })?;
-    let state = CheckpointState {
-        step,
-        seed: config.seed,
-        preset: config.preset.clone(),
-        consecutive_nonfinite,
-    };
-    let state_path = tmp.join("state.json");
-    io(
-        &state_path,
-        std::fs::write(&state_path, serde_json::to_string_pretty(&state).expect("plain data")),
-    )?;
-    if dir.exists() {
-        io(&dir, std::fs::remove_dir_all(&dir))?;
-    }
-    io(&dir, std::fs::rename(&tmp, &dir))?;
-    let latest = checkpoints_dir(&config.out).join("latest");
-    let name = format!("step_{step:08}\n");
-    write_atomically(&latest, |mut f| {
-        f.write_all(name.as_bytes())
-            .map_err(|e| ferrofold_features::error::FeaturesError::io(&latest, e))
-    })?;
-    // Older checkpoints beyond the newest `keep_checkpoints`.
-    let mut steps: Vec<PathBuf> = io(&dir, std::fs::read_dir(checkpoints_dir(&config.out)))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step_")))
-        .collect();
-    steps.sort();
-    let keep = config.keep_checkpoints.max(1);
-    for old in steps.iter().take(steps.len().saturating_sub(keep)) {
-        io(old, std::fs::remove_dir_all(old))?;
-    }
-    Ok(())
 }

@@ -1,0 +1,98 @@
+//! The chains a training run draws from.
+
+use std::path::Path;
+
+use ferrofold_data::{load_chains, ChainFilter, ChainStore, TrainingChain};
+
+use crate::error::{Result, TrainingError};
+
+/// The chains a run draws from: read from structure files up front, or from a store on demand.
+pub enum Corpus {
+    Loaded(Vec<TrainingChain>),
+    Store { store: ChainStore, ids: Vec<String> },
+}
+
+impl Corpus {
+    /// `dir` (a store or a directory of structures), filtered.
+    pub fn open(dir: &Path, msa_dir: Option<&Path>, filter: &ChainFilter) -> Result<Self> {
+        let corpus = if ChainStore::is_store(dir) {
+            let store = ChainStore::open(dir)?;
+            let ids = store
+                .entries()
+                .iter()
+                .filter(|e| match filter.rejects(e) {
+                    Some(reason) => {
+                        tracing::debug!("{}: left out ({reason})", e.id);
+                        false
+                    }
+                    None => true,
+                })
+                .map(|e| e.id.clone())
+                .collect();
+            Corpus::Store { store, ids }
+        } else {
+            let chains = load_chains(dir, msa_dir)?
+                .into_iter()
+                .filter(|c| {
+                    let entry = ferrofold_data::store::ChainEntry {
+                        id: c.id.clone(),
+                        shard: String::new(),
+                        length: c.protein.aatype.len(),
+                        sequence: c.sequence(),
+                        resolution: c.resolution,
+                        release_date: c.release_date.clone(),
+                        msa_rows: 0,
+                        source: String::new(),
+                    };
+                    filter
+                        .rejects(&entry)
+                        .inspect(|r| tracing::debug!("{}: left out ({r})", c.id))
+                        .is_none()
+                })
+                .collect();
+            Corpus::Loaded(chains)
+        };
+        if corpus.is_empty() {
+            return Err(TrainingError::Config(format!(
+                "no chain of {} passes the filters",
+                dir.display()
+            )));
+        }
+        Ok(corpus)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Corpus::Loaded(chains) => chains.len(),
+            Corpus::Store { ids, .. } => ids.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (id, length) of every chain, in index order.
+    pub fn lengths(&self) -> Vec<(String, usize)> {
+        match self {
+            Corpus::Loaded(chains) => {
+                chains.iter().map(|c| (c.id.clone(), c.protein.aatype.len())).collect()
+            }
+            Corpus::Store { store, ids } => {
+                ids.iter().map(|id| (id.clone(), store.entry(id).map_or(0, |e| e.length))).collect()
+            }
+        }
+    }
+
+    pub fn get(&self, index: usize) -> Result<std::borrow::Cow<'_, TrainingChain>> {
+        Ok(match self {
+            Corpus::Loaded(chains) => std::borrow::Cow::Borrowed(&chains[index]),
+            Corpus::Store { store, ids } => std::borrow::Cow::Owned(store.read(&ids[index])?),
+        })
+    }
+
+    /// Every chain (validation sets are small).
+    pub fn all(&self) -> Result<Vec<TrainingChain>> {
+        (0..self.len()).map(|i| self.get(i).map(|c| c.into_owned())).collect()
+    }
+}
