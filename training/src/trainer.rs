@@ -628,3 +628,38 @@ fn update_ema(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_round_trip_through_toml() {
+        let mut config = TrainConfig {
+            data: PathBuf::from("structures"),
+            msa_dir: Some(PathBuf::from("alignments")),
+            fape_clamped_fraction: Some(0.5),
+            ..TrainConfig::default()
+        };
+        config.filter.released_before = Some("2018-04-30".into());
+        let text = toml::to_string_pretty(&config).unwrap();
+        let back: TrainConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config);
+        // Unknown keys are refused with their name, missing ones take the defaults.
+        let err = toml::from_str::<TrainConfig>("stepz = 3\n").unwrap_err().to_string();
+        assert!(err.contains("stepz"), "{err}");
+        let partial: TrainConfig =
+            toml::from_str("steps = 7\n[filter]\nmax_length = 300\n").unwrap();
+        assert_eq!((partial.steps, partial.filter.max_length), (7, Some(300)));
+        assert_eq!(partial.crop_size, TrainConfig::default().crop_size);
+    }
+
+    #[test]
+    fn learning_rate_warms_up_then_decays() {
+        let config = TrainConfig { warmup_steps: 10, decay_after: 100, ..TrainConfig::default() };
+        assert!((config.learning_rate_at(0) - 1e-4).abs() < 1e-12);
+        assert!((config.learning_rate_at(9) - 1e-3).abs() < 1e-12);
+        assert!((config.learning_rate_at(99) - 1e-3).abs() < 1e-12);
+        assert!((config.learning_rate_at(100) - 0.95e-3).abs() < 1e-12);
+    }
+}
