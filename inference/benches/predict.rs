@@ -1,0 +1,129 @@
+//! Wall time and peak memory of `predict` (featurize, network with 3 recycles, write) on three
+//! real chains of about 60, 150 and 300 residues with their jackhmmer MSAs from
+//! `../shared/data`, CPU. Each chain runs in its own process, so that its peak resident memory
+//! is its own.
+//!
+//! ```sh
+//! cargo bench -p ferrofold-inference --bench predict                  # the bundled model
+//! FERROFOLD_BENCH_PRESET=model_1_ptm cargo bench -p ferrofold-inference --bench predict
+//! FERROFOLD_BENCH_PARAMS=params_model_1_ptm.npz FERROFOLD_BENCH_PRESET=model_1_ptm cargo bench ...
+//! ```
+//! With a preset and no parameter file, random parameters of that size are generated (timing
+//! only). Writes `bench/results/predict_<preset>.json`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use ferrofold_features::parsers::fasta::parse_fasta_file;
+use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, Weights};
+use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
+
+const CHAINS: [&str; 3] = ["1FAS_A", "3NBK_A", "1US0_A"];
+
+fn shared_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn model_spec(work: &std::path::Path) -> ModelSpec {
+    let preset = std::env::var("FERROFOLD_BENCH_PRESET").ok();
+    match (std::env::var("FERROFOLD_BENCH_PARAMS").ok(), preset) {
+        (Some(params), Some(preset)) => {
+            ModelSpec { name: preset.clone(), preset, weights: Weights::File(params.into()) }
+        }
+        (None, Some(preset)) => {
+            let path = work.join(format!("random_{preset}.safetensors"));
+            if !path.exists() {
+                let config = ModelConfig::preset(&preset).expect("preset");
+                let (model, layout) = AlphaFold::<CpuF32>::init(&config, 0, &Default::default());
+                layout.export(&model, &preset).write_safetensors(&path).expect("write params");
+            }
+            ModelSpec { name: preset.clone(), preset, weights: Weights::File(path) }
+        }
+        _ => ModelSpec::bundled(),
+    }
+}
+
+/// One chain in this process: prints a JSON line.
+fn run_chain(key: &str, work: &std::path::Path) {
+    let record = parse_fasta_file(&shared_data().join(format!("fasta/{key}.fasta")))
+        .expect("fasta")
+        .remove(0);
+    let msa = shared_data().join(format!("msa/jackhmmer/{key}.sto"));
+    let options =
+        PredictOptions { models: vec![model_spec(work)], plots: false, ..Default::default() };
+    let out = tempfile::tempdir().expect("temporary directory");
+    let started = Instant::now();
+    predict_record::<CpuF32>(
+        &Default::default(),
+        &record,
+        &[msa],
+        &options,
+        out.path(),
+        &mut |_| {},
+    )
+    .expect("predict");
+    let line = serde_json::json!({
+        "chain": key,
+        "residues": record.sequence.len(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{line}");
+}
+
+fn main() {
+    let work = std::env::temp_dir().join("ferrofold_bench_predict");
+    std::fs::create_dir_all(&work).expect("work directory");
+    if let Ok(key) = std::env::var("FERROFOLD_BENCH_CHAIN") {
+        run_chain(&key, &work);
+        return;
+    }
+    if !shared_data().join("fasta").is_dir() {
+        eprintln!("{} not found: skipping the predict benchmark", shared_data().display());
+        return;
+    }
+    let spec = model_spec(&work);
+    println!("model {} (preset {})", spec.name, spec.preset);
+    println!("{:<8} {:>8} {:>10} {:>14}", "chain", "residues", "seconds", "peak RSS MiB");
+    let exe = std::env::current_exe().expect("own path");
+    let mut results = Vec::new();
+    for key in CHAINS {
+        let output =
+            Command::new(&exe).env("FERROFOLD_BENCH_CHAIN", key).output().expect("run chain");
+        let value = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .unwrap_or_else(|| {
+                serde_json::json!({"chain": key, "error": String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("failed")})
+            });
+        match (
+            value["residues"].as_u64(),
+            value["seconds"].as_f64(),
+            value["peak_rss_mib"].as_f64(),
+        ) {
+            (Some(n), Some(s), Some(m)) => println!("{key:<8} {n:>8} {s:>10.1} {m:>14.0}"),
+            _ => println!("{key:<8} {}", value["error"]),
+        }
+        results.push(value);
+    }
+    let report = serde_json::json!({
+        "benchmark": "ferrofold predict on CPU (NdArray<f32>), 3 recycles, jackhmmer MSAs",
+        "model": spec.name,
+        "preset": spec.preset,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "results": results,
+    });
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../bench/results/predict_{}.json", spec.preset));
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("write");
+    println!("wrote {}", path.display());
+}
