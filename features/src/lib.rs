@@ -18,6 +18,7 @@ pub mod protein;
 pub mod raw_features;
 pub mod residue_constants;
 pub mod stereo_chemistry;
+pub mod system;
 pub mod tools;
 pub mod writers;
 

@@ -11,6 +11,7 @@
 //! With a preset and no parameter file, random parameters of that size are generated (timing
 //! only). Writes `bench/results/predict_<preset>.json`.
 
+use ferrofold_features::system::peak_rss_mib;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
@@ -23,14 +24,6 @@ const CHAINS: [&str; 3] = ["1FAS_A", "3NBK_A", "1US0_A"];
 
 fn shared_data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn model_spec(work: &std::path::Path) -> ModelSpec {

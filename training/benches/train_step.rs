@@ -11,6 +11,7 @@
 //! ```
 //! Writes `bench/results/train_step.json`.
 
+use ferrofold_features::system::peak_rss_mib;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -29,14 +30,6 @@ fn root() -> PathBuf {
 
 fn shared_data() -> PathBuf {
     root().join("../shared/data")
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
