@@ -805,8 +805,13 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
         c.init_params = init_params;
         c.phase = "finetune".into();
     }
+    // A flag given replaces the configuration's value; an optional setting is replaced only
+    // when its flag is given.
     macro_rules! set {
         ($($field:ident),*) => {$( if let Some(v) = args.$field.clone() { c.$field = v; } )*};
+    }
+    macro_rules! set_option {
+        ($($field:ident),*) => {$( if args.$field.is_some() { c.$field = args.$field.clone(); } )*};
     }
     set!(
         preset,
@@ -819,6 +824,7 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
         max_msa_clusters,
         max_extra_msa,
         max_recycles,
+        accumulate,
         learning_rate,
         warmup_steps,
         decay_after,
@@ -830,20 +836,10 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
         phase,
         max_nonfinite_steps,
         default_resolution,
-        validate_every
+        validate_every,
+        distillation_fraction
     );
-    if args.msa_dir.is_some() {
-        c.msa_dir = args.msa_dir.clone();
-    }
-    if args.validation_data.is_some() {
-        c.validation_data = args.validation_data.clone();
-    }
-    if args.clusters.is_some() {
-        c.clusters = args.clusters.clone();
-    }
-    if args.fape_clamped_fraction.is_some() {
-        c.fape_clamped_fraction = args.fape_clamped_fraction;
-    }
+    set_option!(msa_dir, validation_data, clusters, fape_clamped_fraction, distillation_data);
     if c.clusters.is_none() {
         c.clusters = ferrofold_data::cluster::clusters_file(&c.data);
     }
@@ -881,7 +877,6 @@ fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
                 .expect("valid template"),
         )
     };
-    let mut losses: Vec<(usize, f64)> = Vec::new();
     let device = Default::default();
     let summary = ferrofold_training::train::<burn::backend::Autodiff<ferrofold_model::CpuF32>>(
         &config,
@@ -896,7 +891,6 @@ fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
             if args.quiet {
                 println!("{}", serde_json::to_string(r).expect("plain data"));
             }
-            losses.push((r.step, r.loss));
         },
     )
     .with_context(|| format!("training into {}", config.out.display()))?;
@@ -1025,4 +1019,123 @@ fn data(command: DataCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `ferrofold train` flag lands in the run's configuration.
+    #[test]
+    fn every_train_flag_reaches_the_configuration() {
+        let cli = Cli::try_parse_from([
+            "ferrofold",
+            "train",
+            "--preset",
+            "small",
+            "--data",
+            "d",
+            "--msa-dir",
+            "m",
+            "--out",
+            "o",
+            "--steps",
+            "7",
+            "--seed",
+            "3",
+            "--crop-size",
+            "32",
+            "--crop-mode",
+            "spatial",
+            "--max-msa-clusters",
+            "9",
+            "--max-extra-msa",
+            "11",
+            "--max-recycles",
+            "2",
+            "--accumulate",
+            "4",
+            "--learning-rate",
+            "0.002",
+            "--warmup-steps",
+            "5",
+            "--decay-after",
+            "6",
+            "--decay-factor",
+            "0.5",
+            "--grad-clip-norm",
+            "0.2",
+            "--ema-decay",
+            "0.99",
+            "--checkpoint-every",
+            "8",
+            "--keep-checkpoints",
+            "2",
+            "--phase",
+            "finetune",
+            "--fape-clamped-fraction",
+            "0.25",
+            "--max-nonfinite-steps",
+            "4",
+            "--default-resolution",
+            "2.5",
+            "--clusters",
+            "c.tsv",
+            "--distillation-data",
+            "p",
+            "--distillation-fraction",
+            "0.5",
+            "--released-before",
+            "2018-04-30",
+            "--max-resolution",
+            "3.5",
+            "--validation-data",
+            "v",
+            "--validate-every",
+            "12",
+            "--resume",
+        ])
+        .unwrap();
+        let Command::Train(args) = cli.command else { panic!("not train") };
+        let c = train_config(&args, None).unwrap();
+        let expected = TrainConfig {
+            preset: "small".into(),
+            data: "d".into(),
+            clusters: Some("c.tsv".into()),
+            filter: ferrofold_data::ChainFilter {
+                released_before: Some("2018-04-30".into()),
+                max_resolution: Some(3.5),
+                ..Default::default()
+            },
+            distillation_data: Some("p".into()),
+            distillation_fraction: 0.5,
+            msa_dir: Some("m".into()),
+            out: "o".into(),
+            steps: 7,
+            seed: 3,
+            crop_size: 32,
+            crop_mode: "spatial".into(),
+            max_msa_clusters: 9,
+            max_extra_msa: 11,
+            max_recycles: 2,
+            accumulate: 4,
+            learning_rate: 0.002,
+            warmup_steps: 5,
+            decay_after: 6,
+            decay_factor: 0.5,
+            grad_clip_norm: 0.2,
+            ema_decay: 0.99,
+            checkpoint_every: 8,
+            keep_checkpoints: 2,
+            phase: "finetune".into(),
+            fape_clamped_fraction: Some(0.25),
+            max_nonfinite_steps: 4,
+            default_resolution: 2.5,
+            resume: true,
+            validation_data: Some("v".into()),
+            validate_every: 12,
+            ..TrainConfig::default()
+        };
+        assert_eq!(c, expected);
+    }
 }
