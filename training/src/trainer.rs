@@ -28,6 +28,7 @@ use crate::checkpoint::{adam, checkpoints_dir, load_checkpoint, save_checkpoint}
 use crate::corpus::Corpus;
 use crate::error::{io, Result, TrainingError};
 use crate::example::{make_example, ExampleConfig, TrainingExample};
+use crate::losses::heads::CaLddt;
 use crate::losses::{alphafold_loss, LossConfig, Predictions};
 use ferrofold_data::sampling::read_clusters;
 use ferrofold_data::{ChainFilter, TrainingChain, WeightedSampler};
@@ -308,17 +309,17 @@ pub fn validate<B: Backend>(
     for (k, chain) in chains.iter().enumerate() {
         let example = make_example(chain, example_config, recycles, k as u64)?;
         let out = model.forward(&example.batch, model_config, device, |_, _| {})?;
-        let predicted = crate::losses::host(out.structure.final_atom_positions);
+        let predicted = crate::losses::host(out.structure.final_atom_positions)
+            .into_dimensionality::<ndarray::Ix3>()
+            .expect("[r, 37, 3]");
         let labels = &example.labels;
-        let r = labels.num_residues();
-        let ca = ferrofold_features::residue_constants::ATOM_CA;
-        let pred_ca = ndarray::Array2::from_shape_fn((r, 3), |(i, x)| predicted[[i, ca, x]]);
-        let true_ca =
-            ndarray::Array2::from_shape_fn((r, 3), |(i, x)| labels.all_atom_positions[(i, ca, x)]);
-        let mask: Vec<f64> = (0..r).map(|i| labels.all_atom_mask[(i, ca)]).collect();
-        let per_residue = crate::losses::heads::lddt_per_residue(&pred_ca, &true_ca, &mask, 15.0);
-        let total: f64 = mask.iter().sum();
-        let score = per_residue.iter().zip(&mask).map(|(l, m)| l * m).sum::<f64>() / total.max(1.0);
+        let score = CaLddt::compute(
+            predicted.view(),
+            labels.all_atom_positions.view(),
+            labels.all_atom_mask.view(),
+            15.0,
+        )
+        .mean();
         scores.insert(chain.id.clone(), score);
     }
     let mean = scores.values().sum::<f64>() / scores.len().max(1) as f64;

@@ -345,7 +345,7 @@ fn head_losses_equal_deepminds() {
     );
     assert_rel(
         "lddt per residue",
-        &Array1::from(lddt).into_dyn(),
+        &Array1::from(lddt.per_residue).into_dyn(),
         &f.get("lddt_ca_per_residue"),
         TOL,
     );

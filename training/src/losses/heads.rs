@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, log_softmax};
 use ferrofold_features::residue_constants::ATOM_CA;
-use ndarray::{Array2, ArrayD, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayView3, IxDyn};
 
 use super::{host, to_device};
 use crate::labels::LabelTensors;
@@ -108,6 +108,35 @@ pub fn lddt_per_residue(
         .collect()
 }
 
+/// lDDT-Cα of predicted atom37 positions against the structure's: per residue, with the
+/// structure's Cα mask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaLddt {
+    pub per_residue: Vec<f64>,
+    pub mask: Vec<f64>,
+}
+
+impl CaLddt {
+    /// `predicted` and `truth` [r, 37, 3], `mask` [r, 37].
+    pub fn compute(
+        predicted: ArrayView3<f64>,
+        truth: ArrayView3<f64>,
+        mask: ArrayView2<f64>,
+        cutoff: f64,
+    ) -> Self {
+        let ca = |x: ArrayView3<f64>| x.index_axis(ndarray::Axis(1), ATOM_CA).to_owned();
+        let mask = mask.column(ATOM_CA).to_vec();
+        Self { per_residue: lddt_per_residue(&ca(predicted), &ca(truth), &mask, cutoff), mask }
+    }
+
+    /// The mean over residues with a Cα.
+    pub fn mean(&self) -> f64 {
+        let total: f64 = self.mask.iter().sum();
+        let scored: f64 = self.per_residue.iter().zip(&self.mask).map(|(l, m)| l * m).sum();
+        scored / total.max(1e-10)
+    }
+}
+
 /// pLDDT loss: `logits` [r, bins] against the binned lDDT-Cα of the predicted structure
 /// (`final_atom_positions` [r, 37, 3], gradients stopped). Returns the loss and the lDDT-Cα.
 pub fn predicted_lddt_loss<B: Backend>(
@@ -115,20 +144,20 @@ pub fn predicted_lddt_loss<B: Backend>(
     final_atom_positions: Tensor<B, 3>,
     labels: &LabelTensors<B>,
     cutoff: f64,
-) -> (Tensor<B, 1>, Vec<f64>) {
+) -> (Tensor<B, 1>, CaLddt) {
     let [r, bins] = logits.dims();
-    let pred = host(final_atom_positions);
-    let pred_ca = Array2::from_shape_fn((r, 3), |(i, k)| pred[[i, ATOM_CA, k]]);
-    let truth = host(labels.all_atom_positions.clone());
-    let true_ca = Array2::from_shape_fn((r, 3), |(i, k)| truth[[i, ATOM_CA, k]]);
-    let mask = host(labels.all_atom_mask.clone());
-    let ca_mask: Vec<f64> = (0..r).map(|i| mask[[i, ATOM_CA]]).collect();
-    let lddt = lddt_per_residue(&pred_ca, &true_ca, &ca_mask, cutoff);
+    let dim3 = |a: ArrayD<f64>| a.into_dimensionality::<ndarray::Ix3>().expect("[r, 37, 3]");
+    let pred = dim3(host(final_atom_positions));
+    let truth = dim3(host(labels.all_atom_positions.clone()));
+    let mask =
+        host(labels.all_atom_mask.clone()).into_dimensionality::<ndarray::Ix2>().expect("[r, 37]");
+    let lddt = CaLddt::compute(pred.view(), truth.view(), mask.view(), cutoff);
     let targets = ArrayD::from_shape_fn(IxDyn(&[r]), |ix| {
-        ((lddt[ix[0]] * bins as f64).floor() as usize).min(bins - 1)
+        ((lddt.per_residue[ix[0]] * bins as f64).floor() as usize).min(bins - 1)
     });
-    let denominator = ca_mask.iter().sum::<f64>() + 1e-8;
-    let ca_mask = to_device::<B, 1>(ndarray::Array1::from(ca_mask).into_dyn(), &logits.device());
+    let denominator = lddt.mask.iter().sum::<f64>() + 1e-8;
+    let ca_mask =
+        to_device::<B, 1>(ndarray::Array1::from(lddt.mask.clone()).into_dyn(), &logits.device());
     let loss = (softmax_cross_entropy(logits, &targets).reshape([r]) * ca_mask)
         .sum()
         .div_scalar(denominator);

@@ -262,12 +262,7 @@ pub fn alphafold_loss<B: Backend>(
         labels,
         config.lddt_cutoff,
     );
-    let ca_mask = host(labels.all_atom_mask.clone());
-    let (num, den) = lddt.iter().enumerate().fold((0.0, 0.0), |(n, d), (i, l)| {
-        let m = ca_mask[[i, ferrofold_features::residue_constants::ATOM_CA]];
-        (n + m * l, d + m)
-    });
-    metrics.insert("lddt_ca".into(), num / den.max(1e-10));
+    metrics.insert("lddt_ca".into(), lddt.mean());
     let plddt = plddt.mul_scalar(resolution);
     total = total + plddt.clone().mul_scalar(config.predicted_lddt_weight);
     terms.insert("predicted_lddt".into(), plddt);
