@@ -15,7 +15,7 @@ use ferrofold_features::feature_dict::write_atomically;
 use ferrofold_features::msa::Msa;
 use ferrofold_features::protein::Protein;
 use hdf5::types::VarLenUnicode;
-use ndarray::{Array1, Array2, Array3, Ix1, Ix2, Ix3};
+use ndarray::{Array1, Array2, Array3, Ix2, Ix3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,22 @@ pub struct ChainEntry {
     pub msa_rows: usize,
     /// The structure file it came from.
     pub source: String,
+}
+
+impl ChainEntry {
+    /// The index entry of `chain` stored in `shard`.
+    pub fn of(chain: &TrainingChain, shard: &str) -> Self {
+        Self {
+            id: chain.id.clone(),
+            shard: shard.to_string(),
+            length: chain.protein.aatype.len(),
+            sequence: chain.sequence(),
+            resolution: chain.resolution,
+            release_date: chain.release_date.clone(),
+            msa_rows: chain.msa.as_ref().map_or(0, Msa::len),
+            source: chain.path.display().to_string(),
+        }
+    }
 }
 
 /// A file that could not be stored, and why.
@@ -256,18 +272,7 @@ pub fn build_store(
             write_shard(&store.join(&shard), &chains)?;
             manifest.shards.push(shard.clone());
         }
-        for chain in &chains {
-            manifest.chains.push(ChainEntry {
-                id: chain.id.clone(),
-                shard: shard.clone(),
-                length: chain.protein.aatype.len(),
-                sequence: chain.sequence(),
-                resolution: chain.resolution,
-                release_date: chain.release_date.clone(),
-                msa_rows: chain.msa.as_ref().map_or(0, Msa::len),
-                source: chain.path.display().to_string(),
-            });
-        }
+        manifest.chains.extend(chains.iter().map(|chain| ChainEntry::of(chain, &shard)));
         for s in &skipped {
             tracing::warn!("skipped {}: {}", s.file, s.error);
         }
@@ -279,6 +284,21 @@ pub fn build_store(
     }
     summary.total = manifest.chains.len();
     Ok(summary)
+}
+
+/// Dataset `name` of chain `id`'s group, with the expected number of dimensions.
+fn read_dataset<T: hdf5::H5Type, D: ndarray::Dimension>(
+    group: &hdf5::Group,
+    name: &str,
+    path: &Path,
+    id: &str,
+) -> Result<ndarray::Array<T, D>> {
+    group
+        .dataset(name)
+        .and_then(|d| d.read_dyn::<T>())
+        .map_err(|e| h5err(path, id, e))?
+        .into_dimensionality::<D>()
+        .map_err(|_| DataError::store(path, format!("{id}/{name}: unexpected shape")))
 }
 
 /// An opened store: the manifest, and chains read on demand.
@@ -317,7 +337,6 @@ impl ChainStore {
         let path = self.root.join(&entry.shard);
         let file = without_locking().open(&path).map_err(|e| h5err(&path, "open", e))?;
         let group = file.group(id).map_err(|e| h5err(&path, id, e))?;
-        let err = |e| h5err(&path, id, e);
         let shape = |what: &str| DataError::store(&path, format!("{id}/{what}: unexpected shape"));
         let read_strings = |name: &str| -> Result<Vec<String>> {
             Ok(group
@@ -328,39 +347,18 @@ impl ChainStore {
                 .map(|s| s.to_string())
                 .collect())
         };
-        let aatype: Array1<i32> = group
-            .dataset("aatype")
-            .and_then(|d| d.read_dyn::<i32>())
-            .map_err(err)?
-            .into_dimensionality::<Ix1>()
-            .map_err(|_| shape("aatype"))?;
-        let residue_index: Array1<i32> = group
-            .dataset("residue_index")
-            .and_then(|d| d.read_dyn::<i32>())
-            .map_err(err)?
-            .into_dimensionality::<Ix1>()
-            .map_err(|_| shape("residue_index"))?;
-        let atom_positions: Array3<f64> = group
-            .dataset("atom_positions")
-            .and_then(|d| d.read_dyn::<f32>())
-            .map_err(err)?
-            .into_dimensionality::<Ix3>()
-            .map_err(|_| shape("atom_positions"))?
-            .mapv(f64::from);
-        let read2 = |name: &str| -> Result<Array2<f64>> {
-            Ok(group
-                .dataset(name)
-                .and_then(|d| d.read_dyn::<f32>())
-                .map_err(|e| h5err(&path, id, e))?
-                .into_dimensionality::<Ix2>()
-                .map_err(|_| shape(name))?
-                .mapv(f64::from))
+        let floats = |name: &str| -> Result<Array2<f64>> {
+            Ok(read_dataset::<f32, Ix2>(&group, name, &path, id)?.mapv(f64::from))
         };
+        let aatype: Array1<i32> = read_dataset(&group, "aatype", &path, id)?;
+        let residue_index: Array1<i32> = read_dataset(&group, "residue_index", &path, id)?;
+        let atom_positions: Array3<f64> =
+            read_dataset::<f32, Ix3>(&group, "atom_positions", &path, id)?.mapv(f64::from);
         let n = aatype.len();
         let protein = Protein {
             chain_id: read_strings("chain_id")?.into_iter().next().unwrap_or_default(),
-            atom_mask: read2("atom_mask")?,
-            b_factors: read2("b_factors")?,
+            atom_mask: floats("atom_mask")?,
+            b_factors: floats("b_factors")?,
             insertion_codes: read_strings("insertion_codes")?
                 .into_iter()
                 .map(|c| (!c.is_empty()).then_some(c))
@@ -376,12 +374,7 @@ impl ChainStore {
             return Err(shape("atom arrays"));
         }
         let msa = if entry.msa_rows > 0 {
-            let deletions = group
-                .dataset("deletion_matrix")
-                .and_then(|d| d.read_dyn::<i32>())
-                .map_err(err)?
-                .into_dimensionality::<Ix2>()
-                .map_err(|_| shape("deletion_matrix"))?;
+            let deletions: Array2<i32> = read_dataset(&group, "deletion_matrix", &path, id)?;
             let sequences = read_strings("msa")?;
             if deletions.dim() != (sequences.len(), n) || sequences.iter().any(|s| s.len() != n) {
                 return Err(shape("msa"));

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use ferrofold_data::store::ChainEntry;
 use ferrofold_data::{load_chains, ChainFilter, ChainStore, TrainingChain};
 
 use crate::error::{Result, TrainingError};
@@ -15,40 +16,20 @@ pub enum Corpus {
 impl Corpus {
     /// `dir` (a store or a directory of structures), filtered.
     pub fn open(dir: &Path, msa_dir: Option<&Path>, filter: &ChainFilter) -> Result<Self> {
+        let keep = |entry: &ChainEntry| {
+            filter
+                .rejects(entry)
+                .inspect(|r| tracing::debug!("{}: left out ({r})", entry.id))
+                .is_none()
+        };
         let corpus = if ChainStore::is_store(dir) {
             let store = ChainStore::open(dir)?;
-            let ids = store
-                .entries()
-                .iter()
-                .filter(|e| match filter.rejects(e) {
-                    Some(reason) => {
-                        tracing::debug!("{}: left out ({reason})", e.id);
-                        false
-                    }
-                    None => true,
-                })
-                .map(|e| e.id.clone())
-                .collect();
+            let ids = store.entries().iter().filter(|e| keep(e)).map(|e| e.id.clone()).collect();
             Corpus::Store { store, ids }
         } else {
             let chains = load_chains(dir, msa_dir)?
                 .into_iter()
-                .filter(|c| {
-                    let entry = ferrofold_data::store::ChainEntry {
-                        id: c.id.clone(),
-                        shard: String::new(),
-                        length: c.protein.aatype.len(),
-                        sequence: c.sequence(),
-                        resolution: c.resolution,
-                        release_date: c.release_date.clone(),
-                        msa_rows: 0,
-                        source: String::new(),
-                    };
-                    filter
-                        .rejects(&entry)
-                        .inspect(|r| tracing::debug!("{}: left out ({r})", c.id))
-                        .is_none()
-                })
+                .filter(|c| keep(&ChainEntry::of(c, "")))
                 .collect();
             Corpus::Loaded(chains)
         };
