@@ -142,12 +142,7 @@ impl<B: Backend> AlphaFold<B> {
             let inputs = batch.iteration::<B>(i, config, device)?;
             let out = self.iteration(&inputs, &prev, None);
             on_iteration(i, &out);
-            prev = Recycled {
-                positions: out.structure.final_atom_positions.clone(),
-                msa_first_row: out.representations.msa_first_row.clone(),
-                pair: out.representations.pair.clone(),
-            }
-            .detach();
+            prev = out.recycled().detach();
             last = Some(out);
         }
         Ok(last.expect("at least one iteration"))
@@ -155,6 +150,15 @@ impl<B: Backend> AlphaFold<B> {
 }
 
 impl<B: Backend> IterationOutput<B> {
+    /// What the next iteration receives: positions, MSA first row and pair.
+    pub fn recycled(&self) -> Recycled<B> {
+        Recycled {
+            positions: self.structure.final_atom_positions.clone(),
+            msa_first_row: self.representations.msa_first_row.clone(),
+            pair: self.representations.pair.clone(),
+        }
+    }
+
     /// Every output under AlphaFold's flattened names, with the confidence summaries.
     pub fn to_outputs(&self, config: &ModelConfig) -> Outputs {
         let mut out = Outputs::new();

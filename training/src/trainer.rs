@@ -277,12 +277,7 @@ pub fn forward_for_training<B: AutodiffBackend>(
         let inner = model.valid();
         for i in 0..iterations - 1 {
             let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
-            let out = inner.iteration(&inputs, &prev, None);
-            prev = Recycled {
-                positions: out.structure.final_atom_positions,
-                msa_first_row: out.representations.msa_first_row,
-                pair: out.representations.pair,
-            };
+            prev = inner.iteration(&inputs, &prev, None).recycled();
         }
     }
     let prev = Recycled {
