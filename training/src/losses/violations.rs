@@ -123,21 +123,26 @@ fn between_residue_bonds<B: Backend>(
     let tol = config.violation_tolerance_factor;
     let vec1 = |v: Vec<f64>| to_device::<B, 1>(ndarray::Array1::from(v).into_dyn(), &device);
 
+    // Flat-bottom penalty per bond: relu(error − threshold), its mean over `mask`, and where
+    // the error exceeds the threshold.
+    let flat_bottom = |error: Tensor<B, 1>, threshold: Vec<f64>, mask: Vec<f64>| {
+        let violation = greater(&host_vec(error.clone()), &threshold, &mask);
+        let loss = relu(error - vec1(threshold));
+        let mean = masked_mean(&vec1(mask), loss.clone());
+        (loss, mean, violation)
+    };
+
     let c_n_length = norm(this_c.clone() - next_n.clone(), 1e-6);
     let gt_length: Vec<f64> =
         next_pro.iter().map(|&p| BETWEEN_RES_BOND_LENGTH_C_N[usize::from(p)]).collect();
-    let gt_stddev: Vec<f64> =
-        next_pro.iter().map(|&p| BETWEEN_RES_BOND_LENGTH_STDDEV_C_N[usize::from(p)]).collect();
+    let c_n_threshold: Vec<f64> = next_pro
+        .iter()
+        .map(|&p| tol * BETWEEN_RES_BOND_LENGTH_STDDEV_C_N[usize::from(p)])
+        .collect();
     let c_n_error = (c_n_length.clone() - vec1(gt_length)).powi_scalar(2).add_scalar(1e-6).sqrt();
-    let c_n_loss = relu(c_n_error.clone() - vec1(gt_stddev.clone()).mul_scalar(tol));
     let mask_c_n: Vec<f64> =
         (0..m).map(|i| exists[(i, 2)] * exists[(i + 1, 0)] * no_gap[i]).collect();
-    let c_n_violation = greater(
-        &host_vec(c_n_error),
-        &gt_stddev.iter().map(|s| s * tol).collect::<Vec<_>>(),
-        &mask_c_n,
-    );
-    let c_n_loss_mean = masked_mean(&vec1(mask_c_n), c_n_loss.clone());
+    let (c_n_loss, c_n_loss_mean, c_n_violation) = flat_bottom(c_n_error, c_n_threshold, mask_c_n);
 
     let ca_c_length = norm(this_ca.clone() - this_c.clone(), 1e-6);
     let n_ca_length = norm(next_n.clone() - next_ca.clone(), 1e-6);
@@ -145,34 +150,29 @@ fn between_residue_bonds<B: Backend>(
     let c_ca = unit(this_ca - this_c.clone(), ca_c_length);
     let c_n = unit(next_n.clone() - this_c, c_n_length);
     let n_ca = unit(next_ca - next_n, n_ca_length);
+    let cos_error = |cos: Tensor<B, 1>, ideal: f64| {
+        cos.sub_scalar(ideal).powi_scalar(2).add_scalar(1e-6).sqrt()
+    };
 
     // AlphaFold scores the CA–C–N angle against the C–N bond's length deviation; kept as is.
     let ca_c_n_cos = (c_ca * c_n.clone()).sum_dim(1).reshape([m]);
-    let stddev = BETWEEN_RES_BOND_LENGTH_STDDEV_C_N[0];
-    let ca_c_n_error = ca_c_n_cos
-        .sub_scalar(BETWEEN_RES_COS_ANGLES_CA_C_N[0])
-        .powi_scalar(2)
-        .add_scalar(1e-6)
-        .sqrt();
-    let ca_c_n_loss = relu(ca_c_n_error.clone().sub_scalar(tol * stddev));
     let mask_ca_c_n: Vec<f64> =
         (0..m).map(|i| exists[(i, 1)] * exists[(i, 2)] * exists[(i + 1, 0)] * no_gap[i]).collect();
-    let ca_c_n_violation = greater(&host_vec(ca_c_n_error), &vec![tol * stddev; m], &mask_ca_c_n);
-    let ca_c_n_loss_mean = masked_mean(&vec1(mask_ca_c_n), ca_c_n_loss.clone());
+    let (ca_c_n_loss, ca_c_n_loss_mean, ca_c_n_violation) = flat_bottom(
+        cos_error(ca_c_n_cos, BETWEEN_RES_COS_ANGLES_CA_C_N[0]),
+        vec![tol * BETWEEN_RES_BOND_LENGTH_STDDEV_C_N[0]; m],
+        mask_ca_c_n,
+    );
 
     let c_n_ca_cos = (c_n.neg() * n_ca).sum_dim(1).reshape([m]);
-    let stddev = BETWEEN_RES_COS_ANGLES_C_N_CA[1];
-    let c_n_ca_error = c_n_ca_cos
-        .sub_scalar(BETWEEN_RES_COS_ANGLES_C_N_CA[0])
-        .powi_scalar(2)
-        .add_scalar(1e-6)
-        .sqrt();
-    let c_n_ca_loss = relu(c_n_ca_error.clone().sub_scalar(tol * stddev));
     let mask_c_n_ca: Vec<f64> = (0..m)
         .map(|i| exists[(i, 2)] * exists[(i + 1, 0)] * exists[(i + 1, 1)] * no_gap[i])
         .collect();
-    let c_n_ca_violation = greater(&host_vec(c_n_ca_error), &vec![tol * stddev; m], &mask_c_n_ca);
-    let c_n_ca_loss_mean = masked_mean(&vec1(mask_c_n_ca), c_n_ca_loss.clone());
+    let (c_n_ca_loss, c_n_ca_loss_mean, c_n_ca_violation) = flat_bottom(
+        cos_error(c_n_ca_cos, BETWEEN_RES_COS_ANGLES_C_N_CA[0]),
+        vec![tol * BETWEEN_RES_COS_ANGLES_C_N_CA[1]; m],
+        mask_c_n_ca,
+    );
 
     // Each bond's loss is shared half and half between its two residues.
     let per_bond = c_n_loss + ca_c_n_loss + c_n_ca_loss;
