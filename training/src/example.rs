@@ -3,7 +3,6 @@
 //! matching labels.
 
 use ferrofold_features::crop::{contiguous_crop, spatial_crop, CropMode};
-use ferrofold_features::feature_dict::FeatureArray;
 use ferrofold_features::process::{process_monomer_features, PipelineConfig};
 use ferrofold_features::raw_features::make_monomer_raw_features;
 use ferrofold_features::residue_constants::ATOM_CA;
@@ -74,30 +73,20 @@ pub fn make_example(
 
     let pipeline = PipelineConfig { num_recycle, ..config.pipeline.clone() };
     let features = process_monomer_features(&raw, &pipeline, rand::Rng::random(&mut rng))?;
-    let last = num_recycle;
-    let slice = |name: &str| -> Result<FeatureArray> {
-        features.get(name).cloned().ok_or_else(|| TrainingError::Invalid {
+    // The last iteration's slice [s, r] of a [iterations, s, r] feature.
+    let last_iteration = |name: &str| -> Result<Array2<f64>> {
+        let feature = features.get(name).ok_or_else(|| TrainingError::Invalid {
             path: chain.path.clone(),
             message: format!("the pipeline produced no `{name}`"),
-        })
-    };
-    let true_msa: Array2<i32> = match slice("true_msa")? {
-        FeatureArray::I32(a) => a
+        })?;
+        Ok(feature
+            .to_f64()
             .into_dimensionality::<Ix3>()
             .expect("[iterations, s, r]")
-            .index_axis_move(Axis(0), last),
-        other => other
-            .to_f64()
-            .mapv(|v| v as i32)
-            .into_dimensionality::<Ix3>()
-            .expect("3-D")
-            .index_axis_move(Axis(0), last),
+            .index_axis_move(Axis(0), num_recycle))
     };
-    let bert_mask: Array2<f64> = slice("bert_mask")?
-        .to_f64()
-        .into_dimensionality::<Ix3>()
-        .expect("[iterations, s, r]")
-        .index_axis_move(Axis(0), last);
+    let true_msa = last_iteration("true_msa")?.mapv(|v| v as i32);
+    let bert_mask = last_iteration("bert_mask")?;
 
     let mut labels = StructureLabels::from_protein(protein, chain.resolution).select(&residues);
     if labels.resolution == 0.0 {
