@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::msa::Msa;
 use ferrofold_features::protein::Protein;
 use hdf5::types::VarLenUnicode;
@@ -132,10 +132,7 @@ fn read_manifest(store: &Path) -> Result<Option<Manifest>> {
 fn write_manifest(store: &Path, manifest: &Manifest) -> Result<()> {
     let path = store.join(MANIFEST);
     let text = serde_json::to_string_pretty(manifest).expect("plain data");
-    write_atomically(&path, |mut f| {
-        std::io::Write::write_all(&mut f, text.as_bytes())
-            .map_err(|e| ferrofold_features::error::FeaturesError::io(&path, e))
-    })?;
+    write_bytes_atomically(&path, text.as_bytes())?;
     Ok(())
 }
 

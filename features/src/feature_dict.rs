@@ -170,6 +170,13 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(File) -> Result<()>) -> 
     Ok(())
 }
 
+/// Writes `bytes` to `path` atomically (see [`write_atomically`]).
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |mut file| {
+        std::io::Write::write_all(&mut file, bytes).map_err(|e| FeaturesError::io(path, e))
+    })
+}
+
 #[cfg(feature = "hdf5")]
 mod hdf5_storage {
     use super::*;

@@ -172,10 +172,7 @@ fn run_cached(inv: Invocation<'_>, options: &RunOptions) -> Result<String> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| FeaturesError::io(dir, e))?;
         }
-        crate::feature_dict::write_atomically(path, |mut f| {
-            std::io::Write::write_all(&mut f, text.as_bytes())
-                .map_err(|e| FeaturesError::io(path, e))
-        })?;
+        crate::feature_dict::write_bytes_atomically(path, text.as_bytes())?;
     }
     Ok(text)
 }

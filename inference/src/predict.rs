@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::prelude::Backend;
-use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::featurize::{featurize_query, record_id, safe_file_stem};
 use ferrofold_features::parsers::fasta::FastaRecord;
 use ferrofold_features::process::process_monomer_features;
@@ -325,10 +325,7 @@ fn model_result(
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    write_atomically(path, |mut file| {
-        file.write_all(text.as_bytes()).map_err(|e| ferrofold_features::FeaturesError::io(path, e))
-    })?;
+    write_bytes_atomically(path, text.as_bytes())?;
     Ok(())
 }
 

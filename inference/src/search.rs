@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::tools::{self, RunOptions};
 
 use crate::error::{InferenceError, Result};
@@ -70,10 +70,7 @@ pub fn search_alignments(
         };
         let stem = database.file_stem().and_then(|s| s.to_str()).unwrap_or("database");
         let path = msas.join(format!("{}_{k}_{stem}.{}", tool.name(), tool.extension()));
-        write_atomically(&path, |mut f| {
-            std::io::Write::write_all(&mut f, text.as_bytes())
-                .map_err(|e| ferrofold_features::FeaturesError::io(&path, e))
-        })?;
+        write_bytes_atomically(&path, text.as_bytes())?;
         paths.push(path);
     }
     Ok(paths)

@@ -110,11 +110,8 @@ impl ParamFile {
             })
             .collect::<Result<Vec<_>>>()?;
         let serialized = safetensors::serialize(views, None).map_err(|e| err(e.to_string()))?;
-        ferrofold_features::feature_dict::write_atomically(path, |mut file| {
-            std::io::Write::write_all(&mut file, &serialized)
-                .map_err(|e| ferrofold_features::error::FeaturesError::io(path, e))
-        })
-        .map_err(|e| err(e.to_string()))
+        ferrofold_features::feature_dict::write_bytes_atomically(path, &serialized)
+            .map_err(|e| err(e.to_string()))
     }
 
     pub fn parameter_count(&self) -> usize {

@@ -3,14 +3,13 @@
 //! complete checkpoint usable.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::{AutodiffModule, ParamId};
 use burn::optim::{AdamConfig, Optimizer};
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_model::{AlphaFold, ModelConfig, ParamFile, ParamLayout};
 use serde::{Deserialize, Serialize};
 
@@ -144,10 +143,7 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
     io(&dir, std::fs::rename(&tmp, &dir))?;
     let latest = checkpoints_dir(&config.out).join("latest");
     let name = format!("step_{step:08}\n");
-    write_atomically(&latest, |mut f| {
-        f.write_all(name.as_bytes())
-            .map_err(|e| ferrofold_features::error::FeaturesError::io(&latest, e))
-    })?;
+    write_bytes_atomically(&latest, name.as_bytes())?;
     // Older checkpoints beyond the newest `keep_checkpoints`.
     let mut steps: Vec<PathBuf> = io(&dir, std::fs::read_dir(checkpoints_dir(&config.out)))?
         .filter_map(|e| e.ok().map(|e| e.path()))

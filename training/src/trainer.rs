@@ -14,7 +14,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
-use ferrofold_features::feature_dict::write_atomically;
+use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::process::PipelineConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
@@ -414,10 +414,7 @@ fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
         })
         .collect();
     let text: String = kept.iter().map(|l| format!("{l}\n")).collect();
-    write_atomically(path, |mut f| {
-        f.write_all(text.as_bytes())
-            .map_err(|e| ferrofold_features::error::FeaturesError::io(path, e))
-    })?;
+    write_bytes_atomically(path, text.as_bytes())?;
     Ok(())
 }
 
