@@ -1,4 +1,5 @@
-//! From files to raw features: one query with its alignments, or many queries in parallel.
+//! From files to raw features: one query with its alignments (and template hits), or many
+//! queries in parallel.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ use crate::msa::Msa;
 use crate::parsers::fasta::FastaRecord;
 use crate::parsers::{a3m, clustal, stockholm};
 use crate::raw_features::make_monomer_raw_features;
+use crate::templates::{add_template_features, TemplateConfig};
 
 /// Alignment file formats, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +96,19 @@ pub fn alignments_in_dir(dir: &Path, id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Template hits for many records: `<dir>/<id>.hhr` each (records without one get none).
+pub struct TemplateHitsDir<'a> {
+    pub dir: &'a Path,
+    pub config: &'a TemplateConfig,
+}
+
 /// Featurizes many records in parallel (rayon), each with the alignments found for it in
-/// `alignment_dir`, writing `<output_dir>/<id>.npz`. Returns one result per record, in order,
-/// so that one bad record does not stop the others.
+/// `alignment_dir` (and the templates of its `.hhr`, if given), writing `<output_dir>/<id>.npz`.
+/// Returns one result per record, in order, so that one bad record does not stop the others.
 pub fn featurize_many(
     records: &[FastaRecord],
     alignment_dir: Option<&Path>,
+    templates: Option<&TemplateHitsDir>,
     output_dir: &Path,
     on_done: impl Fn() + Sync,
 ) -> Vec<(String, Result<PathBuf>)> {
@@ -109,7 +118,16 @@ pub fn featurize_many(
             let id = record_id(record);
             let alignments = alignment_dir.map(|d| alignments_in_dir(d, &id)).unwrap_or_default();
             let out = output_dir.join(format!("{id}.npz"));
+            let hits = templates
+                .map(|t| (t.dir.join(format!("{id}.hhr")), t.config))
+                .filter(|(path, _)| path.is_file());
             let result = featurize_query(record, &alignments)
+                .and_then(|mut features| {
+                    if let Some((path, config)) = &hits {
+                        add_template_features(&mut features, &record.sequence, path, config)?;
+                    }
+                    Ok(features)
+                })
                 .and_then(|features| features.save_npz(&out))
                 .map(|()| out);
             on_done();

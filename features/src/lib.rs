@@ -19,6 +19,7 @@ pub mod raw_features;
 pub mod residue_constants;
 pub mod stereo_chemistry;
 pub mod system;
+pub mod templates;
 pub mod tools;
 pub mod writers;
 

@@ -18,11 +18,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{FeaturesError, Result};
 use crate::feature_dict::{FeatureArray, FeatureDict};
-use crate::input_pipeline::{make_target_feat, one_hot_to_index};
+use crate::input_pipeline::{
+    fix_templates_aatype, make_target_feat, make_template_pseudo_beta, one_hot_to_index,
+};
 use crate::msa_transforms::{
     correct_msa_restypes, crop_extra_msa, make_hhblits_profile, make_masked_msa, make_msa_feat,
     nearest_neighbor_clusters, sample_msa, summarize_clusters, MaskedMsaConfig, MsaRows,
 };
+use crate::residue_constants::ATOM_TYPE_NUM;
 
 /// Settings of the inference pipeline (AlphaFold's `data.common` and `data.eval`).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,9 @@ pub struct PipelineConfig {
     pub num_recycle: usize,
     /// Draw the MSA sample anew for every iteration.
     pub resample_msa_in_recycling: bool,
+    /// Templates passed to the network: the first this many of the raw features' (which are
+    /// sorted by `sum_probs`), as AlphaFold's evaluation (4).
+    pub max_templates: usize,
 }
 
 impl Default for PipelineConfig {
@@ -49,6 +55,7 @@ impl Default for PipelineConfig {
             masked_msa: MaskedMsaConfig::default(),
             num_recycle: 3,
             resample_msa_in_recycling: true,
+            max_templates: 4,
         }
     }
 }
@@ -151,7 +158,111 @@ pub fn process_monomer_features(
         "seq_length",
         Array1::from_elem(iterations, i32::try_from(residues).unwrap_or(i32::MAX)).into_dyn(),
     );
+    for (name, feature) in template_features(raw, residues, config.max_templates)? {
+        batch.insert(
+            name,
+            match feature {
+                FeatureArray::I32(a) => FeatureArray::I32(repeat(a, iterations)),
+                other => FeatureArray::F32(repeat(other.to_f64().mapv(|v| v as f32), iterations)),
+            },
+        );
+    }
     Ok(batch)
+}
+
+/// The network's template inputs from the raw template features (AlphaFold's
+/// `fix_templates_aatype`, `make_template_mask`, `make_pseudo_beta('template_')` and the
+/// template crop of evaluation: the first `max_templates`). None when the raw features have no
+/// template (the network then runs without, AlphaFold's no-hit case).
+fn template_features(
+    raw: &FeatureDict,
+    residues: usize,
+    max_templates: usize,
+) -> Result<Vec<(&'static str, FeatureArray)>> {
+    let Some(aatype) = raw.get("template_aatype") else {
+        return Ok(Vec::new());
+    };
+    let float = |name: &str| -> Result<ArrayD<f32>> {
+        raw.get(name)
+            .map(|a| a.to_f64().mapv(|v| v as f32))
+            .ok_or_else(|| FeaturesError::InvalidInput(format!("raw feature `{name}` is missing")))
+    };
+    let shape_error = |name: &str, shape: &[usize], expected: String| {
+        FeaturesError::InvalidInput(format!(
+            "raw feature `{name}` has shape {shape:?}, expected {expected}"
+        ))
+    };
+    let one_hot = aatype.to_f64().mapv(|v| v as f32);
+    let templates = one_hot.shape().first().copied().unwrap_or(0);
+    if templates == 0 || max_templates == 0 {
+        return Ok(Vec::new());
+    }
+    let one_hot = one_hot
+        .into_dimensionality::<ndarray::Ix3>()
+        .ok()
+        .filter(|a| a.dim().1 == residues && a.dim().2 == 22)
+        .ok_or_else(|| {
+            shape_error("template_aatype", aatype.shape(), format!("[T, {residues}, 22]"))
+        })?;
+    let positions = float("template_all_atom_positions")?;
+    let positions = positions
+        .view()
+        .into_dimensionality::<ndarray::Ix4>()
+        .ok()
+        .filter(|a| a.dim() == (templates, residues, ATOM_TYPE_NUM, 3))
+        .ok_or_else(|| {
+            shape_error(
+                "template_all_atom_positions",
+                positions.shape(),
+                format!("[{templates}, {residues}, 37, 3]"),
+            )
+        })?
+        .to_owned();
+    let masks = float("template_all_atom_masks")?;
+    let masks = masks
+        .view()
+        .into_dimensionality::<ndarray::Ix3>()
+        .ok()
+        .filter(|a| a.dim() == (templates, residues, ATOM_TYPE_NUM))
+        .ok_or_else(|| {
+            shape_error(
+                "template_all_atom_masks",
+                masks.shape(),
+                format!("[{templates}, {residues}, 37]"),
+            )
+        })?
+        .to_owned();
+    let sum_probs = match raw.get("template_sum_probs") {
+        Some(_) => float("template_sum_probs")?
+            .into_shape_with_order((templates, 1))
+            .map_err(|_| {
+                FeaturesError::InvalidInput(format!(
+                    "raw feature `template_sum_probs` must hold one value per template ({templates})"
+                ))
+            })?,
+        None => Array2::zeros((templates, 1)),
+    };
+
+    let keep = templates.min(max_templates);
+    let first = ndarray::Slice::from(0..keep);
+    let one_hot = one_hot.slice_axis(Axis(0), first);
+    let positions = positions.slice_axis(Axis(0), first);
+    let masks = masks.slice_axis(Axis(0), first);
+    let template_aatype = fix_templates_aatype(one_hot);
+    let (pseudo_beta, pseudo_beta_mask) =
+        make_template_pseudo_beta(template_aatype.view(), positions, masks);
+    Ok(vec![
+        ("template_aatype", FeatureArray::I32(template_aatype.into_dyn())),
+        ("template_all_atom_positions", FeatureArray::F32(positions.to_owned().into_dyn())),
+        ("template_all_atom_masks", FeatureArray::F32(masks.to_owned().into_dyn())),
+        (
+            "template_sum_probs",
+            FeatureArray::F32(sum_probs.slice_axis(Axis(0), first).to_owned().into_dyn()),
+        ),
+        ("template_mask", FeatureArray::F32(Array1::<f32>::ones(keep).into_dyn())),
+        ("template_pseudo_beta", FeatureArray::F32(pseudo_beta.into_dyn())),
+        ("template_pseudo_beta_mask", FeatureArray::F32(pseudo_beta_mask.into_dyn())),
+    ])
 }
 
 /// `count` copies of `array` stacked on a new leading axis.

@@ -8,6 +8,7 @@ use ferrofold_features::input_pipeline::{
     fix_templates_aatype, make_atom14_masks, make_target_feat, make_template_pseudo_beta,
     one_hot_to_index,
 };
+use ferrofold_features::process::{process_monomer_features, PipelineConfig};
 use ferrofold_features::{FeatureArray, FeatureDict};
 use ndarray::{ArrayD, Axis, Ix1, Ix2, Ix3, Ix4};
 
@@ -78,4 +79,36 @@ fn deterministic_transforms_match_deepmind_batch() {
         &first_slice(&batch, "template_pseudo_beta_mask"),
         0.0,
     );
+}
+
+#[test]
+fn templates_pass_through_the_pipeline_as_deepminds_batch() {
+    let raw = FeatureDict::load_npz(&data("reduced_s0_raw_features.npz")).unwrap();
+    let batch = FeatureDict::load_npz(&data("reduced_s0_features.npz")).unwrap();
+    let iterations = array(&batch, "aatype").shape()[0];
+    let config = PipelineConfig { num_recycle: iterations - 1, ..PipelineConfig::default() };
+    let ours = process_monomer_features(&raw, &config, 0).unwrap();
+    for name in [
+        "template_aatype",
+        "template_all_atom_positions",
+        "template_all_atom_masks",
+        "template_sum_probs",
+        "template_mask",
+        "template_pseudo_beta",
+        "template_pseudo_beta_mask",
+    ] {
+        assert_close(name, &array(&ours, name).to_f64(), &array(&batch, name).to_f64(), 0.0);
+    }
+    // Only the first `max_templates` (the raw features are sorted by sum_probs) are kept.
+    let one = PipelineConfig { max_templates: 1, ..config };
+    let ours = process_monomer_features(&raw, &one, 0).unwrap();
+    let first = array(&batch, "template_all_atom_positions").to_f64();
+    let first = first.slice_axis(Axis(1), ndarray::Slice::from(0..1)).to_owned();
+    assert_close(
+        "first template",
+        &array(&ours, "template_all_atom_positions").to_f64(),
+        &first,
+        0.0,
+    );
+    assert_eq!(array(&ours, "template_mask").shape(), [iterations, 1]);
 }

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use ferrofold_features::parsers::fasta::parse_fasta_file;
-use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, Weights};
+use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, RecordInputs, Weights};
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
 
 const CHAINS: [&str; 3] = ["1FAS_A", "3NBK_A", "1US0_A"];
@@ -58,7 +58,7 @@ fn run_chain(key: &str, work: &std::path::Path) {
     predict_record::<CpuF32>(
         &Default::default(),
         &record,
-        &[msa],
+        &RecordInputs { alignments: &[msa], template_hits: None },
         &options,
         out.path(),
         &mut |_| {},

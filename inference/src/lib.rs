@@ -10,4 +10,6 @@ pub mod score;
 pub mod search;
 
 pub use error::{InferenceError, Result};
-pub use predict::{predict_record, ModelSpec, PredictOptions, Progress, RecordResult, Weights};
+pub use predict::{
+    predict_record, ModelSpec, PredictOptions, Progress, RecordInputs, RecordResult, Weights,
+};

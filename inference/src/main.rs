@@ -6,11 +6,16 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_features::featurize::{alignments_in_dir, featurize_many, featurize_query};
+use ferrofold_features::featurize::{
+    alignments_in_dir, featurize_many, featurize_query, TemplateHitsDir,
+};
 use ferrofold_features::parsers::fasta::parse_fasta_file;
+use ferrofold_features::templates::{add_template_features, read_obsolete_pdbs, TemplateConfig};
 use ferrofold_features::tools::RunOptions;
 use ferrofold_inference::search::{search_alignments, MsaTool};
-use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, Progress, Weights};
+use ferrofold_inference::{
+    predict_record, ModelSpec, PredictOptions, Progress, RecordInputs, Weights,
+};
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use ferrofold_training::TrainConfig;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -260,6 +265,8 @@ struct PredictArgs {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    templates: TemplateArgs,
 }
 
 #[derive(clap::Args)]
@@ -362,6 +369,62 @@ struct FeaturizeArgs {
     /// Storage format of --output (by default from its extension: .h5/.hdf5 → HDF5, else npz).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    #[command(flatten)]
+    templates: TemplateArgs,
+}
+
+/// Templates from hhsearch hits and mmCIF files (AlphaFold's template pipeline).
+#[derive(clap::Args, Clone)]
+struct TemplateArgs {
+    /// hhsearch hits of the query against a PDB70-style database (.hhr), for single-record input.
+    #[arg(long, requires = "mmcif_dir", conflicts_with = "template_dir")]
+    template_hits: Option<PathBuf>,
+    /// Directory with `<id>.hhr` per record (records without one get no templates).
+    #[arg(long, requires = "mmcif_dir")]
+    template_dir: Option<PathBuf>,
+    /// Template structures: a directory of `<pdb id>.cif` files (a PDB mmCIF mirror).
+    #[arg(long)]
+    mmcif_dir: Option<PathBuf>,
+    /// Use no template released after this date (YYYY-MM-DD). Default: no cut-off.
+    #[arg(long)]
+    max_template_date: Option<String>,
+    /// Templates kept per record (AlphaFold: 20; the network reads the first 4).
+    #[arg(long, default_value_t = 20)]
+    max_template_hits: usize,
+    /// The PDB's obsolete.dat: hits to obsolete entries use their replacement.
+    #[arg(long)]
+    obsolete_pdbs: Option<PathBuf>,
+}
+
+impl TemplateArgs {
+    /// The template search settings, if templates were asked for.
+    fn config(&self) -> Result<Option<TemplateConfig>> {
+        let Some(mmcif_dir) = &self.mmcif_dir else {
+            return Ok(None);
+        };
+        if self.template_hits.is_none() && self.template_dir.is_none() {
+            bail!("--mmcif-dir needs --template-hits or --template-dir");
+        }
+        if !mmcif_dir.is_dir() {
+            bail!("--mmcif-dir {}: not a directory", mmcif_dir.display());
+        }
+        let date = self.max_template_date.as_deref().unwrap_or("9999-12-31");
+        let mut config = TemplateConfig::new(mmcif_dir, date)?;
+        config.max_hits = self.max_template_hits;
+        if let Some(path) = &self.obsolete_pdbs {
+            config.obsolete_pdbs = read_obsolete_pdbs(path)?;
+        }
+        Ok(Some(config))
+    }
+
+    /// The hits file of record `id`, if there is one.
+    fn hits_for(&self, id: &str) -> Option<PathBuf> {
+        match (&self.template_hits, &self.template_dir) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(dir)) => Some(dir.join(format!("{id}.hhr"))).filter(|p| p.is_file()),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -490,6 +553,13 @@ fn predict(args: PredictArgs) -> Result<()> {
             records.len()
         );
     }
+    if args.templates.template_hits.is_some() && records.len() > 1 {
+        bail!(
+            "--template-hits is for a single record, but the input has {} records; use \
+             --template-dir",
+            records.len()
+        );
+    }
     let options = PredictOptions {
         models,
         num_recycle: args.recycles,
@@ -499,6 +569,7 @@ fn predict(args: PredictArgs) -> Result<()> {
         save_features: args.save_features,
         plots: !args.no_plots,
         memory_limit: std::env::var("FERROFOLD_MEMORY_LIMIT").ok().and_then(|v| v.parse().ok()),
+        templates: args.templates.config()?,
     };
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("creating {}", args.out_dir.display()))?;
@@ -626,11 +697,15 @@ fn predict_one<B: burn::prelude::Backend>(
     let mut bar: Option<ProgressBar> = None;
     let quiet = args.quiet;
     let id = ferrofold_features::featurize::record_id(record);
+    let template_hits = args.templates.hits_for(&id);
+    let inputs = RecordInputs { alignments, template_hits: template_hits.as_deref() };
     let result =
-        predict_record::<B>(device, record, alignments, options, &args.out_dir, &mut |event| {
+        predict_record::<B>(device, record, &inputs, options, &args.out_dir, &mut |event| {
             match event {
-                Progress::Featurized { residues, msa_rows } => {
-                    tracing::info!("{id}: {residues} residues, {msa_rows} alignment rows")
+                Progress::Featurized { residues, msa_rows, templates } => {
+                    tracing::info!(
+                    "{id}: {residues} residues, {msa_rows} alignment rows, {templates} templates"
+                )
                 }
                 Progress::ModelStarted { model, iterations } => {
                     let b = if quiet {
@@ -702,7 +777,21 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
             ProgressStyle::with_template("{bar:40} {pos}/{len} chains {elapsed}")
                 .expect("valid template"),
         );
-        let results = featurize_many(&records, args.msa_dir.as_deref(), output_dir, || bar.inc(1));
+        let template_config = args.templates.config()?;
+        if args.templates.template_hits.is_some() {
+            bail!("--template-hits is for --output; with --output-dir use --template-dir");
+        }
+        let templates = match (&args.templates.template_dir, &template_config) {
+            (Some(dir), Some(config)) => Some(TemplateHitsDir { dir, config }),
+            _ => None,
+        };
+        let results = featurize_many(
+            &records,
+            args.msa_dir.as_deref(),
+            templates.as_ref(),
+            output_dir,
+            || bar.inc(1),
+        );
         bar.finish_and_clear();
         let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
         for (id, result) in &results {
@@ -724,7 +813,17 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
             records.len()
         );
     };
-    let features = featurize_query(record, &args.msas)?;
+    let mut features = featurize_query(record, &args.msas)?;
+    if let Some(config) = args.templates.config()? {
+        let id = ferrofold_features::featurize::record_id(record);
+        match args.templates.hits_for(&id) {
+            Some(hits) => {
+                let found = add_template_features(&mut features, &record.sequence, &hits, &config)?;
+                found.log_summary(&id);
+            }
+            None => tracing::warn!("{id}: no template hits file; no templates"),
+        }
+    }
     let hdf5_by_extension =
         matches!(output.extension().and_then(|e| e.to_str()), Some("h5" | "hdf5"));
     match args.format {

@@ -15,6 +15,7 @@ use ferrofold_features::featurize::{featurize_query, record_id, safe_file_stem};
 use ferrofold_features::parsers::fasta::FastaRecord;
 use ferrofold_features::process::process_monomer_features;
 use ferrofold_features::protein::Protein;
+use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
 use ferrofold_model::params::ParamBuilder;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
@@ -77,6 +78,17 @@ pub struct PredictOptions {
     pub plots: bool,
     /// Memory the estimate is checked against (default: what the machine has available).
     pub memory_limit: Option<u64>,
+    /// How templates are found from a record's hits (`RecordInputs::template_hits`).
+    pub templates: Option<TemplateConfig>,
+}
+
+/// A record's inputs besides its sequence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordInputs<'a> {
+    /// Alignment files (none: single-sequence mode).
+    pub alignments: &'a [PathBuf],
+    /// hhsearch hits (`.hhr`) for templates; needs `PredictOptions::templates`.
+    pub template_hits: Option<&'a Path>,
 }
 
 impl Default for PredictOptions {
@@ -90,6 +102,7 @@ impl Default for PredictOptions {
             save_features: false,
             plots: true,
             memory_limit: None,
+            templates: None,
         }
     }
 }
@@ -97,7 +110,7 @@ impl Default for PredictOptions {
 /// What happens, for progress displays.
 #[derive(Debug, Clone)]
 pub enum Progress<'a> {
-    Featurized { residues: usize, msa_rows: usize },
+    Featurized { residues: usize, msa_rows: usize, templates: usize },
     ModelStarted { model: &'a str, iterations: usize },
     Recycle { model: &'a str, iteration: usize },
     ModelFinished { model: &'a str, seconds: f64 },
@@ -216,7 +229,7 @@ fn host_array(outputs: &ferrofold_model::alphafold::Outputs, name: &str) -> Arra
 pub fn predict_record<B: Backend>(
     device: &B::Device,
     record: &FastaRecord,
-    alignments: &[PathBuf],
+    inputs: &RecordInputs,
     options: &PredictOptions,
     out_dir: &Path,
     progress: &mut dyn FnMut(Progress),
@@ -226,10 +239,23 @@ pub fn predict_record<B: Backend>(
         return Err(InferenceError::Input { origin: id, message: "no model to run".into() });
     }
     let started = Instant::now();
-    let raw = featurize_query(record, alignments)?;
+    let mut raw = featurize_query(record, inputs.alignments)?;
+    let mut templates = 0;
+    if let Some(hits) = inputs.template_hits {
+        let Some(config) = &options.templates else {
+            return Err(InferenceError::Input {
+                origin: id,
+                message: "template hits given without a template configuration (mmCIF directory)"
+                    .into(),
+            });
+        };
+        let found = add_template_features(&mut raw, &record.sequence, hits, config)?;
+        found.log_summary(&id);
+        templates = found.templates.len();
+    }
     let residues = record.sequence.len();
     let msa_rows = raw.get("msa").map_or(1, |m| m.shape()[0]);
-    progress(Progress::Featurized { residues, msa_rows });
+    progress(Progress::Featurized { residues, msa_rows, templates });
     let featurize_seconds = started.elapsed().as_secs_f64();
 
     let dir = out_dir.join(&id);

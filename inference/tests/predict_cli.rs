@@ -378,3 +378,91 @@ fn a_missing_search_tool_or_database_is_named() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/nonexistent/uniref.fasta"), "{}", stderr(&out));
 }
+
+#[test]
+fn templates_from_hhsearch_hits_reach_the_network() {
+    let templates = root().join("tests/fixtures/data/templates");
+    let path = |name: &str| templates.join(name).to_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let raw_path = dir.path().join("raw.npz");
+    let out = ferrofold(&[
+        "featurize",
+        "--fasta",
+        &path("2HHB_B.fasta"),
+        "--template-hits",
+        &path("2HHB_B_hhsearch.hhr"),
+        "--mmcif-dir",
+        &path("mmcif"),
+        "--max-template-date",
+        "2005-01-01",
+        "--output",
+        raw_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The same features as DeepMind's featurizer (features/tests/template_parity.rs).
+    let raw = FeatureDict::load_npz(&raw_path).unwrap();
+    let expected =
+        FeatureDict::load_npz(&root().join("tests/fixtures/reference/templates_2HHB_B.npz"))
+            .unwrap();
+    for name in ["template_aatype", "template_all_atom_positions", "template_sum_probs"] {
+        assert_eq!(
+            raw.get(name).unwrap().to_f64(),
+            expected.get(&format!("max20/{name}")).unwrap().to_f64(),
+            "{name}"
+        );
+    }
+
+    // predict: the network reads the first 4 templates, and they change its output.
+    let run = |with_templates: bool, out_dir: &Path| {
+        let mut args = vec![
+            "predict".to_string(),
+            path("2HHB_B.fasta"),
+            "--msa-mode".into(),
+            "single-sequence".into(),
+            "--out-dir".into(),
+            out_dir.to_str().unwrap().into(),
+            "--params".into(),
+            reduced_params(),
+            "--preset".into(),
+            "reduced".into(),
+            "--recycles".into(),
+            "0".into(),
+            "--save-features".into(),
+            "--no-plots".into(),
+        ];
+        if with_templates {
+            for a in ["--template-hits", "2HHB_B_hhsearch.hhr", "--mmcif-dir", "mmcif"] {
+                args.push(if a.starts_with("--") { a.into() } else { path(a) });
+            }
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = ferrofold(&refs);
+        assert!(out.status.success(), "{}", stderr(&out));
+        out_dir.join("2HHB_B")
+    };
+    let with = run(true, &dir.path().join("with"));
+    let without = run(false, &dir.path().join("without"));
+    let batch = FeatureDict::load_npz(&with.join("features_reduced.npz")).unwrap();
+    assert_eq!(batch.get("template_mask").unwrap().shape(), [1, 4]);
+    assert!(FeatureDict::load_npz(&without.join("features_reduced.npz"))
+        .unwrap()
+        .get("template_mask")
+        .is_none());
+    let plddt = |d: &Path| json(&d.join("confidence.json"))["mean_plddt"].as_f64().unwrap();
+    assert_ne!(plddt(&with), plddt(&without));
+
+    // A hits file whose mmCIF directory is missing is named.
+    let out = ferrofold(&[
+        "featurize",
+        "--fasta",
+        &path("2HHB_B.fasta"),
+        "--template-hits",
+        &path("2HHB_B_hhsearch.hhr"),
+        "--mmcif-dir",
+        "/nonexistent/mmcif",
+        "--output",
+        raw_path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/nonexistent/mmcif"), "{}", stderr(&out));
+}

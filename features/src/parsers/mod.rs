@@ -7,6 +7,7 @@ pub mod a3m;
 pub mod clustal;
 pub mod fasta;
 pub mod hhr;
+pub mod mmcif;
 pub mod stockholm;
 
 use crate::error::{FeaturesError, Result};

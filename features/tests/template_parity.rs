@@ -1,0 +1,109 @@
+//! Template features from hhsearch hits + mmCIF files equal DeepMind's TemplateHitFeaturizer
+//! (alphafold 2.0.0) on the case tools/reference/make_template_fixtures.py builds: a real
+//! homolog realigned with kalign (its SEQRES was changed), a selenomethionine, a swapped
+//! arginine, duplicates and short alignments filtered, release-date cut-offs, max hits.
+//! Needs `kalign` (Debian package kalign) on PATH.
+
+mod common;
+
+use common::{array, assert_exact, data, fixtures, reference};
+use ferrofold_features::parsers::hhr::parse_hhr_file;
+use ferrofold_features::parsers::mmcif::{parse_cif, read_mmcif_entry};
+use ferrofold_features::templates::{get_templates, TemplateConfig};
+use serde_json::Value;
+
+fn report() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("reference/templates_2HHB_B.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn template_features_equal_deepminds() {
+    let report = report();
+    let expected = reference("templates_2HHB_B.npz");
+    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
+    let query = report["query_sequence"].as_str().unwrap();
+    for run in report["runs"].as_array().unwrap() {
+        let name = run["name"].as_str().unwrap();
+        let mut config = TemplateConfig::new(
+            data("templates/mmcif"),
+            run["max_template_date"].as_str().unwrap(),
+        )
+        .unwrap();
+        config.max_hits = run["max_hits"].as_u64().unwrap() as usize;
+        let result =
+            get_templates(query, run["query_release_date"].as_str(), &hits, &config).unwrap();
+        let names: Vec<String> = result.templates.iter().map(|t| t.domain_name.clone()).collect();
+        assert_eq!(names, strings(&run["template_domain_names"]), "{name}: templates");
+        let sequences: Vec<String> = result.templates.iter().map(|t| t.sequence.clone()).collect();
+        assert_eq!(sequences, strings(&run["template_sequence"]), "{name}: sequences");
+        let dates: Vec<String> = result.templates.iter().map(|t| t.release_date.clone()).collect();
+        assert_eq!(dates, strings(&run["template_release_date"]), "{name}: release dates");
+        assert_eq!(result.errors.len(), run["errors"].as_array().unwrap().len(), "{name}");
+        assert_eq!(result.warnings.len(), run["warnings"].as_array().unwrap().len(), "{name}");
+        for feature in [
+            "template_aatype",
+            "template_all_atom_positions",
+            "template_all_atom_masks",
+            "template_confidence_scores",
+            "template_sum_probs",
+            "template_e_value",
+            "template_prob_true",
+            "template_score",
+            "template_neff",
+            "template_similarity",
+        ] {
+            let key = format!("{name}/{feature}");
+            assert_exact(&key, array(&result.features, feature), array(&expected, &key));
+        }
+    }
+}
+
+#[test]
+fn mmcif_entry_maps_seqres_to_observed_residues() {
+    // 2HHB: chains A and B in one file; Met 32 of A is MSE.
+    let entry = read_mmcif_entry(&data("templates/mmcif/2hhb.cif"), "2hhb").unwrap();
+    let chains: Vec<&str> = entry.chain_to_seqres.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(chains, ["A", "B"]);
+    assert_eq!(entry.release_date.as_deref(), Some("1990-01-01"));
+    assert_eq!(entry.resolution, 1.85);
+    let a = &entry.seqres_to_structure["A"];
+    assert_eq!(a.len(), entry.seqres("A").unwrap().len());
+    let mse = a.iter().flatten().find(|r| r.name == "MSE").unwrap();
+    assert!(mse.atoms.iter().any(|atom| atom.name == "SE"));
+    // SEQRES residues 50-52 of chain A have no atoms.
+    let missing: Vec<usize> = (0..a.len()).filter(|&i| a[i].is_none()).collect();
+    assert_eq!(missing, [49, 50, 51]);
+}
+
+#[test]
+fn damaged_mmcif_is_an_error_naming_the_file() {
+    let text = std::fs::read_to_string(data("templates/mmcif/1ubq.cif")).unwrap();
+    // Truncated in the middle of the atom records.
+    let cut = &text[..text.len() * 2 / 3];
+    let cut = &cut[..cut.rfind('\n').unwrap()];
+    let truncated = format!("{}\n1.0 2.0", cut);
+    let err = ferrofold_features::parsers::mmcif::parse_mmcif_entry(&truncated, "1ubq", "cut.cif")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cut.cif"), "{err}");
+    assert!(parse_cif("not a cif", "x.cif").unwrap_err().to_string().contains("x.cif"));
+}
+
+#[test]
+fn missing_mmcif_files_are_reported_per_hit() {
+    let report = report();
+    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
+    let query = report["query_sequence"].as_str().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let config = TemplateConfig::new(empty.path(), "2005-01-01").unwrap();
+    let result = get_templates(query, None, &hits, &config).unwrap();
+    assert!(result.templates.is_empty() && result.features.arrays.is_empty());
+    assert!(!result.errors.is_empty());
+    assert!(result.errors[0].contains("2hhb.cif"), "{}", result.errors[0]);
+    assert!(TemplateConfig::new(empty.path(), "05/01/2005").is_err());
+}
