@@ -265,7 +265,7 @@ def main():
     })
     print(name, report['runs'][-1]['template_domain_names'],
           f'{len(result.warnings)} warnings')
-  np.savez(os.path.join(OUT_REF, f'templates_{QUERY}.npz'), **arrays)
+  np.savez_compressed(os.path.join(OUT_REF, f'templates_{QUERY}.npz'), **arrays)
   with open(os.path.join(OUT_REF, f'templates_{QUERY}.json'), 'w') as f:
     json.dump(report, f, indent=1)
 
