@@ -4,10 +4,13 @@
 mod common;
 
 use common::data;
+use ferrofold_features::parsers::hhr::parse_hhr;
+use ferrofold_features::parsers::mmcif::{parse_cif, parse_mmcif_entry};
 use ferrofold_features::parsers::{
     a3m::parse_a3m, clustal::parse_clustal, fasta::parse_fasta, stockholm::parse_stockholm,
 };
 use ferrofold_features::protein::{parse_structure, read_structure, StructureFormat};
+use ferrofold_features::templates::{get_templates, TemplateConfig};
 use ferrofold_features::FeaturesError;
 use proptest::prelude::*;
 
@@ -79,7 +82,7 @@ proptest! {
         let _ = parse_a3m(&text, "p");
         let _ = parse_stockholm(&text, "p");
         let _ = parse_clustal(&text, "p");
-        let _ = ferrofold_features::parsers::hhr::parse_hhr(&text, "p");
+        let _ = parse_hhr(&text, "p");
     }
 
     #[test]
@@ -93,12 +96,41 @@ proptest! {
     }
 
     #[test]
+    fn cif_reader_never_panics(text in "(data_x\n)?[_a-z0-9.;'\" \n\té#]{0,300}") {
+        if let Ok(block) = parse_cif(&text, "p") {
+            prop_assert!(text.to_ascii_lowercase().contains("data_"));
+            let _ = block.get("_x.a");
+        }
+        let _ = parse_mmcif_entry(&text, "x", "p");
+    }
+
+    #[test]
     fn structure_parsers_never_panic(cut in 0usize..40_000, junk in "[ -~\\n]{0,80}") {
         for (name, format) in [("1UBQ_A.pdb", StructureFormat::Pdb), ("1UBQ_A.cif", StructureFormat::Mmcif)] {
             let text = std::fs::read_to_string(data(name)).unwrap();
             let cut = cut.min(text.len());
             let mangled = format!("{}{}", &text[..cut], junk);
             let _ = parse_structure(&mangled, format, None, "p");
+        }
+        let text = std::fs::read_to_string(data("templates/mmcif/2hhb.cif")).unwrap();
+        let cut = cut.min(text.len());
+        let _ = parse_mmcif_entry(&format!("{}{}", &text[..cut], junk), "2hhb", "p");
+    }
+}
+
+proptest! {
+    // Each case may run kalign (the realigned hit): fewer cases.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    // Damaged hhsearch output: hits that still parse go through the template featurizer.
+    #[test]
+    fn template_featurizer_never_panics(cut in 0usize..8_000, junk in "[ -~\n]{0,60}") {
+        let text = std::fs::read_to_string(data("templates/2HHB_B_hhsearch.hhr")).unwrap();
+        let cut = cut.min(text.len());
+        if let Ok(hits) = parse_hhr(&format!("{}{}", &text[..cut], junk), "p") {
+            let config = TemplateConfig::new(data("templates/mmcif"), "2005-01-01").unwrap();
+            let query = "VHLTPEEKSAVTALWGKVNVDEVGGEALGRLLVVYPWTQRFFESFGDLSTPDAVMGNPKVKAHGKKVLG";
+            let _ = get_templates(query, None, &hits, &config);
         }
     }
 }

@@ -137,9 +137,10 @@ fn tokenize(text: &str, source: &str) -> Result<Vec<Token>> {
 }
 
 fn is_keyword(token: &Token, keyword: &str) -> bool {
+    let text = token.text.as_bytes();
     !token.quoted
-        && token.text.len() >= keyword.len()
-        && token.text[..keyword.len()].eq_ignore_ascii_case(keyword)
+        && text.len() >= keyword.len()
+        && text[..keyword.len()].eq_ignore_ascii_case(keyword.as_bytes())
 }
 
 fn is_tag(token: &Token) -> bool {
