@@ -125,7 +125,9 @@ fn read_with_pdbtbx(text: &str, format: StructureFormat, source: &str) -> Result
     // pdbtbx can panic on some malformed input (e.g. its identifier checks use `expect`); user
     // input must never crash the program, so a panic becomes an error naming the file.
     // Only coordinate records matter here; header records (CRYST1 with a blank Z field, odd
-    // REMARKs) make pdbtbx refuse files whose coordinates are fine, so they are left out.
+    // REMARKs) make pdbtbx refuse files whose coordinates are fine, so they are left out. The
+    // charge columns (79-80) are cut too: some programs write other things there, which
+    // pdbtbx refuses, and the charge is not used.
     let filtered;
     let text = match format {
         StructureFormat::Pdb => {
@@ -135,6 +137,10 @@ fn read_with_pdbtbx(text: &str, format: StructureFormat, source: &str) -> Result
                     ["ATOM  ", "HETATM", "MODEL ", "ENDMDL", "TER", "END"]
                         .iter()
                         .any(|r| l.starts_with(r))
+                })
+                .map(|l| match l.char_indices().nth(78) {
+                    Some((cut, _)) if l.starts_with("ATOM") || l.starts_with("HETATM") => &l[..cut],
+                    _ => l,
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
@@ -153,7 +159,13 @@ fn read_with_pdbtbx(text: &str, format: StructureFormat, source: &str) -> Result
                 .filter(|e| e.level().fails(StrictnessLevel::Loose))
                 .map(|e| e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
                 .collect();
-            Err(structure_error(source, format!("cannot be read: {}", messages.join("; "))))
+            // One problem per atom can make thousands: the first few say enough.
+            const SHOWN: usize = 3;
+            let mut message = messages.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+            if messages.len() > SHOWN {
+                message.push_str(&format!(" (and {} more problems)", messages.len() - SHOWN));
+            }
+            Err(structure_error(source, format!("cannot be read: {message}")))
         }
         Err(_) => Err(structure_error(
             source,

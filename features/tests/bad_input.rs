@@ -58,6 +58,37 @@ fn pdb_without_ca_atoms() {
 }
 
 #[test]
+fn other_programs_columns_after_the_element_are_ignored() {
+    // theseus-style files put a serial and an atom label in columns 79+ (the charge).
+    let original = std::fs::read_to_string(data("1UBQ_A.pdb")).unwrap();
+    let text: String = original
+        .lines()
+        .map(
+            |l| if l.starts_with("ATOM") { format!("{l:<78}0057 N98\n") } else { format!("{l}\n") },
+        )
+        .collect();
+    let ours = parse_structure(&text, StructureFormat::Pdb, None, "wide.pdb").unwrap();
+    let plain = parse_structure(&original, StructureFormat::Pdb, None, "1UBQ_A.pdb").unwrap();
+    assert_eq!(ours.atom_positions, plain.atom_positions);
+
+    // A file broken on every line is refused with a message of a few problems, not thousands.
+    let broken: String = original
+        .lines()
+        .map(|l| {
+            if l.starts_with("ATOM") {
+                l.replacen("ATOM  ", "ATOM  x", 1) + "\n"
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let message =
+        parse_structure(&broken, StructureFormat::Pdb, None, "broken.pdb").unwrap_err().to_string();
+    assert!(message.starts_with("broken.pdb: ") && message.len() < 2_000, "{message}");
+    assert!(message.contains("more problems"), "{message}");
+}
+
+#[test]
 fn missing_files_and_unknown_formats() {
     let err = read_structure(std::path::Path::new("/nonexistent/x.pdb"), None).unwrap_err();
     assert!(matches!(err, FeaturesError::Io { .. }), "{err}");

@@ -129,11 +129,11 @@ for path in sys.argv[1:]:
     assert_eq!(text.lines().count(), 2);
 }
 
-#[test]
-fn predict_and_forward_are_one_pipeline() {
+/// Runs `predict` on the bundled ubiquitin example with `params`, then `forward` on the batch it
+/// saved, and checks that both give the same pLDDT, pTM and coordinates.
+fn assert_predict_equals_forward(params: &str, preset: &str, recycles: usize) {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
-    let params = reduced_params();
     let out = ferrofold(&[
         "predict",
         &example("ubiquitin.fasta"),
@@ -142,43 +142,43 @@ fn predict_and_forward_are_one_pipeline() {
         "--out-dir",
         out_dir,
         "--params",
-        &params,
+        params,
         "--preset",
-        "reduced",
+        preset,
         "--recycles",
-        "2",
+        &recycles.to_string(),
         "--save-features",
         "--no-plots",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("UNTRAINED"));
     let record = dir.path().join("1UBQ_A");
-    let features = record.join("features_reduced.npz");
+    let features = record.join(format!("features_{preset}.npz"));
     let batch = FeatureDict::load_npz(&features).unwrap();
-    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], 3, "1 + 2 recycles");
+    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], recycles + 1, "1 + recycles");
     let forward_out = dir.path().join("forward.npz");
     let out = ferrofold(&[
         "forward",
         "--features",
         features.to_str().unwrap(),
         "--params",
-        &params,
+        params,
         "--preset",
-        "reduced",
+        preset,
         "--output",
         forward_out.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let forward = FeatureDict::load_npz(&forward_out).unwrap();
 
+    // forward stores float32; confidence.json holds the same float32 values widened.
     let plddt = forward.get("plddt").unwrap().to_f64();
     let confidence = json(&record.join("confidence.json"));
     for (i, value) in confidence["plddt"].as_array().unwrap().iter().enumerate() {
-        // forward stores float32.
-        assert!((value.as_f64().unwrap() - plddt[i]).abs() <= 1e-4 * plddt[i].abs(), "pLDDT {i}");
+        assert_eq!(value.as_f64().unwrap() as f32, plddt[i] as f32, "pLDDT {i}");
     }
     let ptm = forward.get("ptm").unwrap().to_f64().iter().next().copied().unwrap();
-    assert!((confidence["ptm"].as_f64().unwrap() - ptm).abs() < 1e-6);
+    assert_eq!(confidence["ptm"].as_f64().unwrap() as f32, ptm as f32);
     let positions = forward.get("structure_module/final_atom_positions").unwrap().to_f64();
     let protein = read_structure(&record.join("ranked_0.pdb"), None).unwrap();
     let mut largest = 0f64;
@@ -190,6 +190,28 @@ fn predict_and_forward_are_one_pipeline() {
     }
     // The PDB has three decimals.
     assert!(largest <= 5.1e-4, "positions differ by {largest}");
+}
+
+#[test]
+fn predict_and_forward_are_one_pipeline() {
+    assert_predict_equals_forward(&reduced_params(), "reduced", 2);
+}
+
+/// The same at full size, with the random `model_1_ptm` parameters in AlphaFold's layout that
+/// DeepMind's code reads (tools/reference/make_ref.py, see model/tests/full_parity.rs):
+///
+/// ```sh
+/// cd tools/reference && venv/bin/python make_ref.py --preset model_1_ptm --seed 1 --n_res 32 \
+///     --n_msa 16 --n_extra 32 --n_templates 2 --max_templates 4 --no_capture \
+///     --out ../../target/reference/model_1_ptm_s1
+/// cargo test --release -p ferrofold-inference --test predict_cli -- --ignored full_size
+/// ```
+#[test]
+#[ignore = "needs the 373 MB parameter file from tools/reference/make_ref.py; minutes of CPU"]
+fn full_size_predict_and_forward_are_one_pipeline() {
+    let params = root().join("target/reference/model_1_ptm_s1/params/params_model_1_ptm.npz");
+    assert!(params.exists(), "{} missing: see this test's comment", params.display());
+    assert_predict_equals_forward(params.to_str().unwrap(), "model_1_ptm", 1);
 }
 
 #[test]
