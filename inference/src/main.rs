@@ -151,6 +151,9 @@ struct TrainArgs {
     /// Fraction of the backbone FAPE clamped at 10 Å (AlphaFold: 0.9).
     #[arg(long)]
     fape_clamped_fraction: Option<f64>,
+    /// AlphaFold's dropout in training (default true).
+    #[arg(long)]
+    dropout: Option<bool>,
     #[arg(long)]
     max_nonfinite_steps: Option<usize>,
     /// Resolution (Å) assumed for files that state none (0: leave them out of the confidence
@@ -933,6 +936,7 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
         checkpoint_every,
         keep_checkpoints,
         phase,
+        dropout,
         max_nonfinite_steps,
         default_resolution,
         validate_every,
@@ -1174,6 +1178,8 @@ mod tests {
             "finetune",
             "--fape-clamped-fraction",
             "0.25",
+            "--dropout",
+            "false",
             "--max-nonfinite-steps",
             "4",
             "--default-resolution",
@@ -1228,6 +1234,7 @@ mod tests {
             keep_checkpoints: 2,
             phase: "finetune".into(),
             fape_clamped_fraction: Some(0.25),
+            dropout: false,
             max_nonfinite_steps: 4,
             default_resolution: 2.5,
             resume: true,

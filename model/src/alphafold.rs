@@ -49,6 +49,7 @@ impl<B: Backend> AlphaFold<B> {
                     &config.structure_module,
                     config.seq_channel,
                     config.pair_channel,
+                    config.dropout.structure_module,
                 ),
                 heads: Heads::new(
                     b,

@@ -97,6 +97,31 @@ pub struct HeadsConfig {
     pub predicted_aligned_error_max_error_bin: f64,
 }
 
+/// Dropout rates of training, AlphaFold's (`dropout_rate` of each module; those not listed
+/// are 0). Applied only while gradients are recorded (see `primitives::dropout`).
+#[derive(Config, Debug, PartialEq)]
+pub struct DropoutConfig {
+    /// MSA row attention with pair bias, shared across MSA rows (Evoformer and extra-MSA
+    /// stack): 0.15.
+    pub msa_row_attention: f64,
+    /// Triangle multiplicative updates and triangle attention, shared across rows (columns for
+    /// the ending-node attention), in the Evoformer, extra-MSA and template pair stacks: 0.25.
+    pub triangle: f64,
+    /// The structure module's activations after attention and after the transition: 0.1.
+    pub structure_module: f64,
+}
+
+impl DropoutConfig {
+    pub fn alphafold() -> Self {
+        Self { msa_row_attention: 0.15, triangle: 0.25, structure_module: 0.1 }
+    }
+
+    /// No dropout (deterministic training, e.g. finite-difference checks).
+    pub fn none() -> Self {
+        Self { msa_row_attention: 0.0, triangle: 0.0, structure_module: 0.0 }
+    }
+}
+
 #[derive(Config, Debug, PartialEq)]
 pub struct ModelConfig {
     pub name: String,
@@ -118,6 +143,9 @@ pub struct ModelConfig {
     pub chunk_size: Option<usize>,
     /// Keys per step inside attention (memory-efficient attention); none: all keys at once.
     pub key_chunk_size: Option<usize>,
+    /// Dropout in training.
+    #[config(default = "DropoutConfig::alphafold()")]
+    pub dropout: DropoutConfig,
 }
 
 /// Names of the presets [`ModelConfig::preset`] knows.
@@ -247,6 +275,7 @@ impl ModelConfig {
             num_recycle: 3,
             chunk_size: None,
             key_chunk_size: None,
+            dropout: DropoutConfig::alphafold(),
         }
     }
 

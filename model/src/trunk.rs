@@ -75,6 +75,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
                             config.extra_msa_channel,
                             config.pair_channel,
                             true,
+                            &config.dropout,
                         )
                     },
                 ),
@@ -88,6 +89,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
                             config.msa_channel,
                             config.pair_channel,
                             false,
+                            &config.dropout,
                         )
                     },
                 ),

@@ -39,6 +39,8 @@ pub struct TrainingExample {
     pub msa_targets: MsaTargets,
     /// Indices of the kept residues in the chain.
     pub residues: Vec<usize>,
+    /// The seed the example was made from (it also seeds the example's dropout masks).
+    pub seed: u64,
 }
 
 /// Builds the example of `chain` for `num_recycle` recycling iterations; `seed` fixes the crop
@@ -98,5 +100,6 @@ pub fn make_example(
         labels,
         msa_targets: MsaTargets { true_msa, bert_mask },
         residues,
+        seed,
     })
 }

@@ -16,8 +16,10 @@ use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::process::PipelineConfig;
+use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
+use ferrofold_model::primitives::seed_dropout;
 use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -87,6 +89,8 @@ pub struct TrainConfig {
     /// Fraction of the backbone FAPE that is clamped at 10 Å (AlphaFold: 0.9). Lower values
     /// give every residue pair a gradient from the start, which speeds up fitting few chains.
     pub fape_clamped_fraction: Option<f64>,
+    /// AlphaFold's dropout in the network (rates of `DropoutConfig::alphafold`); off: none.
+    pub dropout: bool,
     /// Stop after this many steps in a row with a non-finite loss or gradient.
     pub max_nonfinite_steps: usize,
     /// Resolution (Å) assumed for structures whose file states none; 0 leaves them out of the
@@ -137,6 +141,7 @@ impl Default for TrainConfig {
             keep_checkpoints: 3,
             phase: "initial".into(),
             fape_clamped_fraction: None,
+            dropout: true,
             max_nonfinite_steps: 10,
             default_resolution: 0.0,
             init_params: None,
@@ -176,7 +181,10 @@ impl TrainConfig {
             }
             loss.fape_clamped_fraction = fraction;
         }
-        let model = ModelConfig::preset(&self.preset)?;
+        let mut model = ModelConfig::preset(&self.preset)?;
+        if !self.dropout {
+            model.dropout = DropoutConfig::none();
+        }
         if model.heads.predicted_aligned_error_num_bins.is_some() {
             loss = loss.with_predicted_aligned_error();
         }
@@ -334,6 +342,9 @@ pub fn batch_gradients<B: AutodiffBackend>(
     let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
     let mut terms: BTreeMap<String, f64> = BTreeMap::new();
     for example in examples {
+        // Seeded from the example, its dropout masks are the same however the examples are
+        // batched, and again after a resume.
+        seed_dropout(example.seed ^ DROPOUT_SEED_MIX);
         let out = forward_for_training(model, &example.batch, model_config, device)?;
         let labels = example.labels.to_tensors::<B>(device);
         let breakdown = alphafold_loss(
@@ -350,6 +361,10 @@ pub fn batch_gradients<B: AutodiffBackend>(
     }
     Ok((accumulator.grads(), terms))
 }
+
+/// Mixed into an example's seed for its dropout masks, so that they do not repeat the draws
+/// of its input pipeline.
+const DROPOUT_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Global L2 norm of all gradients.
 fn gradient_norm<B: AutodiffBackend, M: AutodiffModule<B>>(

@@ -64,6 +64,8 @@ fn check(name: &str, pick: fn(&mut AlphaFold<B>) -> &mut Linear<B>) {
     // between layers, so with more than one the gradient is by design not the derivative.
     let mut config = ModelConfig::preset("reduced").unwrap();
     config.structure_module.num_layer = 1;
+    // Finite differences need the same function at every evaluation: no dropout.
+    config.dropout = ferrofold_model::config::DropoutConfig::none();
     let ex = example(&config);
     let device = Default::default();
     // The reference's random parameters: unlike AlphaFold's initialisation, they have no

@@ -42,7 +42,7 @@ impl<B: Backend> TemplateEmbedding<B> {
                     );
                     let stack = b.scope("template_pair_stack", |b| {
                         b.stacked("__layer_stack_no_state", t.template_pair_stack.num_block, |b| {
-                            TemplatePairBlock::new(b, &t.template_pair_stack)
+                            TemplatePairBlock::new(b, &t.template_pair_stack, &config.dropout)
                         })
                     });
                     (embedding2d, stack, LayerNorm::new(b, "output_layer_norm", c_t))

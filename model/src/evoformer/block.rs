@@ -1,6 +1,6 @@
 //! One Evoformer block (Jumper et al. 2021, Suppl. Alg. 6), also used, with global column
-//! attention, as the extra-MSA block (Suppl. Alg. 18). Dropout is off: this is the inference
-//! forward pass, where AlphaFold applies none.
+//! attention, as the extra-MSA block (Suppl. Alg. 18). Dropout (AlphaFold's rates, shared
+//! across rows or columns) acts only in training (`primitives::dropout`).
 
 use burn::prelude::*;
 
@@ -8,9 +8,14 @@ use super::{
     MsaColumnAttention, MsaColumnGlobalAttention, MsaRowAttentionWithPairBias, OuterProductMean,
     Transition, TriangleAttention, TriangleMultiplication,
 };
-use crate::config::EvoformerBlockConfig;
+use crate::config::{DropoutConfig, EvoformerBlockConfig};
 use crate::params::ParamBuilder;
-use crate::primitives::Chunking;
+use crate::primitives::{dropout, Chunking};
+
+/// Shared dropout masks are broadcast along this axis: the same dropped entries in every MSA
+/// row / pair row (AlphaFold's `per_row`) or pair column (`per_column`).
+const PER_ROW: Option<usize> = Some(0);
+const PER_COLUMN: Option<usize> = Some(1);
 
 #[derive(Module, Debug)]
 pub enum ColumnAttention<B: Backend> {
@@ -29,6 +34,8 @@ pub struct EvoformerBlock<B: Backend> {
     pub triangle_attention_starting_node: TriangleAttention<B>,
     pub triangle_attention_ending_node: TriangleAttention<B>,
     pub pair_transition: Transition<B>,
+    pub msa_row_dropout: f64,
+    pub triangle_dropout: f64,
 }
 
 /// The MSA and pair representations flowing through the trunk.
@@ -48,6 +55,7 @@ impl<B: Backend> EvoformerBlock<B> {
         msa_channels: usize,
         pair_channels: usize,
         global_column_attention: bool,
+        dropout: &DropoutConfig,
     ) -> Self {
         let (m, z) = (msa_channels, pair_channels);
         let b = builder;
@@ -99,6 +107,8 @@ impl<B: Backend> EvoformerBlock<B> {
                 z,
                 config.pair_transition_factor,
             ),
+            msa_row_dropout: dropout.msa_row_attention,
+            triangle_dropout: dropout.triangle,
         }
     }
 
@@ -110,12 +120,17 @@ impl<B: Backend> EvoformerBlock<B> {
         chunking: Chunking,
     ) -> MsaPair<B> {
         let MsaPair { mut msa, mut pair } = act;
+        let triangle = self.triangle_dropout;
         msa = msa.clone()
-            + self.msa_row_attention_with_pair_bias.forward(
-                msa,
-                msa_mask.clone(),
-                pair.clone(),
-                chunking,
+            + dropout(
+                self.msa_row_attention_with_pair_bias.forward(
+                    msa,
+                    msa_mask.clone(),
+                    pair.clone(),
+                    chunking,
+                ),
+                self.msa_row_dropout,
+                PER_ROW,
             );
         msa = msa.clone()
             + match &self.msa_column_attention {
@@ -128,14 +143,18 @@ impl<B: Backend> EvoformerBlock<B> {
             };
         msa = msa.clone() + self.msa_transition.forward(msa, chunking);
         pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
-        pair =
-            pair.clone() + self.triangle_multiplication_outgoing.forward(pair, pair_mask.clone());
-        pair =
-            pair.clone() + self.triangle_multiplication_incoming.forward(pair, pair_mask.clone());
-        pair = pair.clone()
-            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunking);
-        pair =
-            pair.clone() + self.triangle_attention_ending_node.forward(pair, pair_mask, chunking);
+        let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
+        pair = pair + dropout(update, triangle, PER_ROW);
+        let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask.clone());
+        pair = pair + dropout(update, triangle, PER_ROW);
+        let update = self.triangle_attention_starting_node.forward(
+            pair.clone(),
+            pair_mask.clone(),
+            chunking,
+        );
+        pair = pair + dropout(update, triangle, PER_ROW);
+        let update = self.triangle_attention_ending_node.forward(pair.clone(), pair_mask, chunking);
+        pair = pair + dropout(update, triangle, PER_COLUMN);
         pair = pair.clone() + self.pair_transition.forward(pair, chunking);
         MsaPair { msa, pair }
     }
@@ -150,12 +169,14 @@ pub struct TemplatePairBlock<B: Backend> {
     pub triangle_multiplication_outgoing: TriangleMultiplication<B>,
     pub triangle_multiplication_incoming: TriangleMultiplication<B>,
     pub pair_transition: Transition<B>,
+    pub triangle_dropout: f64,
 }
 
 impl<B: Backend> TemplatePairBlock<B> {
     pub fn new(
         builder: &mut ParamBuilder<B>,
         config: &crate::config::TemplatePairStackConfig,
+        dropout: &DropoutConfig,
     ) -> Self {
         let c = config.channels();
         let b = builder;
@@ -190,6 +211,7 @@ impl<B: Backend> TemplatePairBlock<B> {
                 c,
                 config.pair_transition_factor,
             ),
+            triangle_dropout: dropout.triangle,
         }
     }
 
@@ -199,14 +221,21 @@ impl<B: Backend> TemplatePairBlock<B> {
         pair_mask: Tensor<B, 2>,
         chunking: Chunking,
     ) -> Tensor<B, 3> {
+        let rate = self.triangle_dropout;
         let mut pair = pair;
-        pair = pair.clone()
-            + self.triangle_attention_starting_node.forward(pair, pair_mask.clone(), chunking);
-        pair = pair.clone()
-            + self.triangle_attention_ending_node.forward(pair, pair_mask.clone(), chunking);
-        pair =
-            pair.clone() + self.triangle_multiplication_outgoing.forward(pair, pair_mask.clone());
-        pair = pair.clone() + self.triangle_multiplication_incoming.forward(pair, pair_mask);
+        let update = self.triangle_attention_starting_node.forward(
+            pair.clone(),
+            pair_mask.clone(),
+            chunking,
+        );
+        pair = pair + dropout(update, rate, PER_ROW);
+        let update =
+            self.triangle_attention_ending_node.forward(pair.clone(), pair_mask.clone(), chunking);
+        pair = pair + dropout(update, rate, PER_COLUMN);
+        let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
+        pair = pair + dropout(update, rate, PER_ROW);
+        let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask);
+        pair = pair + dropout(update, rate, PER_ROW);
         pair.clone() + self.pair_transition.forward(pair, chunking)
     }
 }

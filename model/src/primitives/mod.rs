@@ -2,10 +2,12 @@
 
 pub mod activation;
 pub mod attention;
+pub mod dropout;
 pub mod layer_norm;
 pub mod linear;
 
 pub use attention::{Attention, GlobalAttention};
+pub use dropout::{dropout, seed_dropout};
 
 /// How much work one step does, to bound memory: `rows` of the batch axis of every attention and
 /// transition at a time (AlphaFold's `subbatch_size`; the result is identical), and `keys` per

@@ -12,7 +12,7 @@ use burn::tensor::activation::relu;
 use crate::batch::ResidueTables;
 use crate::config::StructureModuleConfig;
 use crate::params::ParamBuilder;
-use crate::primitives::{LayerNorm, Linear, LinearInit};
+use crate::primitives::{dropout, LayerNorm, Linear, LinearInit};
 pub use ipa::InvariantPointAttention;
 pub use rigid::{QuatAffine, Rigid};
 pub use sidechain::{MultiRigidSidechain, SidechainOutput};
@@ -36,6 +36,8 @@ pub struct StructureModule<B: Backend> {
     pub fold_iteration: FoldIteration<B>,
     pub num_layer: usize,
     pub position_scale: f64,
+    /// Dropout of the activations after attention and after the transition (training only).
+    pub dropout: f64,
 }
 
 /// The structure module's outputs, AlphaFold's names.
@@ -63,6 +65,7 @@ impl<B: Backend> StructureModule<B> {
         c: &StructureModuleConfig,
         seq_channels: usize,
         pair_channels: usize,
+        dropout: f64,
     ) -> Self {
         let s = c.num_channel;
         builder.scope("structure_module", |b| Self {
@@ -99,6 +102,7 @@ impl<B: Backend> StructureModule<B> {
             }),
             num_layer: c.num_layer,
             position_scale: c.position_scale,
+            dropout,
         })
     }
 
@@ -122,7 +126,7 @@ impl<B: Backend> StructureModule<B> {
         for _ in 0..self.num_layer {
             act = act.clone()
                 + f.invariant_point_attention.forward(act, pair.clone(), seq_mask.clone(), &affine);
-            act = f.attention_layer_norm.forward(act);
+            act = f.attention_layer_norm.forward(dropout(act, self.dropout, None));
             let input_act = act.clone();
             for (k, linear) in f.transition.iter().enumerate() {
                 act = linear.forward(act);
@@ -130,7 +134,7 @@ impl<B: Backend> StructureModule<B> {
                     act = relu(act);
                 }
             }
-            act = f.transition_layer_norm.forward(act + input_act);
+            act = f.transition_layer_norm.forward(dropout(act + input_act, self.dropout, None));
             affine = affine.pre_compose(f.affine_update.forward(act.clone()));
             let scaled = affine.scale_translation(self.position_scale);
             sidechains.push(f.rigid_sidechain.forward(
