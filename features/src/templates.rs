@@ -32,8 +32,9 @@ use crate::tools::{kalign, RunOptions};
 pub struct TemplateConfig {
     /// Directory of `<pdb id>.cif` files (lower-case ids, as a PDB mirror has them).
     pub mmcif_dir: PathBuf,
-    /// Templates released after this date (`YYYY-MM-DD`) are not used.
-    pub max_template_date: String,
+    /// Templates released after this date (`YYYY-MM-DD`) are not used; `None`: no cut-off
+    /// (entries then need no release date).
+    pub max_template_date: Option<String>,
     /// At most this many templates (AlphaFold: 20; the network reads the first 4).
     pub max_hits: usize,
     /// Obsolete PDB id → its replacement (`None`: removed), from the PDB's `obsolete.dat`.
@@ -46,15 +47,13 @@ pub struct TemplateConfig {
 
 impl TemplateConfig {
     /// AlphaFold's defaults (20 hits, no strict checks) for `mmcif_dir` and a cut-off date.
-    pub fn new(mmcif_dir: impl Into<PathBuf>, max_template_date: &str) -> Result<Self> {
-        parse_date(max_template_date).ok_or_else(|| {
-            FeaturesError::InvalidInput(format!(
-                "the maximum template date `{max_template_date}` is not a date (YYYY-MM-DD)"
-            ))
-        })?;
+    pub fn new(mmcif_dir: impl Into<PathBuf>, max_template_date: Option<&str>) -> Result<Self> {
+        if let Some(date) = max_template_date {
+            date_of(date, "the maximum template date")?;
+        }
         Ok(Self {
             mmcif_dir: mmcif_dir.into(),
-            max_template_date: max_template_date.to_string(),
+            max_template_date: max_template_date.map(str::to_string),
             max_hits: 20,
             obsolete_pdbs: HashMap::new(),
             kalign: RunOptions::default(),
@@ -98,6 +97,13 @@ impl TemplateSearchResult {
     }
 }
 
+/// `parse_date`, or an error naming `what`.
+fn date_of(text: &str, what: &str) -> Result<i64> {
+    parse_date(text).ok_or_else(|| {
+        FeaturesError::InvalidInput(format!("{what} `{text}` is not a date (YYYY-MM-DD)"))
+    })
+}
+
 /// A date `YYYY-MM-DD` as a day number (days since 1970-01-01), if it is one.
 fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.trim().splitn(3, '-');
@@ -136,18 +142,13 @@ pub fn get_templates(
     if query_sequence.is_empty() {
         return Err(FeaturesError::InvalidInput("the query sequence is empty".into()));
     }
-    let max_date = parse_date(&config.max_template_date).ok_or_else(|| {
-        FeaturesError::InvalidInput(format!(
-            "the maximum template date `{}` is not a date (YYYY-MM-DD)",
-            config.max_template_date
-        ))
-    })?;
-    let mut cutoff = max_date;
+    let mut cutoff = match &config.max_template_date {
+        Some(date) => Some(date_of(date, "the maximum template date")?),
+        None => None,
+    };
     if let Some(date) = query_release_date {
-        let query_date = parse_date(date).ok_or_else(|| {
-            FeaturesError::InvalidInput(format!("the query release date `{date}` is not a date"))
-        })?;
-        cutoff = cutoff.min(query_date - 60);
+        let before_query = date_of(date, "the query release date")? - 60;
+        cutoff = Some(cutoff.map_or(before_query, |c| c.min(before_query)));
     }
 
     let mut order: Vec<&HhrHit> = hits.iter().collect();
@@ -237,7 +238,7 @@ fn pdb_id_and_chain(name: &str) -> Option<(String, String)> {
 fn process_hit(
     query: &str,
     hit: &HhrHit,
-    cutoff: i64,
+    cutoff: Option<i64>,
     config: &TemplateConfig,
 ) -> std::result::Result<(TemplateRow, Option<String>), Failure> {
     let Some((mut pdb_id, chain)) = pdb_id_and_chain(&hit.name) else {
@@ -308,14 +309,16 @@ fn process_hit(
         Err(e) => return Err(warn_or_error(describe(&e), config)),
     };
     let release_date = entry.release_date.clone().unwrap_or_default();
-    match parse_date(&release_date) {
-        None => {
+    match (cutoff, parse_date(&release_date)) {
+        (None, _) => {}
+        (Some(_), None) => {
             return Err(Failure::Error(describe(&format!(
-                "{} states no release date (_pdbx_audit_revision_history)",
+                "{} states no release date (_pdbx_audit_revision_history), so the date \
+                 cut-off cannot be checked",
                 path.display()
             ))))
         }
-        Some(date) if date > cutoff => {
+        (Some(cutoff), Some(date)) if date > cutoff => {
             return Err(if config.strict_error_check {
                 Failure::Error(describe(&format!("released {release_date}, after the cut-off")))
             } else {
@@ -325,7 +328,7 @@ fn process_hit(
                 Failure::Skipped
             });
         }
-        Some(_) => {}
+        (Some(_), Some(_)) => {}
     }
     extract_features(
         &entry,

@@ -159,7 +159,7 @@ proptest! {
         let text = std::fs::read_to_string(data("templates/2HHB_B_hhsearch.hhr")).unwrap();
         let cut = cut.min(text.len());
         if let Ok(hits) = parse_hhr(&format!("{}{}", &text[..cut], junk), "p") {
-            let config = TemplateConfig::new(data("templates/mmcif"), "2005-01-01").unwrap();
+            let config = TemplateConfig::new(data("templates/mmcif"), Some("2005-01-01")).unwrap();
             let query = "VHLTPEEKSAVTALWGKVNVDEVGGEALGRLLVVYPWTQRFFESFGDLSTPDAVMGNPKVKAHGKKVLG";
             let _ = get_templates(query, None, &hits, &config);
         }

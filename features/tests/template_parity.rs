@@ -29,11 +29,9 @@ fn template_features_equal_deepminds() {
     let query = report["query_sequence"].as_str().unwrap();
     for run in report["runs"].as_array().unwrap() {
         let name = run["name"].as_str().unwrap();
-        let mut config = TemplateConfig::new(
-            data("templates/mmcif"),
-            run["max_template_date"].as_str().unwrap(),
-        )
-        .unwrap();
+        let mut config =
+            TemplateConfig::new(data("templates/mmcif"), run["max_template_date"].as_str())
+                .unwrap();
         config.max_hits = run["max_hits"].as_u64().unwrap() as usize;
         let result =
             get_templates(query, run["query_release_date"].as_str(), &hits, &config).unwrap();
@@ -100,10 +98,40 @@ fn missing_mmcif_files_are_reported_per_hit() {
     let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
     let query = report["query_sequence"].as_str().unwrap();
     let empty = tempfile::tempdir().unwrap();
-    let config = TemplateConfig::new(empty.path(), "2005-01-01").unwrap();
+    let config = TemplateConfig::new(empty.path(), Some("2005-01-01")).unwrap();
     let result = get_templates(query, None, &hits, &config).unwrap();
     assert!(result.templates.is_empty() && result.features.arrays.is_empty());
     assert!(!result.errors.is_empty());
     assert!(result.errors[0].contains("2hhb.cif"), "{}", result.errors[0]);
-    assert!(TemplateConfig::new(empty.path(), "05/01/2005").is_err());
+    assert!(TemplateConfig::new(empty.path(), Some("05/01/2005")).is_err());
+}
+
+#[test]
+fn entries_without_a_release_date_need_no_cut_off() {
+    let report = report();
+    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
+    let query = report["query_sequence"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(data("templates/mmcif")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // 1UBQ loses its release dates (the loop keeps its shape under another name).
+        let text = if path.ends_with("1ubq.cif") {
+            text.replace("_pdbx_audit_revision_history.revision_date", "_pdbx_audit_x.date")
+        } else {
+            text
+        };
+        std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    let names = |date: Option<&str>| {
+        let config = TemplateConfig::new(dir.path(), date).unwrap();
+        let result = get_templates(query, None, &hits, &config).unwrap();
+        let names: Vec<String> = result.templates.iter().map(|t| t.domain_name.clone()).collect();
+        (names, result.errors)
+    };
+    let (with_cut_off, errors) = names(Some("2005-01-01"));
+    assert!(!with_cut_off.contains(&"1ubq_A".to_string()), "{with_cut_off:?}");
+    assert!(errors.iter().any(|e| e.contains("1ubq") && e.contains("release date")), "{errors:?}");
+    let (without, _) = names(None);
+    assert!(without.contains(&"1ubq_A".to_string()), "{without:?}");
 }

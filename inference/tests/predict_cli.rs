@@ -407,19 +407,22 @@ fn templates_from_hhsearch_hits_reach_the_network() {
     let path = |name: &str| templates.join(name).to_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let raw_path = dir.path().join("raw.npz");
-    let out = ferrofold(&[
-        "featurize",
-        "--fasta",
-        &path("2HHB_B.fasta"),
-        "--template-hits",
-        &path("2HHB_B_hhsearch.hhr"),
-        "--mmcif-dir",
-        &path("mmcif"),
-        "--max-template-date",
-        "2005-01-01",
-        "--output",
-        raw_path.to_str().unwrap(),
-    ]);
+    let featurize = |mmcif_dir: &str| {
+        ferrofold(&[
+            "featurize",
+            "--fasta",
+            &path("2HHB_B.fasta"),
+            "--template-hits",
+            &path("2HHB_B_hhsearch.hhr"),
+            "--mmcif-dir",
+            mmcif_dir,
+            "--max-template-date",
+            "2005-01-01",
+            "--output",
+            raw_path.to_str().unwrap(),
+        ])
+    };
+    let out = featurize(&path("mmcif"));
     assert!(out.status.success(), "{}", stderr(&out));
     // The same features as DeepMind's featurizer (features/tests/template_parity.rs).
     let raw = FeatureDict::load_npz(&raw_path).unwrap();
@@ -474,17 +477,7 @@ fn templates_from_hhsearch_hits_reach_the_network() {
     assert_ne!(plddt(&with), plddt(&without));
 
     // A hits file whose mmCIF directory is missing is named.
-    let out = ferrofold(&[
-        "featurize",
-        "--fasta",
-        &path("2HHB_B.fasta"),
-        "--template-hits",
-        &path("2HHB_B_hhsearch.hhr"),
-        "--mmcif-dir",
-        "/nonexistent/mmcif",
-        "--output",
-        raw_path.to_str().unwrap(),
-    ]);
+    let out = featurize("/nonexistent/mmcif");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/nonexistent/mmcif"), "{}", stderr(&out));
 }

@@ -69,9 +69,17 @@ impl ParamFile {
     }
 
     pub fn read_safetensors(path: &Path) -> Result<Self> {
-        let err = |message: String| ModelError::ReadParams { path: path.to_path_buf(), message };
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| err(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|e| ModelError::ReadParams {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::from_safetensors_bytes(&bytes, path)
+    }
+
+    /// Parameters from the bytes of a `.safetensors` file; `source` names it in errors.
+    pub fn from_safetensors_bytes(bytes: &[u8], source: &Path) -> Result<Self> {
+        let err = |message: String| ModelError::ReadParams { path: source.to_path_buf(), message };
+        let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| err(e.to_string()))?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors() {
             let data: Vec<f32> = match view.dtype() {
@@ -84,7 +92,7 @@ impl ParamFile {
             };
             tensors.insert(name, RawTensor { shape: view.shape().to_vec(), data });
         }
-        Ok(Self { tensors, source_name: path.display().to_string() })
+        Ok(Self { tensors, source_name: source.display().to_string() })
     }
 
     /// Writes ferrofold's native format (safetensors, AlphaFold names), atomically.

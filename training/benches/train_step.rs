@@ -8,14 +8,19 @@
 //! ```sh
 //! cargo bench -p ferrofold-training --bench train_step
 //! FERROFOLD_BENCH_STEPS=4 FERROFOLD_BENCH_CASES=reduced:64,model_1_ptm:64 cargo bench ...
+//! FERROFOLD_BENCH_CASES=model_1_ptm:64:balanced FERROFOLD_BENCH_RESULTS=train_step_balanced \
+//!     cargo bench -p ferrofold-training --bench train_step
 //! ```
-//! Writes `bench/results/train_step.json`.
+//! A case `preset:crop:balanced` trains with burn's `BalancedCheckpointing` (activations of
+//! memory-bound operations recomputed in the backward pass instead of kept). Writes
+//! `bench/results/<FERROFOLD_BENCH_RESULTS or train_step>.json`.
 
 use ferrofold_features::system::peak_rss_mib;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 use burn::backend::Autodiff;
 use ferrofold_model::CpuF32;
 use ferrofold_training::trainer::{train, TrainConfig};
@@ -37,7 +42,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// One case, in this process: prints a JSON line.
-fn run_case(preset: &str, crop: usize) {
+fn run_case(preset: &str, crop: usize, balanced: bool) {
     let data = tempfile::tempdir().expect("temporary directory");
     let source = shared_data().join("structures").join(format!("{CHAIN}.pdb"));
     std::fs::copy(&source, data.path().join(format!("{CHAIN}.pdb"))).expect("copy chain");
@@ -57,14 +62,20 @@ fn run_case(preset: &str, crop: usize) {
         ..TrainConfig::default()
     };
     let mut seconds = Vec::new();
-    train::<Autodiff<CpuF32>>(&config, &Default::default(), |r| seconds.push(r.seconds))
-        .expect("training");
+    let on_step = |r: &ferrofold_training::trainer::StepReport| seconds.push(r.seconds);
+    if balanced {
+        train::<Autodiff<CpuF32, BalancedCheckpointing>>(&config, &Default::default(), on_step)
+    } else {
+        train::<Autodiff<CpuF32>>(&config, &Default::default(), on_step)
+    }
+    .expect("training");
     // The first step warms up allocations and caches.
     let mut timed = seconds[1..].to_vec();
     timed.sort_by(f64::total_cmp);
     let line = serde_json::json!({
         "preset": preset,
         "crop": crop,
+        "checkpointing": if balanced { "balanced" } else { "none" },
         "seconds_per_step": timed[timed.len() / 2],
         "steps_timed": timed.len(),
         "peak_rss_mib": peak_rss_mib(),
@@ -74,8 +85,9 @@ fn run_case(preset: &str, crop: usize) {
 
 fn main() {
     if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
-        let (preset, crop) = case.split_once(':').expect("preset:crop");
-        run_case(preset, crop.parse().expect("crop size"));
+        let parts: Vec<&str> = case.split(':').collect();
+        let balanced = parts.get(2) == Some(&"balanced");
+        run_case(parts[0], parts[1].parse().expect("crop size"), balanced);
         return;
     }
     if !shared_data().join("structures").join(format!("{CHAIN}.pdb")).exists() {
@@ -89,6 +101,7 @@ fn main() {
     println!("{:<12} {:>5} {:>14} {:>14}", "preset", "crop", "s/step", "peak RSS MiB");
     for case in cases.split(',') {
         let (preset, crop) = case.split_once(':').expect("preset:crop");
+        let (crop, _) = crop.split_once(':').unwrap_or((crop, ""));
         let started = Instant::now();
         let mut child = Command::new(&exe)
             .env("FERROFOLD_BENCH_CASE", case)
@@ -128,7 +141,8 @@ fn main() {
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "results": results,
     });
-    let path = root().join("bench/results/train_step.json");
+    let name = std::env::var("FERROFOLD_BENCH_RESULTS").unwrap_or_else(|_| "train_step".into());
+    let path = root().join(format!("bench/results/{name}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("write");
     println!("wrote {}", path.display());
 }

@@ -91,6 +91,11 @@ pub struct TrainConfig {
     pub fape_clamped_fraction: Option<f64>,
     /// AlphaFold's dropout in the network (rates of `DropoutConfig::alphafold`); off: none.
     pub dropout: bool,
+    /// `balanced`: burn's `BalancedCheckpointing` (the outputs of memory-bound operations are
+    /// recomputed in the backward pass instead of kept: measured 39% less memory for 3% more
+    /// time, full network at crop 64); `none`: keep every activation. The caller picks the
+    /// backend type from it (`Autodiff<_, BalancedCheckpointing>`).
+    pub activation_checkpointing: String,
     /// Stop after this many steps in a row with a non-finite loss or gradient.
     pub max_nonfinite_steps: usize,
     /// Resolution (Å) assumed for structures whose file states none; 0 leaves them out of the
@@ -142,6 +147,7 @@ impl Default for TrainConfig {
             phase: "initial".into(),
             fape_clamped_fraction: None,
             dropout: true,
+            activation_checkpointing: "none".into(),
             max_nonfinite_steps: 10,
             default_resolution: 0.0,
             init_params: None,
@@ -180,6 +186,12 @@ impl TrainConfig {
                 ));
             }
             loss.fape_clamped_fraction = fraction;
+        }
+        if !["none", "balanced"].contains(&self.activation_checkpointing.as_str()) {
+            return Err(TrainingError::Config(format!(
+                "unknown activation_checkpointing `{}` (none or balanced)",
+                self.activation_checkpointing
+            )));
         }
         let mut model = ModelConfig::preset(&self.preset)?;
         if !self.dropout {
