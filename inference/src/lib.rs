@@ -2,6 +2,7 @@
 //! confidence JSON, PAE, plots), the memory estimate that guards it, and structure comparison
 //! (`score`). The `ferrofold` binary is a thin command line around this library.
 
+pub mod bundled;
 pub mod error;
 pub mod memory;
 pub mod plots;

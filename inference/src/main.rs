@@ -238,7 +238,7 @@ struct PredictArgs {
     msa_cache: Option<PathBuf>,
     /// Parameters: DeepMind params_model_*.npz or ferrofold .safetensors; repeat to run several
     /// models (ranked by pTM for _ptm presets, else mean pLDDT). Without it: the bundled
-    /// UNTRAINED model.
+    /// low-accuracy model.
     #[arg(long = "params")]
     params: Vec<PathBuf>,
     /// Preset of each --params (one for all, or one per file); by default from the file name
@@ -528,13 +528,6 @@ fn fasta_inputs(input: &std::path::Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-const UNTRAINED_WARNING: &str = "\
-********************************************************************************
-* WARNING: no --params given, so ferrofold's bundled model is used. It is      *
-* UNTRAINED (random weights): the structure it writes is NOT a prediction.     *
-* For real predictions pass AlphaFold/OpenFold weights: --params FILE.         *
-********************************************************************************";
-
 fn predict(args: PredictArgs) -> Result<()> {
     if let Some(threads) = args.threads {
         rayon::ThreadPoolBuilder::new()
@@ -543,9 +536,9 @@ fn predict(args: PredictArgs) -> Result<()> {
             .context("setting the thread count")?;
     }
     let models = model_specs(&args)?;
-    let untrained = models.iter().any(ModelSpec::is_untrained);
-    if untrained {
-        eprintln!("{UNTRAINED_WARNING}");
+    let bundled = models.iter().any(ModelSpec::is_bundled);
+    if bundled {
+        eprintln!("{}", ferrofold_inference::bundled::warning());
     }
     let mut records = Vec::new();
     for file in fasta_inputs(&args.input)? {
@@ -657,8 +650,8 @@ fn predict(args: PredictArgs) -> Result<()> {
             }
         }
     }
-    if untrained {
-        eprintln!("{UNTRAINED_WARNING}");
+    if bundled {
+        eprintln!("{}", ferrofold_inference::bundled::warning());
     }
     if failures > 0 {
         bail!("{failures} of {} records failed (see above)", records.len());

@@ -17,27 +17,22 @@ use ferrofold_features::process::process_monomer_features;
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
-use ferrofold_model::params::ParamBuilder;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
 use serde::Serialize;
 
+use crate::bundled;
 use crate::error::{InferenceError, MemoryRefusal, Result};
 use crate::memory::{self, ProblemSize, CHUNK_LADDER};
 use crate::plots;
-
-/// The model used when no parameters are given: the `reduced` network with AlphaFold's
-/// initialisation from a fixed seed. It is untrained; its output is not a prediction.
-pub const BUNDLED_MODEL_NAME: &str = "ferrofold_untrained_small";
-const BUNDLED_MODEL_SEED: u64 = 0;
 
 /// Where a model's parameters come from.
 #[derive(Debug, Clone)]
 pub enum Weights {
     /// DeepMind `.npz` or ferrofold `.safetensors`.
     File(PathBuf),
-    /// The bundled untrained model (preset `reduced`, fixed seed).
-    BundledUntrained,
+    /// The bundled model (`crate::bundled`).
+    Bundled,
 }
 
 /// One network to run.
@@ -52,14 +47,14 @@ pub struct ModelSpec {
 impl ModelSpec {
     pub fn bundled() -> Self {
         Self {
-            name: BUNDLED_MODEL_NAME.into(),
-            preset: "reduced".into(),
-            weights: Weights::BundledUntrained,
+            name: bundled::NAME.into(),
+            preset: bundled::PRESET.into(),
+            weights: Weights::Bundled,
         }
     }
 
-    pub fn is_untrained(&self) -> bool {
-        matches!(self.weights, Weights::BundledUntrained)
+    pub fn is_bundled(&self) -> bool {
+        matches!(self.weights, Weights::Bundled)
     }
 }
 
@@ -122,7 +117,8 @@ pub enum Progress<'a> {
 pub struct ModelResult {
     pub model: String,
     pub preset: String,
-    pub untrained: bool,
+    /// The bundled low-accuracy model made it.
+    pub bundled: bool,
     pub mean_plddt: f64,
     pub ptm: Option<f64>,
     /// The ranking key: pTM for `_ptm` models, else mean pLDDT / 100.
@@ -156,12 +152,7 @@ fn load_model<B: Backend>(
             let params = ParamFile::read(path)?;
             AlphaFold::load(&params, config, device)?
         }
-        Weights::BundledUntrained => {
-            let mut builder = ParamBuilder::<B>::random(BUNDLED_MODEL_SEED, device);
-            let model = AlphaFold::build(&mut builder, config);
-            builder.finish(&config.name)?;
-            model
-        }
+        Weights::Bundled => AlphaFold::load(&bundled::params()?, config, device)?,
     })
 }
 
@@ -334,7 +325,7 @@ fn model_result(
     Ok(ModelResult {
         model: spec.name.clone(),
         preset: spec.preset.clone(),
-        untrained: spec.is_untrained(),
+        bundled: spec.is_bundled(),
         mean_plddt,
         ptm,
         ranking_confidence: ptm.unwrap_or(mean_plddt / 100.0),
@@ -363,7 +354,7 @@ fn json<T: Serialize>(value: &T) -> String {
 struct Confidence<'a> {
     model: &'a str,
     preset: &'a str,
-    untrained: bool,
+    low_accuracy_bundled_model: bool,
     mean_plddt: f64,
     ptm: Option<f64>,
     ranking_confidence: f64,
@@ -396,9 +387,6 @@ struct Ranking<'a> {
     ranked_by: &'a str,
 }
 
-pub const UNTRAINED_REMARK: &str =
-    "UNTRAINED MODEL: random weights; this is NOT a structure prediction";
-
 fn write_record(
     result: &RecordResult,
     options: &PredictOptions,
@@ -415,8 +403,8 @@ fn write_record(
     for (rank, m) in result.ranked.iter().enumerate() {
         let mut remarks =
             vec![format!("ferrofold model {} (preset {}), rank {rank}", m.model, m.preset)];
-        if m.untrained {
-            remarks.push(UNTRAINED_REMARK.into());
+        if m.bundled {
+            remarks.push(bundled::remark());
         }
         remarks.push("B-factor column: pLDDT (0-100)".into());
         write(format!("ranked_{rank}.pdb"), to_pdb(&m.protein, &remarks))?;
@@ -429,7 +417,7 @@ fn write_record(
     let confidence = Confidence {
         model: &best.model,
         preset: &best.preset,
-        untrained: best.untrained,
+        low_accuracy_bundled_model: best.bundled,
         mean_plddt: best.mean_plddt,
         ptm: best.ptm,
         ranking_confidence: best.ranking_confidence,

@@ -37,7 +37,7 @@ const UBIQUITIN: &str =
     "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG";
 
 #[test]
-fn bundled_example_writes_every_output_and_says_it_is_untrained() {
+fn bundled_example_writes_every_output_and_says_it_is_low_accuracy() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
     let out = ferrofold(&[
@@ -51,7 +51,8 @@ fn bundled_example_writes_every_output_and_says_it_is_untrained() {
         "1",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("UNTRAINED"), "the warning is missing: {}", stderr(&out));
+    let warning = stderr(&out);
+    assert!(warning.contains("NOT predictions") && warning.contains("lDDT-Cα"), "{warning}");
     let record = dir.path().join("1UBQ_A");
     for name in [
         "ranked_0.pdb",
@@ -80,18 +81,19 @@ fn bundled_example_writes_every_output_and_says_it_is_untrained() {
         assert_eq!(protein.atom_mask.sum() as usize, 601, "{name}: heavy atoms");
     }
     let pdb = std::fs::read_to_string(record.join("ranked_0.pdb")).unwrap();
-    assert!(pdb.contains("UNTRAINED MODEL"), "the PDB must say so too");
+    assert!(pdb.contains("LOW-ACCURACY BUNDLED MODEL"), "the PDB must say so too");
+    assert!(pdb.lines().all(|l| l.len() <= 80), "PDB lines are at most 80 columns");
 
     let confidence = json(&record.join("confidence.json"));
-    assert_eq!(confidence["untrained"], true);
-    assert_eq!(confidence["model"], "ferrofold_untrained_small");
+    assert_eq!(confidence["low_accuracy_bundled_model"], true);
+    assert_eq!(confidence["model"], "ferrofold_small");
     assert_eq!(confidence["plddt"].as_array().unwrap().len(), UBIQUITIN.len());
     let pae = json(&record.join("pae.json"));
     let matrix = pae[0]["predicted_aligned_error"].as_array().unwrap();
     assert_eq!(matrix.len(), UBIQUITIN.len());
     assert!(pae[0]["max_predicted_aligned_error"].as_f64().unwrap() > 30.0);
     let ranking = json(&record.join("ranking.json"));
-    assert_eq!(ranking["order"][0], "ferrofold_untrained_small");
+    assert_eq!(ranking["order"][0], "ferrofold_small");
 
     read_with_gemmi_and_biotite(&record);
 }
@@ -151,7 +153,7 @@ fn assert_predict_equals_forward(params: &str, preset: &str, recycles: usize) {
         "--no-plots",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("UNTRAINED"));
+    assert!(!stderr(&out).contains("bundled model"));
     let record = dir.path().join("1UBQ_A");
     let features = record.join(format!("features_{preset}.npz"));
     let batch = FeatureDict::load_npz(&features).unwrap();
