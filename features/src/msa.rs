@@ -50,6 +50,19 @@ impl Msa {
         out
     }
 
+    /// The alignment as A3M text, rows aligned to the query (the residues counted as deleted
+    /// are not written back: they are not known). hhsearch reads this as its query.
+    pub fn to_a3m(&self) -> String {
+        let mut text = String::new();
+        for (k, (sequence, description)) in
+            self.sequences.iter().zip(&self.descriptions).enumerate()
+        {
+            let name = if description.is_empty() { format!("row{k}") } else { description.clone() };
+            text.push_str(&format!(">{name}\n{sequence}\n"));
+        }
+        text
+    }
+
     /// Keeps the first `max_rows` rows (AlphaFold caps each database's hits this way).
     pub fn truncate(&mut self, max_rows: usize) {
         self.sequences.truncate(max_rows);

@@ -12,7 +12,7 @@ use ferrofold_features::featurize::{
 use ferrofold_features::parsers::fasta::parse_fasta_file;
 use ferrofold_features::templates::{add_template_features, read_obsolete_pdbs, TemplateConfig};
 use ferrofold_features::tools::RunOptions;
-use ferrofold_inference::search::{search_alignments, MsaTool};
+use ferrofold_inference::search::{search_alignments, search_templates, MsaTool};
 use ferrofold_inference::{
     predict_record, ModelSpec, PredictOptions, Progress, RecordInputs, Weights,
 };
@@ -389,6 +389,10 @@ struct TemplateArgs {
     /// Directory with `<id>.hhr` per record (records without one get no templates).
     #[arg(long, requires = "mmcif_dir")]
     template_dir: Option<PathBuf>,
+    /// Search templates with hhsearch in this PDB70-style database (ffindex prefix), from each
+    /// record's first alignment (predict only).
+    #[arg(long, requires = "mmcif_dir", conflicts_with_all = ["template_hits", "template_dir"])]
+    template_database: Option<PathBuf>,
     /// Template structures: a directory of `<pdb id>.cif` files (a PDB mmCIF mirror).
     #[arg(long)]
     mmcif_dir: Option<PathBuf>,
@@ -409,8 +413,11 @@ impl TemplateArgs {
         let Some(mmcif_dir) = &self.mmcif_dir else {
             return Ok(None);
         };
-        if self.template_hits.is_none() && self.template_dir.is_none() {
-            bail!("--mmcif-dir needs --template-hits or --template-dir");
+        if self.template_hits.is_none()
+            && self.template_dir.is_none()
+            && self.template_database.is_none()
+        {
+            bail!("--mmcif-dir needs --template-hits, --template-dir or --template-database");
         }
         if !mmcif_dir.is_dir() {
             bail!("--mmcif-dir {}: not a directory", mmcif_dir.display());
@@ -582,21 +589,12 @@ fn predict(args: PredictArgs) -> Result<()> {
                     SearchTool::Mmseqs2 => MsaTool::Mmseqs2,
                     SearchTool::Hhblits => MsaTool::Hhblits,
                 };
-                let run = RunOptions {
-                    threads: args.threads.unwrap_or_else(|| {
-                        std::thread::available_parallelism().map_or(2, |n| n.get())
-                    }),
-                    cache_dir: Some(
-                        args.msa_cache.clone().unwrap_or_else(|| args.out_dir.join("msa_cache")),
-                    ),
-                    ..RunOptions::default()
-                };
                 let sequence = record.sequence.clone();
                 match search_alignments(
                     &sequence,
                     tool,
                     &args.databases,
-                    &run,
+                    &search_options(&args),
                     &args.out_dir.join(&id),
                 ) {
                     Ok(paths) => paths,
@@ -623,15 +621,37 @@ fn predict(args: PredictArgs) -> Result<()> {
         if alignments.is_empty() && args.msa_mode.is_none() && args.msa_dir.is_none() {
             tracing::warn!("{id}: no MSA given; single-sequence mode (expect low accuracy)");
         }
+        let template_hits = match &args.templates.template_database {
+            Some(database) => match search_templates(
+                &record.sequence,
+                &alignments,
+                database,
+                &search_options(&args),
+                &args.out_dir.join(&id),
+            ) {
+                Ok(path) => Some(path),
+                Err(e) => {
+                    failures += 1;
+                    eprintln!(
+                        "error: {}: template search: {e:#}",
+                        record_source(&args.input, record)
+                    );
+                    continue;
+                }
+            },
+            None => args.templates.hits_for(&id),
+        };
+        let inputs =
+            RecordInputs { alignments: &alignments, template_hits: template_hits.as_deref() };
         let result = match args.device {
             Device::Cpu => predict_one::<ferrofold_model::CpuF32>(
                 &Default::default(),
                 record,
-                &alignments,
+                &inputs,
                 &options,
                 &args,
             ),
-            Device::Cuda => predict_cuda(record, &alignments, &options, &args),
+            Device::Cuda => predict_cuda(record, &inputs, &options, &args),
         };
         match result {
             Ok(result) => {
@@ -659,6 +679,17 @@ fn predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// How the search tools run: all cores (or --threads), results cached in --msa-cache.
+fn search_options(args: &PredictArgs) -> RunOptions {
+    RunOptions {
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        cache_dir: Some(args.msa_cache.clone().unwrap_or_else(|| args.out_dir.join("msa_cache"))),
+        ..RunOptions::default()
+    }
+}
+
 fn record_source(
     input: &std::path::Path,
     record: &ferrofold_features::parsers::fasta::FastaRecord,
@@ -669,17 +700,17 @@ fn record_source(
 #[cfg(feature = "cuda")]
 fn predict_cuda(
     record: &ferrofold_features::parsers::fasta::FastaRecord,
-    alignments: &[PathBuf],
+    inputs: &RecordInputs,
     options: &PredictOptions,
     args: &PredictArgs,
 ) -> Result<ferrofold_inference::RecordResult> {
-    predict_one::<burn::backend::Cuda<f32>>(&Default::default(), record, alignments, options, args)
+    predict_one::<burn::backend::Cuda<f32>>(&Default::default(), record, inputs, options, args)
 }
 
 #[cfg(not(feature = "cuda"))]
 fn predict_cuda(
     _: &ferrofold_features::parsers::fasta::FastaRecord,
-    _: &[PathBuf],
+    _: &RecordInputs,
     _: &PredictOptions,
     _: &PredictArgs,
 ) -> Result<ferrofold_inference::RecordResult> {
@@ -689,52 +720,49 @@ fn predict_cuda(
 fn predict_one<B: burn::prelude::Backend>(
     device: &B::Device,
     record: &ferrofold_features::parsers::fasta::FastaRecord,
-    alignments: &[PathBuf],
+    inputs: &RecordInputs,
     options: &PredictOptions,
     args: &PredictArgs,
 ) -> Result<ferrofold_inference::RecordResult> {
     let mut bar: Option<ProgressBar> = None;
     let quiet = args.quiet;
     let id = ferrofold_features::featurize::record_id(record);
-    let template_hits = args.templates.hits_for(&id);
-    let inputs = RecordInputs { alignments, template_hits: template_hits.as_deref() };
-    let result =
-        predict_record::<B>(device, record, &inputs, options, &args.out_dir, &mut |event| {
-            match event {
-                Progress::Featurized { residues, msa_rows, templates } => {
-                    tracing::info!(
+    let result = predict_record::<B>(
+        device,
+        record,
+        inputs,
+        options,
+        &args.out_dir,
+        &mut |event| match event {
+            Progress::Featurized { residues, msa_rows, templates } => {
+                tracing::info!(
                     "{id}: {residues} residues, {msa_rows} alignment rows, {templates} templates"
                 )
-                }
-                Progress::ModelStarted { model, iterations } => {
-                    let b = if quiet {
-                        ProgressBar::hidden()
-                    } else {
-                        ProgressBar::new(iterations as u64)
-                    };
-                    b.set_style(
-                        ProgressStyle::with_template(
-                            "{msg} {bar:30} recycle {pos}/{len} {elapsed}",
-                        )
-                        .expect("valid template"),
-                    );
-                    b.set_message(format!("{id} {model}"));
-                    bar = Some(b);
-                }
-                Progress::Recycle { .. } => {
-                    if let Some(b) = &bar {
-                        b.inc(1)
-                    }
-                }
-                Progress::ModelFinished { model, seconds } => {
-                    if let Some(b) = bar.take() {
-                        b.finish_and_clear()
-                    }
-                    tracing::info!("{id}: {model} in {seconds:.1} s");
-                }
-                Progress::Written { path } => tracing::debug!("wrote {}", path.display()),
             }
-        });
+            Progress::ModelStarted { model, iterations } => {
+                let b =
+                    if quiet { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
+                b.set_style(
+                    ProgressStyle::with_template("{msg} {bar:30} recycle {pos}/{len} {elapsed}")
+                        .expect("valid template"),
+                );
+                b.set_message(format!("{id} {model}"));
+                bar = Some(b);
+            }
+            Progress::Recycle { .. } => {
+                if let Some(b) = &bar {
+                    b.inc(1)
+                }
+            }
+            Progress::ModelFinished { model, seconds } => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear()
+                }
+                tracing::info!("{id}: {model} in {seconds:.1} s");
+            }
+            Progress::Written { path } => tracing::debug!("wrote {}", path.display()),
+        },
+    );
     Ok(result?)
 }
 
@@ -769,6 +797,9 @@ fn score(args: ScoreArgs) -> Result<()> {
 
 fn featurize(args: FeaturizeArgs) -> Result<()> {
     let records = parse_fasta_file(&args.fasta)?;
+    if args.templates.template_database.is_some() {
+        bail!("--template-database is for predict; featurize takes --template-hits (an .hhr)");
+    }
     if let Some(output_dir) = &args.output_dir {
         std::fs::create_dir_all(output_dir)
             .with_context(|| format!("creating {}", output_dir.display()))?;

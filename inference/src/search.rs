@@ -75,3 +75,39 @@ pub fn search_alignments(
     }
     Ok(paths)
 }
+
+/// Searches templates for `sequence`: hhsearch of its first alignment (the query alone when it
+/// has none; AlphaFold uses its UniRef90 alignment) against a PDB70-style database (an ffindex
+/// prefix: `<prefix>_hhm.ffdata` …). The hits go to `<dir>/msas/hhsearch_<name>.hhr`, whose
+/// path is returned; the result is cached like the MSA searches.
+pub fn search_templates(
+    sequence: &str,
+    alignments: &[PathBuf],
+    database: &Path,
+    options: &RunOptions,
+    dir: &Path,
+) -> Result<PathBuf> {
+    let hhm = PathBuf::from(format!("{}_hhm.ffdata", database.display()));
+    if !hhm.is_file() {
+        return Err(InferenceError::Input {
+            origin: database.display().to_string(),
+            message: format!(
+                "not an hhsearch database: {} does not exist (the prefix of a PDB70-style \
+                 database is expected)",
+                hhm.display()
+            ),
+        });
+    }
+    let query = match alignments.first() {
+        Some(path) => ferrofold_features::featurize::read_alignment(path)?.to_a3m(),
+        None => format!(">query\n{sequence}\n"),
+    };
+    tracing::info!("hhsearch: templates in {}", database.display());
+    let hits = tools::hhsearch(&query, database, options)?;
+    let msas = dir.join("msas");
+    std::fs::create_dir_all(&msas).map_err(|e| InferenceError::io(&msas, e))?;
+    let stem = database.file_name().and_then(|s| s.to_str()).unwrap_or("database");
+    let path = msas.join(format!("hhsearch_{stem}.hhr"));
+    write_bytes_atomically(&path, hits.as_bytes())?;
+    Ok(path)
+}

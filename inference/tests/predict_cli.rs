@@ -483,3 +483,104 @@ fn templates_from_hhsearch_hits_reach_the_network() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/nonexistent/mmcif"), "{}", stderr(&out));
 }
+
+/// An hhsearch database (ffindex files `<dir>/db_*`) of single-sequence entries.
+fn hhsearch_database(dir: &Path, entries: &[(String, String)]) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = Command::new(args[0]).args(&args[1..]).current_dir(dir).output();
+        let out = out.unwrap_or_else(|e| panic!("{}: {e} (Debian package hhsuite)", args[0]));
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    for sub in ["a3m", "hhm"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (name, sequence) in entries {
+        std::fs::write(dir.join(format!("a3m/{name}.a3m")), format!(">{name}\n{sequence}\n"))
+            .unwrap();
+        run(&["hhmake", "-i", &format!("a3m/{name}.a3m"), "-o", &format!("hhm/{name}.hhm")]);
+    }
+    run(&["ffindex_build", "-s", "db_a3m.ffdata", "db_a3m.ffindex", "a3m/"]);
+    run(&["ffindex_build", "-s", "db_hhm.ffdata", "db_hhm.ffindex", "hhm/"]);
+    // Debian's `cstranslate` wrapper is broken; its binaries are in /usr/libexec/hhsuite.
+    let cstranslate = ["cstranslate-avx2", "cstranslate-sse2"]
+        .iter()
+        .map(|b| format!("/usr/libexec/hhsuite/{b}"))
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| "cstranslate".into());
+    run(&[
+        &cstranslate,
+        "-f",
+        "-x",
+        "0.3",
+        "-c",
+        "4",
+        "-I",
+        "a3m",
+        "-i",
+        "db_a3m",
+        "-o",
+        "db_cs219",
+    ]);
+    dir.join("db")
+}
+
+#[test]
+fn templates_searched_with_hhsearch_reach_the_network() {
+    let templates = root().join("tests/fixtures/data/templates");
+    let dir = tempfile::tempdir().unwrap();
+    // A PDB70-like database of four template chains, their SEQRES from the fixture's mmCIF.
+    let entries: Vec<(String, String)> =
+        [("2hhb", "A"), ("1ubq", "A"), ("2e12", "A"), ("1a1x", "A")]
+            .iter()
+            .map(|(id, chain)| {
+                let path = templates.join(format!("mmcif/{id}.cif"));
+                let entry =
+                    ferrofold_features::parsers::mmcif::read_mmcif_entry(&path, id).unwrap();
+                (format!("{}_{chain}", id.to_uppercase()), entry.seqres(chain).unwrap().to_string())
+            })
+            .collect();
+    let db_dir = dir.path().join("pdb70");
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let database = hhsearch_database(&db_dir, &entries);
+    let out_dir = dir.path().join("out");
+    let out = ferrofold(&[
+        "predict",
+        templates.join("2HHB_B.fasta").to_str().unwrap(),
+        "--msa-mode",
+        "single-sequence",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--params",
+        &reduced_params(),
+        "--preset",
+        "reduced",
+        "--recycles",
+        "0",
+        "--template-database",
+        database.to_str().unwrap(),
+        "--mmcif-dir",
+        templates.join("mmcif").to_str().unwrap(),
+        "--save-features",
+        "--no-plots",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hits = std::fs::read_to_string(out_dir.join("2HHB_B/msas/hhsearch_db.hhr")).unwrap();
+    assert!(hits.contains("2HHB_A"), "haemoglobin α is a hit:\n{hits}");
+    let batch = FeatureDict::load_npz(&out_dir.join("2HHB_B/features_reduced.npz")).unwrap();
+    let templates_used = batch.get("template_mask").unwrap().shape()[1];
+    assert!(templates_used >= 1, "{templates_used} templates");
+
+    // A database that is not one is named.
+    let out = ferrofold(&[
+        "predict",
+        templates.join("2HHB_B.fasta").to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--template-database",
+        "/nonexistent/pdb70",
+        "--mmcif-dir",
+        templates.join("mmcif").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/nonexistent/pdb70"), "{}", stderr(&out));
+}
