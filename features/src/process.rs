@@ -1,5 +1,6 @@
 //! AlphaFold's input pipeline for inference: raw features (`make_sequence_features` +
-//! `make_msa_features`) → the model's batch, one slice per recycling iteration.
+//! `make_msa_features`, and template features when there are any) → the model's batch, one
+//! slice per recycling iteration.
 //!
 //! Per iteration, as DeepMind's `process_tensors_from_config` in evaluation mode: sample the
 //! cluster centres (query first), corrupt them as the BERT objective does, assign every
