@@ -135,3 +135,30 @@ fn entries_without_a_release_date_need_no_cut_off() {
     let (without, _) = names(None);
     assert!(without.contains(&"1ubq_A".to_string()), "{without:?}");
 }
+
+#[test]
+fn featurizing_many_records_reads_each_records_hits() {
+    use ferrofold_features::featurize::{featurize_many, TemplateHitsDir};
+    use ferrofold_features::parsers::fasta::parse_fasta_file;
+    let records = parse_fasta_file(&data("templates/2HHB_B.fasta")).unwrap();
+    let hits = tempfile::tempdir().unwrap();
+    std::fs::copy(data("templates/2HHB_B_hhsearch.hhr"), hits.path().join("2HHB_B.hhr")).unwrap();
+    let config = TemplateConfig::new(data("templates/mmcif"), Some("2005-01-01")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let templates = TemplateHitsDir { dir: hits.path(), config: &config };
+    let results = featurize_many(&records, None, Some(&templates), out.path(), || {});
+    let written = results[0].1.as_ref().unwrap();
+    let features = ferrofold_features::FeatureDict::load_npz(written).unwrap();
+    let expected = reference("templates_2HHB_B.npz");
+    assert_exact(
+        "template_all_atom_positions",
+        array(&features, "template_all_atom_positions"),
+        array(&expected, "max20/template_all_atom_positions"),
+    );
+    // Without a hits file for the record: no templates, no error.
+    let empty = tempfile::tempdir().unwrap();
+    let templates = TemplateHitsDir { dir: empty.path(), config: &config };
+    let results = featurize_many(&records, None, Some(&templates), out.path(), || {});
+    let features = ferrofold_features::FeatureDict::load_npz(results[0].1.as_ref().unwrap());
+    assert!(features.unwrap().get("template_aatype").is_none());
+}
