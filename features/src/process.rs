@@ -13,7 +13,7 @@
 //! work. When nothing is left for the extra MSA, one fully masked row stands in, as padding
 //! would.
 
-use ndarray::{stack, Array1, Array2, ArrayD, ArrayView2, Axis};
+use ndarray::{stack, Array1, Array2, Array3, Array4, ArrayD, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -159,111 +159,92 @@ pub fn process_monomer_features(
         "seq_length",
         Array1::from_elem(iterations, i32::try_from(residues).unwrap_or(i32::MAX)).into_dyn(),
     );
-    for (name, feature) in template_features(raw, residues, config.max_templates)? {
-        batch.insert(
-            name,
-            match feature {
-                FeatureArray::I32(a) => FeatureArray::I32(repeat(a, iterations)),
-                other => FeatureArray::F32(repeat(other.to_f64().mapv(|v| v as f32), iterations)),
-            },
-        );
-    }
+    insert_template_features(&mut batch, raw, residues, config.max_templates, iterations)?;
     Ok(batch)
 }
 
-/// The network's template inputs from the raw template features (AlphaFold's
-/// `fix_templates_aatype`, `make_template_mask`, `make_pseudo_beta('template_')` and the
-/// template crop of evaluation: the first `max_templates`). None when the raw features have no
-/// template (the network then runs without, AlphaFold's no-hit case).
-fn template_features(
+/// The raw float feature `name` with exactly `shape` (`None`: any extent on that axis).
+fn float_feature<D: ndarray::Dimension>(
+    raw: &FeatureDict,
+    name: &str,
+    shape: &[Option<usize>],
+) -> Result<ndarray::Array<f32, D>> {
+    let array = raw
+        .get(name)
+        .ok_or_else(|| FeaturesError::InvalidInput(format!("raw feature `{name}` is missing")))?;
+    let fits = array.shape().len() == shape.len()
+        && array.shape().iter().zip(shape).all(|(&n, want)| want.is_none_or(|w| w == n));
+    let expected: Vec<String> =
+        shape.iter().map(|w| w.map_or("T".to_string(), |w| w.to_string())).collect();
+    let mismatch = || {
+        FeaturesError::InvalidInput(format!(
+            "raw feature `{name}` has shape {:?}, expected [{}]",
+            array.shape(),
+            expected.join(", ")
+        ))
+    };
+    if !fits {
+        return Err(mismatch());
+    }
+    array.to_f64().mapv(|v| v as f32).into_dimensionality::<D>().map_err(|_| mismatch())
+}
+
+/// Adds the network's template inputs, one copy per iteration, from the raw template features
+/// (AlphaFold's `fix_templates_aatype`, `make_template_mask`, `make_pseudo_beta('template_')`
+/// and the template crop of evaluation: the first `max_templates`). Nothing when the raw
+/// features have no template (the network then runs without, AlphaFold's no-hit case).
+fn insert_template_features(
+    batch: &mut FeatureDict,
     raw: &FeatureDict,
     residues: usize,
     max_templates: usize,
-) -> Result<Vec<(&'static str, FeatureArray)>> {
-    let Some(aatype) = raw.get("template_aatype") else {
-        return Ok(Vec::new());
-    };
-    let float = |name: &str| -> Result<ArrayD<f32>> {
-        raw.get(name)
-            .map(|a| a.to_f64().mapv(|v| v as f32))
-            .ok_or_else(|| FeaturesError::InvalidInput(format!("raw feature `{name}` is missing")))
-    };
-    let shape_error = |name: &str, shape: &[usize], expected: String| {
-        FeaturesError::InvalidInput(format!(
-            "raw feature `{name}` has shape {shape:?}, expected {expected}"
-        ))
-    };
-    let one_hot = aatype.to_f64().mapv(|v| v as f32);
-    let templates = one_hot.shape().first().copied().unwrap_or(0);
-    if templates == 0 || max_templates == 0 {
-        return Ok(Vec::new());
+    iterations: usize,
+) -> Result<()> {
+    if raw.get("template_aatype").is_none() {
+        return Ok(());
     }
-    let one_hot = one_hot
-        .into_dimensionality::<ndarray::Ix3>()
-        .ok()
-        .filter(|a| a.dim().1 == residues && a.dim().2 == 22)
-        .ok_or_else(|| {
-            shape_error("template_aatype", aatype.shape(), format!("[T, {residues}, 22]"))
-        })?;
-    let positions = float("template_all_atom_positions")?;
-    let positions = positions
-        .view()
-        .into_dimensionality::<ndarray::Ix4>()
-        .ok()
-        .filter(|a| a.dim() == (templates, residues, ATOM_TYPE_NUM, 3))
-        .ok_or_else(|| {
-            shape_error(
-                "template_all_atom_positions",
-                positions.shape(),
-                format!("[{templates}, {residues}, 37, 3]"),
-            )
-        })?
-        .to_owned();
-    let masks = float("template_all_atom_masks")?;
-    let masks = masks
-        .view()
-        .into_dimensionality::<ndarray::Ix3>()
-        .ok()
-        .filter(|a| a.dim() == (templates, residues, ATOM_TYPE_NUM))
-        .ok_or_else(|| {
-            shape_error(
-                "template_all_atom_masks",
-                masks.shape(),
-                format!("[{templates}, {residues}, 37]"),
-            )
-        })?
-        .to_owned();
+    let one_hot: Array3<f32> =
+        float_feature(raw, "template_aatype", &[None, Some(residues), Some(22)])?;
+    let templates = one_hot.dim().0;
+    if templates == 0 || max_templates == 0 {
+        return Ok(());
+    }
+    let (t, r, atoms) = (Some(templates), Some(residues), Some(ATOM_TYPE_NUM));
+    let positions: Array4<f32> =
+        float_feature(raw, "template_all_atom_positions", &[t, r, atoms, Some(3)])?;
+    let masks: Array3<f32> = float_feature(raw, "template_all_atom_masks", &[t, r, atoms])?;
+    // One value per template, [T, 1] as AlphaFold writes it or flat.
     let sum_probs = match raw.get("template_sum_probs") {
-        Some(_) => float("template_sum_probs")?
-            .into_shape_with_order((templates, 1))
-            .map_err(|_| {
+        Some(values) => values.to_f64().mapv(|v| v as f32).into_shape_with_order((templates, 1)).map_err(
+            |_| {
                 FeaturesError::InvalidInput(format!(
                     "raw feature `template_sum_probs` must hold one value per template ({templates})"
                 ))
-            })?,
+            },
+        )?,
         None => Array2::zeros((templates, 1)),
     };
 
-    let keep = templates.min(max_templates);
-    let first = ndarray::Slice::from(0..keep);
+    let first = ndarray::Slice::from(0..templates.min(max_templates));
     let one_hot = one_hot.slice_axis(Axis(0), first);
     let positions = positions.slice_axis(Axis(0), first);
     let masks = masks.slice_axis(Axis(0), first);
     let template_aatype = fix_templates_aatype(one_hot);
     let (pseudo_beta, pseudo_beta_mask) =
         make_template_pseudo_beta(template_aatype.view(), positions, masks);
-    Ok(vec![
-        ("template_aatype", FeatureArray::I32(template_aatype.into_dyn())),
-        ("template_all_atom_positions", FeatureArray::F32(positions.to_owned().into_dyn())),
-        ("template_all_atom_masks", FeatureArray::F32(masks.to_owned().into_dyn())),
-        (
-            "template_sum_probs",
-            FeatureArray::F32(sum_probs.slice_axis(Axis(0), first).to_owned().into_dyn()),
-        ),
-        ("template_mask", FeatureArray::F32(Array1::<f32>::ones(keep).into_dyn())),
-        ("template_pseudo_beta", FeatureArray::F32(pseudo_beta.into_dyn())),
-        ("template_pseudo_beta_mask", FeatureArray::F32(pseudo_beta_mask.into_dyn())),
-    ])
+    let kept = template_aatype.nrows();
+    batch.insert("template_aatype", repeat(template_aatype.into_dyn(), iterations));
+    for (name, array) in [
+        ("template_all_atom_positions", positions.to_owned().into_dyn()),
+        ("template_all_atom_masks", masks.to_owned().into_dyn()),
+        ("template_sum_probs", sum_probs.slice_axis(Axis(0), first).to_owned().into_dyn()),
+        ("template_mask", Array1::<f32>::ones(kept).into_dyn()),
+        ("template_pseudo_beta", pseudo_beta.into_dyn()),
+        ("template_pseudo_beta_mask", pseudo_beta_mask.into_dyn()),
+    ] {
+        batch.insert(name, repeat(array, iterations));
+    }
+    Ok(())
 }
 
 /// `count` copies of `array` stacked on a new leading axis.
