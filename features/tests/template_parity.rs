@@ -7,7 +7,7 @@
 mod common;
 
 use common::{array, assert_exact, data, fixtures, reference};
-use ferrofold_features::parsers::hhr::parse_hhr_file;
+use ferrofold_features::parsers::hhr::{parse_hhr_file, HhrHit};
 use ferrofold_features::parsers::mmcif::{parse_cif, read_mmcif_entry};
 use ferrofold_features::templates::{get_templates, TemplateConfig};
 use serde_json::Value;
@@ -15,6 +15,12 @@ use serde_json::Value;
 fn report() -> Value {
     let text = std::fs::read_to_string(fixtures().join("reference/templates_2HHB_B.json")).unwrap();
     serde_json::from_str(&text).unwrap()
+}
+
+/// The fixture's hhsearch hits and its query sequence.
+fn hits_and_query() -> (Vec<HhrHit>, String) {
+    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
+    (hits, report()["query_sequence"].as_str().unwrap().to_string())
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -25,8 +31,8 @@ fn strings(value: &Value) -> Vec<String> {
 fn template_features_equal_deepminds() {
     let report = report();
     let expected = reference("templates_2HHB_B.npz");
-    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
-    let query = report["query_sequence"].as_str().unwrap();
+    let (hits, query) = hits_and_query();
+    let query = query.as_str();
     for run in report["runs"].as_array().unwrap() {
         let name = run["name"].as_str().unwrap();
         let mut config =
@@ -94,9 +100,8 @@ fn damaged_mmcif_is_an_error_naming_the_file() {
 
 #[test]
 fn missing_mmcif_files_are_reported_per_hit() {
-    let report = report();
-    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
-    let query = report["query_sequence"].as_str().unwrap();
+    let (hits, query) = hits_and_query();
+    let query = query.as_str();
     let empty = tempfile::tempdir().unwrap();
     let config = TemplateConfig::new(empty.path(), Some("2005-01-01")).unwrap();
     let result = get_templates(query, None, &hits, &config).unwrap();
@@ -108,9 +113,8 @@ fn missing_mmcif_files_are_reported_per_hit() {
 
 #[test]
 fn entries_without_a_release_date_need_no_cut_off() {
-    let report = report();
-    let hits = parse_hhr_file(&data("templates/2HHB_B_hhsearch.hhr")).unwrap();
-    let query = report["query_sequence"].as_str().unwrap();
+    let (hits, query) = hits_and_query();
+    let query = query.as_str();
     let dir = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(data("templates/mmcif")).unwrap() {
         let path = entry.unwrap().path();
