@@ -39,7 +39,7 @@ enum Command {
     /// Run the network on a processed feature batch (leading dimension = recycles + 1) and
     /// write every output under AlphaFold's names.
     Forward(ForwardArgs),
-    /// Convert a parameter file (AlphaFold .npz or ferrofold .safetensors) to ferrofold's
+    /// Convert a parameter file (AlphaFold .npz, OpenFold .pt, ferrofold .safetensors) to ferrofold's
     /// native .safetensors, checking it against a preset.
     ConvertWeights(ConvertArgs),
     /// Train a network from AlphaFold's random initialisation on a directory of structures.
@@ -48,7 +48,7 @@ enum Command {
     /// it, verify it, cluster its sequences.
     #[command(subcommand)]
     Data(DataCommand),
-    /// Train starting from existing weights (AlphaFold .npz or ferrofold .safetensors), with
+    /// Train starting from existing weights (AlphaFold .npz, OpenFold .pt, ferrofold .safetensors), with
     /// the fine-tuning losses (structural violations, experimentally resolved) on.
     Finetune(FinetuneArgs),
 }
@@ -200,7 +200,8 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct FinetuneArgs {
-    /// Starting weights: AlphaFold params_model_*.npz or ferrofold .safetensors.
+    /// Starting weights: AlphaFold params_model_*.npz, an OpenFold .pt checkpoint or ferrofold
+    /// .safetensors.
     #[arg(long)]
     params: PathBuf,
     #[command(flatten)]
@@ -236,7 +237,7 @@ struct PredictArgs {
     /// tool and database reuse the earlier result.
     #[arg(long)]
     msa_cache: Option<PathBuf>,
-    /// Parameters: DeepMind params_model_*.npz or ferrofold .safetensors; repeat to run several
+    /// Parameters: DeepMind params_model_*.npz, OpenFold .pt or ferrofold .safetensors; repeat to run several
     /// models (ranked by pTM for _ptm presets, else mean pLDDT). Without it: the bundled
     /// low-accuracy model.
     #[arg(long = "params")]
@@ -317,7 +318,7 @@ struct ForwardArgs {
     /// Processed feature batch (.npz), AlphaFold's model input.
     #[arg(long)]
     features: PathBuf,
-    /// Parameters: DeepMind's params_model_*.npz or ferrofold .safetensors.
+    /// Parameters: DeepMind's params_model_*.npz, an OpenFold .pt checkpoint or ferrofold .safetensors.
     #[arg(long)]
     params: PathBuf,
     /// Network preset: model_1 … model_5, model_1_ptm … model_5_ptm, reduced.
@@ -345,7 +346,7 @@ enum Precision {
 
 #[derive(clap::Args)]
 struct ConvertArgs {
-    /// Input parameters (.npz or .safetensors).
+    /// Input parameters (AlphaFold .npz, OpenFold .pt or ferrofold .safetensors).
     input: PathBuf,
     /// Preset the parameters must fit (every tensor present, none extra, right shapes).
     #[arg(long)]
@@ -910,10 +911,16 @@ fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
 
 fn convert_weights(args: ConvertArgs) -> Result<()> {
     let config = ModelConfig::preset(&args.preset)?;
-    let params = ParamFile::read(&args.input)?;
-    // Loading checks every name and shape against the preset; a file that loads holds exactly
-    // the network's parameters, so it is written as it was read.
-    AlphaFold::<ferrofold_model::CpuF32>::load(&params, &config, &Default::default())?;
+    let input = ParamFile::read(&args.input)?;
+    // Loading checks every name and shape against the preset; the loaded network is written
+    // back under AlphaFold's names and shapes (an OpenFold checkpoint's blocks stacked, its
+    // attention heads split).
+    let (model, layout) = AlphaFold::<ferrofold_model::CpuF32>::load_with_layout(
+        &input,
+        &config,
+        &Default::default(),
+    )?;
+    let params = layout.export(&model, &input.source_name);
     params.write_safetensors(&args.output)?;
     tracing::info!(
         "wrote {} ({} tensors, {} parameters)",

@@ -25,7 +25,7 @@ fn max_relative_error(ours: &FeatureDict, reference: &FeatureDict, name: &str) -
 }
 
 #[test]
-fn forward_from_npz_and_from_converted_safetensors_match_deepmind() {
+fn forward_from_npz_converted_safetensors_and_openfold_pt_match_deepmind() {
     let dir = tempfile::tempdir().unwrap();
     let converted = dir.path().join("reduced.safetensors");
     let out = ferrofold(&[
@@ -38,10 +38,12 @@ fn forward_from_npz_and_from_converted_safetensors_match_deepmind() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let reference = FeatureDict::load_npz(&case("outputs.npz")).unwrap();
-    // The converted file, with both kinds of chunking, must give the same outputs.
+    // The converted file, with both kinds of chunking, and OpenFold's checkpoint of the same
+    // parameters must give the same outputs.
     for (params, chunking) in [
         (case("params_reduced.npz"), vec![]),
         (converted, vec!["--chunk-size", "5", "--key-chunk-size", "7"]),
+        (case("openfold_reduced.pt"), vec![]),
     ] {
         let output = dir.path().join("out.npz");
         let out = ferrofold(

@@ -12,6 +12,7 @@ pub mod embedders;
 pub mod error;
 pub mod evoformer;
 pub mod heads;
+pub mod openfold;
 pub mod params;
 pub mod primitives;
 pub mod structure;

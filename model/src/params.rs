@@ -32,15 +32,28 @@ pub struct ParamFile {
     pub tensors: BTreeMap<String, RawTensor>,
     /// Where the tensors came from, for error messages.
     pub source_name: String,
+    /// Attention tensors stored with the head axis merged into the per-head channel axis
+    /// (OpenFold's layout: `query_w` as `[in, heads × channels]`, `output_w` as
+    /// `[heads × channels, out]`). The values are in AlphaFold's order; the network accepts
+    /// these for its AlphaFold shape with those two axes merged.
+    pub merged_head_axes: BTreeSet<String>,
 }
 
 impl ParamFile {
-    /// Reads DeepMind's `.npz` layout or ferrofold's `.safetensors`, chosen by extension.
+    /// Reads DeepMind's `.npz` layout, ferrofold's `.safetensors` or an OpenFold checkpoint
+    /// (`.pt`, `.pth`, `.ckpt`), chosen by extension.
     pub fn read(path: &Path) -> Result<Self> {
         match path.extension().and_then(|e| e.to_str()) {
             Some("safetensors") => Self::read_safetensors(path),
+            Some("pt" | "pth" | "ckpt") => crate::openfold::read_openfold_checkpoint(path),
             _ => Self::read_npz(path),
         }
+    }
+
+    /// Whether `found` is the stored shape of parameter `key` of AlphaFold shape `expected`.
+    fn fits(&self, key: &str, found: &[usize], expected: &[usize]) -> bool {
+        found == expected
+            || (self.merged_head_axes.contains(key) && found == merge_head_axes(key, expected))
     }
 
     pub fn read_npz(path: &Path) -> Result<Self> {
@@ -65,7 +78,7 @@ impl ParamFile {
             };
             tensors.insert(name, RawTensor { shape: array.shape().to_vec(), data });
         }
-        Ok(Self { tensors, source_name: path.display().to_string() })
+        Ok(Self { tensors, source_name: path.display().to_string(), ..Default::default() })
     }
 
     pub fn read_safetensors(path: &Path) -> Result<Self> {
@@ -92,7 +105,7 @@ impl ParamFile {
             };
             tensors.insert(name, RawTensor { shape: view.shape().to_vec(), data });
         }
-        Ok(Self { tensors, source_name: source.display().to_string() })
+        Ok(Self { tensors, source_name: source.display().to_string(), ..Default::default() })
     }
 
     /// Writes ferrofold's native format (safetensors, AlphaFold names), atomically.
@@ -246,7 +259,7 @@ impl ParamLayout {
             let start = slot.stack_offset * slot.numel;
             raw.data[start..start + slot.numel].copy_from_slice(values);
         }
-        ParamFile { tensors, source_name: source_name.to_string() }
+        ParamFile { tensors, source_name: source_name.to_string(), ..Default::default() }
     }
 
     /// The values of every parameter of the layout in `file`, by id (the inverse of
@@ -378,7 +391,7 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         self.requested.insert(key.clone());
         let values: Vec<f32> = match &mut self.source {
             Source::File(file) => match file.tensors.get(&key) {
-                Some(raw) if raw.shape == full_shape => {
+                Some(raw) if file.fits(&key, &raw.shape, &full_shape) => {
                     raw.data[stack_offset * numel..(stack_offset + 1) * numel].to_vec()
                 }
                 Some(raw) => {
@@ -462,6 +475,23 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         }
         Ok(())
     }
+}
+
+/// An AlphaFold attention shape with its head axis merged into the next one: the two axes
+/// before the output channels for `output_w` (`[.., heads, channels, out]`), else the last two
+/// (`[.., in, heads, channels]`, `[.., heads, channels]`).
+fn merge_head_axes(key: &str, shape: &[usize]) -> Vec<usize> {
+    let axis = if key.ends_with("//output_w") {
+        shape.len().saturating_sub(3)
+    } else {
+        shape.len().saturating_sub(2)
+    };
+    let mut merged = shape.to_vec();
+    if axis + 1 < merged.len() {
+        let channels = merged.remove(axis + 1);
+        merged[axis] *= channels;
+    }
+    merged
 }
 
 /// Reads a tensor back as f64 values (for outputs and tests).
