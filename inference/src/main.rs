@@ -154,8 +154,11 @@ struct TrainArgs {
     /// AlphaFold's dropout in training (default true).
     #[arg(long)]
     dropout: Option<bool>,
-    /// `balanced`: recompute the outputs of memory-bound operations in the backward pass
-    /// (burn's BalancedCheckpointing: about 40% less memory, a few % more time); default none.
+    /// `blocks`: keep only each Evoformer/extra-MSA block's input and recompute the blocks one
+    /// at a time in the backward pass (AlphaFold's gradient checkpointing: the full network
+    /// trains at crop 128+ in 24 GiB); `balanced`: recompute the outputs of memory-bound
+    /// operations (burn's BalancedCheckpointing: about 40% less memory, a few % more time);
+    /// default none.
     #[arg(long)]
     activation_checkpointing: Option<String>,
     #[arg(long)]

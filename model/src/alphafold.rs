@@ -12,6 +12,7 @@ use crate::embedders::Recycled;
 use crate::error::{ModelError, Result};
 use crate::heads::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score, Heads};
 use crate::params::{to_array, ParamBuilder, ParamFile, ParamLayout};
+use crate::primitives::seed_dropout_stage;
 use crate::structure::{StructureModule, StructureOutput};
 use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture};
 
@@ -96,6 +97,16 @@ impl<B: Backend> AlphaFold<B> {
         capture: Option<&mut TrunkCapture<B>>,
     ) -> IterationOutput<B> {
         let representations = self.evoformer.forward(inputs, prev, capture);
+        self.outputs(representations, inputs)
+    }
+
+    /// The structure module and heads on the trunk's representations.
+    pub fn outputs(
+        &self,
+        representations: Representations<B>,
+        inputs: &crate::batch::IterationInputs<B>,
+    ) -> IterationOutput<B> {
+        seed_dropout_stage(crate::trunk::STAGE_STRUCTURE_MODULE);
         let structure = self.structure_module.forward(
             representations.single.clone(),
             representations.pair.clone(),

@@ -11,7 +11,7 @@ use crate::embedders::{
 };
 use crate::evoformer::{EvoformerBlock, MsaPair};
 use crate::params::ParamBuilder;
-use crate::primitives::{Chunking, Linear, LinearInit};
+use crate::primitives::{seed_dropout_stage, Chunking, Linear, LinearInit};
 
 #[derive(Module, Debug)]
 pub struct EmbeddingsAndEvoformer<B: Backend> {
@@ -39,6 +39,24 @@ pub struct Representations<B: Backend> {
     /// [r, c_m]
     pub msa_first_row: Tensor<B, 2>,
 }
+
+/// The trunk before its blocks ([`EmbeddingsAndEvoformer::embed`]).
+#[derive(Debug, Clone)]
+pub struct TrunkStart<B: Backend> {
+    /// The Evoformer's MSA input, template torsion rows included: [s + t, r, c_m]
+    pub msa: Tensor<B, 3>,
+    /// The extra-MSA stack's input: [e, r, c_e] and the pair [r, r, c_z]
+    pub extra: MsaPair<B>,
+    /// MSA rows before the template rows.
+    pub num_sequences: usize,
+}
+
+/// Dropout stages (see [`seed_dropout_stage`]): the embedding, each block, the structure
+/// module and heads.
+pub const STAGE_EMBEDDING: u64 = 0;
+pub const STAGE_EXTRA_MSA_BLOCK: u64 = 1_000;
+pub const STAGE_EVOFORMER_BLOCK: u64 = 2_000;
+pub const STAGE_STRUCTURE_MODULE: u64 = 3_000;
 
 /// Activations captured inside the trunk, for block-level parity tests.
 #[derive(Debug, Clone, Default)]
@@ -106,54 +124,103 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         })
     }
 
+    /// The whole trunk: [`Self::embed`], the extra-MSA blocks, the Evoformer blocks and
+    /// [`Self::representations`].
     pub fn forward(
         &self,
         inputs: &IterationInputs<B>,
         prev: &Recycled<B>,
         mut capture: Option<&mut TrunkCapture<B>>,
     ) -> Representations<B> {
-        let chunk = Chunking { rows: self.chunk_size, keys: self.key_chunk_size };
+        let start = self.embed(inputs, prev, capture.as_deref_mut());
+        let mut extra = start.extra;
+        for k in 0..self.extra_msa_stack.len() {
+            extra = self.extra_msa_block(k, extra, inputs);
+        }
+        let mut act = MsaPair { msa: start.msa, pair: extra.pair };
+        if let Some(c) = capture {
+            c.evoformer_block0_in = Some(act.clone());
+        }
+        for k in 0..self.evoformer_iteration.len() {
+            act = self.evoformer_block(k, act, inputs);
+        }
+        self.representations(act, start.num_sequences)
+    }
+
+    fn chunking(&self) -> Chunking {
+        Chunking { rows: self.chunk_size, keys: self.key_chunk_size }
+    }
+
+    /// Everything before the blocks: input and recycling embeddings, template embedding, the
+    /// extra-MSA stack's input, and the Evoformer's MSA (with the template torsion rows).
+    pub fn embed(
+        &self,
+        inputs: &IterationInputs<B>,
+        prev: &Recycled<B>,
+        mut capture: Option<&mut TrunkCapture<B>>,
+    ) -> TrunkStart<B> {
+        seed_dropout_stage(STAGE_EMBEDDING);
         let (act, relpos) = self.input_embedder.forward(inputs);
         let MsaPair { mut msa, mut pair } =
             self.recycling_embedder.forward(act, prev, inputs.is_glycine.clone());
         pair = pair + relpos;
-        let pair_mask = inputs.pair_mask();
 
         if let (Some(embedding), Some(templates)) = (&self.template_embedding, &inputs.templates) {
-            let update = embedding.forward(pair.clone(), templates, pair_mask.clone(), chunk);
+            let update =
+                embedding.forward(pair.clone(), templates, inputs.pair_mask(), self.chunking());
             if let Some(c) = capture.as_deref_mut() {
                 c.template_embedding_out = Some(update.clone());
             }
             pair = pair + update;
         }
 
-        let mut extra = MsaPair {
+        let extra = MsaPair {
             msa: self.extra_msa_activations.forward(inputs.extra_msa_feat.clone()),
             pair,
         };
-        if let Some(c) = capture.as_deref_mut() {
+        if let Some(c) = capture {
             c.extra_msa_block0_in = Some(extra.clone());
         }
-        for block in &self.extra_msa_stack {
-            extra = block.forward(extra, inputs.extra_msa_mask.clone(), pair_mask.clone(), chunk);
-        }
-        pair = extra.pair;
-
         let num_sequences = msa.dims()[0];
-        let msa_mask = inputs.evoformer_msa_mask(self.template_torsion_embedding.is_some());
         if let (Some(torsion), Some(templates)) =
             (&self.template_torsion_embedding, &inputs.templates)
         {
             msa = Tensor::cat(vec![msa, torsion.forward(templates.torsion_features.clone())], 0);
         }
+        TrunkStart { msa, extra, num_sequences }
+    }
 
-        let mut act = MsaPair { msa, pair };
-        if let Some(c) = capture {
-            c.evoformer_block0_in = Some(act.clone());
-        }
-        for block in &self.evoformer_iteration {
-            act = block.forward(act, msa_mask.clone(), pair_mask.clone(), chunk);
-        }
+    /// Block `k` of the extra-MSA stack.
+    pub fn extra_msa_block(
+        &self,
+        k: usize,
+        act: MsaPair<B>,
+        inputs: &IterationInputs<B>,
+    ) -> MsaPair<B> {
+        seed_dropout_stage(STAGE_EXTRA_MSA_BLOCK + k as u64);
+        self.extra_msa_stack[k].forward(
+            act,
+            inputs.extra_msa_mask.clone(),
+            inputs.pair_mask(),
+            self.chunking(),
+        )
+    }
+
+    /// Block `k` of the Evoformer stack.
+    pub fn evoformer_block(
+        &self,
+        k: usize,
+        act: MsaPair<B>,
+        inputs: &IterationInputs<B>,
+    ) -> MsaPair<B> {
+        seed_dropout_stage(STAGE_EVOFORMER_BLOCK + k as u64);
+        let msa_mask = inputs.evoformer_msa_mask(self.template_torsion_embedding.is_some());
+        self.evoformer_iteration[k].forward(act, msa_mask, inputs.pair_mask(), self.chunking())
+    }
+
+    /// The representations from the last block's activations (`num_sequences` MSA rows before
+    /// the template rows).
+    pub fn representations(&self, act: MsaPair<B>, num_sequences: usize) -> Representations<B> {
         let [_, r, c_m] = act.msa.dims();
         let msa_first_row = act.msa.clone().narrow(0, 0, 1).reshape([r, c_m]);
         Representations {

@@ -12,7 +12,9 @@
 //!     cargo bench -p ferrofold-training --bench train_step
 //! ```
 //! A case `preset:crop:balanced` trains with burn's `BalancedCheckpointing` (activations of
-//! memory-bound operations recomputed in the backward pass instead of kept). Writes
+//! memory-bound operations recomputed in the backward pass instead of kept), `preset:crop:blocks`
+//! with the trunk's blocks recomputed in the backward pass (AlphaFold's gradient
+//! checkpointing, `activation_checkpointing = "blocks"`). Writes
 //! `bench/results/<FERROFOLD_BENCH_RESULTS or train_step>.json`.
 
 use ferrofold_features::system::peak_rss_mib;
@@ -42,7 +44,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// One case, in this process: prints a JSON line.
-fn run_case(preset: &str, crop: usize, balanced: bool) {
+fn run_case(preset: &str, crop: usize, checkpointing: &str) {
     let data = tempfile::tempdir().expect("temporary directory");
     let source = shared_data().join("structures").join(format!("{CHAIN}.pdb"));
     std::fs::copy(&source, data.path().join(format!("{CHAIN}.pdb"))).expect("copy chain");
@@ -59,11 +61,12 @@ fn run_case(preset: &str, crop: usize, balanced: bool) {
         warmup_steps: 10,
         checkpoint_every: 1_000_000,
         default_resolution: 2.0,
+        activation_checkpointing: checkpointing.into(),
         ..TrainConfig::default()
     };
     let mut seconds = Vec::new();
     let on_step = |r: &ferrofold_training::trainer::StepReport| seconds.push(r.seconds);
-    if balanced {
+    if checkpointing == "balanced" {
         train::<Autodiff<CpuF32, BalancedCheckpointing>>(&config, &Default::default(), on_step)
     } else {
         train::<Autodiff<CpuF32>>(&config, &Default::default(), on_step)
@@ -75,7 +78,7 @@ fn run_case(preset: &str, crop: usize, balanced: bool) {
     let line = serde_json::json!({
         "preset": preset,
         "crop": crop,
-        "checkpointing": if balanced { "balanced" } else { "none" },
+        "checkpointing": checkpointing,
         "seconds_per_step": timed[timed.len() / 2],
         "steps_timed": timed.len(),
         "peak_rss_mib": peak_rss_mib(),
@@ -86,8 +89,8 @@ fn run_case(preset: &str, crop: usize, balanced: bool) {
 fn main() {
     if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
         let parts: Vec<&str> = case.split(':').collect();
-        let balanced = parts.get(2) == Some(&"balanced");
-        run_case(parts[0], parts[1].parse().expect("crop size"), balanced);
+        let checkpointing = parts.get(2).copied().unwrap_or("none");
+        run_case(parts[0], parts[1].parse().expect("crop size"), checkpointing);
         return;
     }
     if !shared_data().join("structures").join(format!("{CHAIN}.pdb")).exists() {

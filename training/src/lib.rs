@@ -9,6 +9,7 @@ pub mod error;
 pub mod example;
 pub mod labels;
 pub mod losses;
+pub mod rematerialise;
 pub mod trainer;
 
 pub use ferrofold_data as data;

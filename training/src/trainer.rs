@@ -32,6 +32,7 @@ use crate::error::{io, Result, TrainingError};
 use crate::example::{make_example, ExampleConfig, TrainingExample};
 use crate::losses::heads::CaLddt;
 use crate::losses::{alphafold_loss, LossConfig, Predictions};
+use crate::rematerialise::rematerialised_gradients;
 use ferrofold_data::sampling::read_clusters;
 use ferrofold_data::{ChainFilter, TrainingChain, WeightedSampler};
 
@@ -91,10 +92,13 @@ pub struct TrainConfig {
     pub fape_clamped_fraction: Option<f64>,
     /// AlphaFold's dropout in the network (rates of `DropoutConfig::alphafold`); off: none.
     pub dropout: bool,
-    /// `balanced`: burn's `BalancedCheckpointing` (the outputs of memory-bound operations are
-    /// recomputed in the backward pass instead of kept: measured 39% less memory for 3% more
-    /// time, full network at crop 64); `none`: keep every activation. The caller picks the
-    /// backend type from it (`Autodiff<_, BalancedCheckpointing>`).
+    /// `blocks`: only each trunk block's input is kept, and the blocks are recomputed one at a
+    /// time in the backward pass (AlphaFold's gradient checkpointing, see
+    /// [`rematerialised_gradients`]); `balanced`: burn's `BalancedCheckpointing` (the outputs of
+    /// memory-bound operations are recomputed in the backward pass instead of kept: measured
+    /// 39% less memory for 3% more time, full network at crop 64); `none`: keep every
+    /// activation. For `balanced` the caller picks the backend type
+    /// (`Autodiff<_, BalancedCheckpointing>`).
     pub activation_checkpointing: String,
     /// Stop after this many steps in a row with a non-finite loss or gradient.
     pub max_nonfinite_steps: usize,
@@ -187,9 +191,9 @@ impl TrainConfig {
             }
             loss.fape_clamped_fraction = fraction;
         }
-        if !["none", "balanced"].contains(&self.activation_checkpointing.as_str()) {
+        if !["none", "balanced", "blocks"].contains(&self.activation_checkpointing.as_str()) {
             return Err(TrainingError::Config(format!(
-                "unknown activation_checkpointing `{}` (none or balanced)",
+                "unknown activation_checkpointing `{}` (none, balanced or blocks)",
                 self.activation_checkpointing
             )));
         }
@@ -291,15 +295,7 @@ pub fn forward_for_training<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<IterationOutput<B>> {
     let iterations = batch.num_iterations()?;
-    let residues = batch.num_residues()?;
-    let mut prev = Recycled::<B::InnerBackend>::zeros(residues, config, device);
-    if iterations > 1 {
-        let inner = model.valid();
-        for i in 0..iterations - 1 {
-            let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
-            prev = inner.iteration(&inputs, &prev, None).recycled();
-        }
-    }
+    let prev = recycled_without_gradients(model, batch, config, device)?;
     let prev = Recycled {
         positions: Tensor::from_inner(prev.positions),
         msa_first_row: Tensor::from_inner(prev.msa_first_row),
@@ -307,6 +303,26 @@ pub fn forward_for_training<B: AutodiffBackend>(
     };
     let inputs = batch.iteration::<B>(iterations - 1, config, device)?;
     Ok(model.iteration(&inputs, &prev, None))
+}
+
+/// What the last iteration of `batch` receives from the ones before it, which run without
+/// gradients (on the inner backend: no graph is recorded).
+pub(crate) fn recycled_without_gradients<B: AutodiffBackend>(
+    model: &AlphaFold<B>,
+    batch: &FeatureBatch,
+    config: &ModelConfig,
+    device: &B::Device,
+) -> Result<Recycled<B::InnerBackend>> {
+    let iterations = batch.num_iterations()?;
+    let mut prev = Recycled::<B::InnerBackend>::zeros(batch.num_residues()?, config, device);
+    if iterations > 1 {
+        let inner = model.valid();
+        for i in 0..iterations - 1 {
+            let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
+            prev = inner.iteration(&inputs, &prev, None).recycled();
+        }
+    }
+    Ok(prev)
 }
 
 /// Predicts every validation chain with `model` (no gradients) and scores its Cα against the
@@ -342,12 +358,14 @@ pub fn validate<B: Backend>(
 }
 
 /// The gradient of the mean loss over `examples` (a batch, one example at a time so that memory
-/// stays that of one), with the mean of every loss term.
+/// stays that of one), with the mean of every loss term. With `rematerialise`, the trunk's
+/// blocks are recomputed in the backward pass instead of kept ([`rematerialised_gradients`]).
 pub fn batch_gradients<B: AutodiffBackend>(
     model: &AlphaFold<B>,
     examples: &[TrainingExample],
     model_config: &ModelConfig,
     loss_config: &LossConfig,
+    rematerialise: bool,
     device: &B::Device,
 ) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
     let n = examples.len().max(1) as f64;
@@ -357,19 +375,26 @@ pub fn batch_gradients<B: AutodiffBackend>(
         // Seeded from the example, its dropout masks are the same however the examples are
         // batched, and again after a resume.
         seed_dropout(example.seed ^ DROPOUT_SEED_MIX);
-        let out = forward_for_training(model, &example.batch, model_config, device)?;
         let labels = example.labels.to_tensors::<B>(device);
-        let breakdown = alphafold_loss(
-            &Predictions::from_iteration(&out),
-            &labels,
-            &example.msa_targets,
-            loss_config,
-        );
-        for (name, value) in breakdown.values() {
-            *terms.entry(name).or_default() += value / n;
-        }
-        let total = breakdown.total.div_scalar(n);
-        accumulator.accumulate(model, GradientsParams::from_grads(total.backward(), model));
+        let mut mean_loss = |out: &IterationOutput<B>| {
+            let breakdown = alphafold_loss(
+                &Predictions::from_iteration(out),
+                &labels,
+                &example.msa_targets,
+                loss_config,
+            );
+            for (name, value) in breakdown.values() {
+                *terms.entry(name).or_default() += value / n;
+            }
+            breakdown.total.div_scalar(n)
+        };
+        let grads = if rematerialise {
+            rematerialised_gradients(model, &example.batch, model_config, device, mean_loss)?
+        } else {
+            let out = forward_for_training(model, &example.batch, model_config, device)?;
+            GradientsParams::from_grads(mean_loss(&out).backward(), model)
+        };
+        accumulator.accumulate(model, grads);
     }
     Ok((accumulator.grads(), terms))
 }
@@ -452,6 +477,7 @@ pub fn train<B: AutodiffBackend>(
     mut on_step: impl FnMut(&StepReport),
 ) -> Result<TrainSummary> {
     let (crop_mode, loss_config, model_config) = config.validate()?;
+    let rematerialise = config.activation_checkpointing == "blocks";
     let corpus = Corpus::open(&config.data, config.msa_dir.as_deref(), &config.filter)?;
     let sampler = match &config.clusters {
         Some(path) => WeightedSampler::new(&corpus.lengths(), &read_clusters(path)?),
@@ -570,7 +596,7 @@ pub fn train<B: AutodiffBackend>(
         let chains: Vec<&str> = examples.iter().map(|e| e.id.as_str()).collect();
         let residues = examples.iter().map(|e| e.residues.len()).sum();
         let (mut grads, terms) =
-            batch_gradients(&model, &examples, &model_config, &loss_config, device)?;
+            batch_gradients(&model, &examples, &model_config, &loss_config, rematerialise, device)?;
         let loss = terms["loss"];
         let grad_norm = gradient_norm(&model, &grads);
         let learning_rate = config.learning_rate_at(step);

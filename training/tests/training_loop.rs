@@ -240,9 +240,12 @@ fn a_batch_gradient_is_the_mean_of_its_examples_gradients() {
     let b = make_example(&chain, &examples, 1, 2).unwrap();
     let loss = LossConfig::initial_training();
     let (both, terms) =
-        batch_gradients(&model, &[a.clone(), b.clone()], &model_config, &loss, &device).unwrap();
-    let (only_a, terms_a) = batch_gradients(&model, &[a], &model_config, &loss, &device).unwrap();
-    let (only_b, terms_b) = batch_gradients(&model, &[b], &model_config, &loss, &device).unwrap();
+        batch_gradients(&model, &[a.clone(), b.clone()], &model_config, &loss, false, &device)
+            .unwrap();
+    let (only_a, terms_a) =
+        batch_gradients(&model, &[a], &model_config, &loss, false, &device).unwrap();
+    let (only_b, terms_b) =
+        batch_gradients(&model, &[b], &model_config, &loss, false, &device).unwrap();
     assert!((terms["loss"] - (terms_a["loss"] + terms_b["loss"]) / 2.0).abs() < 1e-5);
 
     struct Compare<'a> {

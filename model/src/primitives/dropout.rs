@@ -8,10 +8,13 @@
 //!
 //! Masks come from a generator of this thread, which [`seed_dropout`] resets (the trainer does
 //! so per example): the masks of an example are then the same however examples are batched,
-//! after a resume, and whatever other threads do. Shared masks are small ([1, r, c]), so they
-//! are drawn on the host.
+//! after a resume, and whatever other threads do. Each stage of the network (embedding, every
+//! block, the structure module) restarts the generator from the example's seed and its own
+//! number ([`seed_dropout_stage`]), so that a block recomputed on its own in the backward pass
+//! draws the masks it drew in the forward pass. Shared masks are small ([1, r, c]), so they are
+//! drawn on the host.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use burn::prelude::*;
 use ndarray::{ArrayD, IxDyn};
@@ -22,11 +25,37 @@ use crate::batch::host_tensor;
 
 thread_local! {
     static MASKS: RefCell<ChaCha8Rng> = RefCell::new(ChaCha8Rng::seed_from_u64(0));
+    static SEED: Cell<u64> = const { Cell::new(0) };
+    static ALWAYS: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Restarts this thread's dropout masks from `seed`.
 pub fn seed_dropout(seed: u64) {
+    SEED.with(|s| s.set(seed));
     MASKS.with(|rng| *rng.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
+}
+
+/// Restarts this thread's dropout masks for network stage `stage`, from the last
+/// [`seed_dropout`] seed: the masks of a stage do not depend on what ran before it.
+pub fn seed_dropout_stage(stage: u64) {
+    let seed = SEED.with(|s| s.get()) ^ stage.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17);
+    MASKS.with(|rng| *rng.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
+}
+
+/// While the returned guard lives, dropout is applied on this thread on any backend, with or
+/// without gradients: for a forward pass that only produces the values a later pass with
+/// gradients recomputes.
+pub fn dropout_always() -> DropoutAlways {
+    DropoutAlways(ALWAYS.with(|a| a.replace(true)))
+}
+
+/// See [`dropout_always`]; restores the previous setting when dropped.
+pub struct DropoutAlways(bool);
+
+impl Drop for DropoutAlways {
+    fn drop(&mut self) {
+        ALWAYS.with(|a| a.set(self.0));
+    }
 }
 
 /// `x` with dropout at `rate`; with `shared_axis`, one mask broadcast along that axis.
@@ -36,7 +65,7 @@ pub fn dropout<B: Backend, const D: usize>(
     shared_axis: Option<usize>,
 ) -> Tensor<B, D> {
     let device = x.device();
-    if rate <= 0.0 || !B::ad_enabled(&device) {
+    if rate <= 0.0 || !(B::ad_enabled(&device) || ALWAYS.with(|a| a.get())) {
         return x;
     }
     let keep = 1.0 - rate;
@@ -109,5 +138,33 @@ mod tests {
             values(dropout(Tensor::<Training, 2>::ones([30, 30], &device), 0.5, None))
         };
         assert_eq!(draw(), draw());
+    }
+
+    #[test]
+    fn stages_draw_their_own_masks_and_the_guard_applies_them_without_gradients() {
+        let device = Default::default();
+        let stage = |k| {
+            seed_dropout_stage(k);
+            dropout(Tensor::<Training, 2>::ones([20, 20], &device), 0.5, None).into_data()
+        };
+        seed_dropout(3);
+        let (a, b) = (stage(1), stage(2));
+        assert_ne!(a, b);
+        // The same stage of the same example, whatever ran in between.
+        let _ = stage(5);
+        assert_eq!(stage(1), a);
+        seed_dropout(4);
+        assert_ne!(stage(1), a);
+        // Without gradients: off, unless the guard is alive; then the same masks.
+        seed_dropout(3);
+        let x = Tensor::<Inference, 2>::ones([20, 20], &device);
+        assert_eq!(dropout(x.clone(), 0.5, None).into_data(), x.to_data());
+        {
+            let _always = dropout_always();
+            seed_dropout_stage(1);
+            let inference = dropout(x.clone(), 0.5, None).into_data().convert::<f64>();
+            assert_eq!(inference, a.convert::<f64>());
+        }
+        assert_eq!(dropout(x.clone(), 0.5, None).into_data(), x.to_data());
     }
 }

@@ -1,0 +1,133 @@
+//! Recomputing the trunk's blocks in the backward pass (`activation_checkpointing = "blocks"`)
+//! gives the gradients of the ordinary backward pass: every parameter's, with dropout on (the
+//! recomputed blocks must draw the forward pass's masks) and with a recycling iteration before
+//! the gradient pass.
+
+use std::path::PathBuf;
+
+use burn::backend::Autodiff;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use ferrofold_features::crop::CropMode;
+use ferrofold_model::params::to_array;
+use ferrofold_model::{AlphaFold, CpuF64, ModelConfig, ParamFile, ParamLayout};
+use ferrofold_training::example::{make_example, ExampleConfig};
+use ferrofold_training::trainer::batch_gradients;
+use ferrofold_training::LossConfig;
+
+type B = Autodiff<CpuF64>;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+struct Compare<'a> {
+    plain: &'a GradientsParams,
+    rematerialised: &'a GradientsParams,
+    compared: usize,
+    worst: (f64, String),
+    layout: &'a ParamLayout,
+}
+
+impl ModuleVisitor<B> for Compare<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let get = |g: &GradientsParams| g.get::<CpuF64, D>(param.id).map(to_array);
+        let (plain, rematerialised) = (get(self.plain), get(self.rematerialised));
+        let (plain, rematerialised) = match (plain, rematerialised) {
+            (Some(a), Some(b)) => (a, b),
+            // Unused without templates (the template embedding) in both passes.
+            (None, None) => return,
+            _ => panic!("parameter {:?}: a gradient in one pass only", param.id),
+        };
+        let scale = plain.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let diff = plain.iter().zip(&rematerialised).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        // A few gradients are zero but for rounding (the pair-bias layer norm's offset adds
+        // the same logit to every key, which the softmax cancels): ~1e-17, compared absolutely.
+        let relative = diff / scale.max(1e-6);
+        if relative > self.worst.0 {
+            self.worst = (relative, self.layout.name(&param.id).unwrap_or_default());
+        }
+        self.compared += 1;
+    }
+}
+
+#[test]
+fn rematerialised_blocks_give_the_ordinary_gradients() {
+    let config = ModelConfig::preset("reduced").unwrap();
+    assert!(config.dropout.msa_row_attention > 0.0, "the check needs dropout on");
+    let device = Default::default();
+    let params = fixtures().join("reference/reduced_s0/params_reduced.npz");
+    let (model, layout) =
+        AlphaFold::<B>::load_with_layout(&ParamFile::read(&params).unwrap(), &config, &device)
+            .unwrap();
+    let data = fixtures().join("data");
+    let chain = ferrofold_data::TrainingChain::read(&data.join("5PTI_A.pdb"), Some(&data)).unwrap();
+    let examples = ExampleConfig {
+        crop_size: 24,
+        crop_mode: CropMode::Contiguous,
+        pipeline: config.data_pipeline(0),
+        default_resolution: 2.0,
+    };
+    // One recycling iteration before the gradient pass.
+    let example = make_example(&chain, &examples, 1, 3).unwrap();
+    let loss = LossConfig::alphafold();
+    let (plain, plain_terms) =
+        batch_gradients(&model, std::slice::from_ref(&example), &config, &loss, false, &device)
+            .unwrap();
+    let (rematerialised, terms) =
+        batch_gradients(&model, std::slice::from_ref(&example), &config, &loss, true, &device)
+            .unwrap();
+    // The forward values are computed by the same operations in the same order.
+    assert_eq!(plain_terms, terms);
+
+    let mut compare = Compare {
+        plain: &plain,
+        rematerialised: &rematerialised,
+        compared: 0,
+        worst: (0.0, String::new()),
+        layout: &layout,
+    };
+    model.visit(&mut compare);
+    // Every parameter but the template embedding's (no templates in training examples).
+    assert!(compare.worst.0 < 1e-9, "largest relative difference {:?}", compare.worst);
+    assert!(
+        compare.compared > model.num_params_tensors() / 2,
+        "{} of {}",
+        compare.compared,
+        model.num_params_tensors()
+    );
+    assert!(compare.worst.0 < 1e-9, "largest relative difference {:?}", compare.worst);
+
+    // Dropout is on: another example seed draws other masks and other gradients, so equal
+    // gradients above are not a property of any two passes.
+    let reseeded = make_example(&chain, &examples, 1, 4).unwrap();
+    let (other, _) = batch_gradients(&model, &[reseeded], &config, &loss, true, &device).unwrap();
+    let mut compare = Compare {
+        plain: &plain,
+        rematerialised: &other,
+        compared: 0,
+        worst: (0.0, String::new()),
+        layout: &layout,
+    };
+    model.visit(&mut compare);
+    assert!(compare.worst.0 > 1e-3, "{:?}", compare.worst);
+}
+
+trait CountParams {
+    fn num_params_tensors(&self) -> usize;
+}
+
+impl CountParams for AlphaFold<B> {
+    fn num_params_tensors(&self) -> usize {
+        struct Count(usize);
+        impl ModuleVisitor<B> for Count {
+            fn visit_float<const D: usize>(&mut self, _: &Param<Tensor<B, D>>) {
+                self.0 += 1;
+            }
+        }
+        let mut count = Count(0);
+        self.visit(&mut count);
+        count.0
+    }
+}
