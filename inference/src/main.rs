@@ -129,6 +129,10 @@ struct TrainArgs {
     /// Examples per optimizer step (gradient accumulation): the batch size.
     #[arg(long)]
     accumulate: Option<usize>,
+    /// Model replicas computing a step's examples in parallel (data parallelism: one thread
+    /// each on the CPU); the --accumulate examples are shared out among them.
+    #[arg(long)]
+    data_parallel: Option<usize>,
     #[arg(long)]
     learning_rate: Option<f64>,
     #[arg(long)]
@@ -964,6 +968,7 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
         max_extra_msa,
         max_recycles,
         accumulate,
+        data_parallel,
         learning_rate,
         warmup_steps,
         decay_after,

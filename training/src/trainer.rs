@@ -73,6 +73,9 @@ pub struct TrainConfig {
     pub max_recycles: usize,
     /// Examples per optimizer step (their gradients averaged): the batch size.
     pub accumulate: usize,
+    /// Model replicas that compute a step's examples in parallel, each on its share (data
+    /// parallelism; on the CPU backend, threads; [`train_on_devices`] takes GPUs).
+    pub data_parallel: usize,
     pub learning_rate: f64,
     /// Linear warm-up of the learning rate over these steps.
     pub warmup_steps: usize,
@@ -140,6 +143,7 @@ impl Default for TrainConfig {
             max_extra_msa: 1024,
             max_recycles: 3,
             accumulate: 1,
+            data_parallel: 1,
             learning_rate: 1e-3,
             warmup_steps: 1000,
             decay_after: 50_000,
@@ -190,6 +194,9 @@ impl TrainConfig {
                 ));
             }
             loss.fape_clamped_fraction = fraction;
+        }
+        if self.data_parallel == 0 {
+            return Err(TrainingError::Config("data_parallel must be at least 1".into()));
         }
         if !["none", "balanced", "blocks"].contains(&self.activation_checkpointing.as_str()) {
             return Err(TrainingError::Config(format!(
@@ -368,7 +375,78 @@ pub fn batch_gradients<B: AutodiffBackend>(
     rematerialise: bool,
     device: &B::Device,
 ) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
-    let n = examples.len().max(1) as f64;
+    let examples: Vec<&TrainingExample> = examples.iter().collect();
+    let n = examples.len().max(1);
+    summed_gradients(model, &examples, n, model_config, loss_config, rematerialise, device)
+}
+
+/// [`batch_gradients`] with the examples shared out over `devices` (data parallelism, as burn's
+/// multi-device training does it): each device trains a replica of the model (`fork`) on its
+/// share in its own thread; the gradients are moved to the first device and summed there, in
+/// the order of the devices. The result is the gradient of the same mean loss.
+pub fn batch_gradients_on_devices<B: AutodiffBackend>(
+    model: &AlphaFold<B>,
+    examples: &[TrainingExample],
+    model_config: &ModelConfig,
+    loss_config: &LossConfig,
+    rematerialise: bool,
+    devices: &[B::Device],
+) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
+    let main = devices.first().expect("at least one device");
+    if devices.len() == 1 {
+        return batch_gradients(model, examples, model_config, loss_config, rematerialise, main);
+    }
+    let n = examples.len().max(1);
+    let shares: Vec<Vec<&TrainingExample>> = (0..devices.len())
+        .map(|d| examples.iter().skip(d).step_by(devices.len()).collect())
+        .collect();
+    let results: Vec<Result<(GradientsParams, BTreeMap<String, f64>)>> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = devices
+                .iter()
+                .zip(&shares)
+                .filter(|(_, share)| !share.is_empty())
+                .map(|(device, share)| {
+                    let replica = model.clone().fork(device);
+                    scope.spawn(move || {
+                        summed_gradients(
+                            &replica,
+                            share,
+                            n,
+                            model_config,
+                            loss_config,
+                            rematerialise,
+                            device,
+                        )
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("training worker panicked")).collect()
+        });
+    let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
+    let mut terms: BTreeMap<String, f64> = BTreeMap::new();
+    for result in results {
+        let (grads, share_terms) = result?;
+        accumulator.accumulate(model, grads.to_device(main, model));
+        for (name, value) in share_terms {
+            *terms.entry(name).or_default() += value;
+        }
+    }
+    Ok((accumulator.grads(), terms))
+}
+
+/// The gradient of the sum over `examples` of their loss divided by `n`, with the terms
+/// likewise.
+fn summed_gradients<B: AutodiffBackend>(
+    model: &AlphaFold<B>,
+    examples: &[&TrainingExample],
+    n: usize,
+    model_config: &ModelConfig,
+    loss_config: &LossConfig,
+    rematerialise: bool,
+    device: &B::Device,
+) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
+    let n = n as f64;
     let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
     let mut terms: BTreeMap<String, f64> = BTreeMap::new();
     for example in examples {
@@ -474,8 +552,21 @@ fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
 pub fn train<B: AutodiffBackend>(
     config: &TrainConfig,
     device: &B::Device,
+    on_step: impl FnMut(&StepReport),
+) -> Result<TrainSummary> {
+    train_on_devices::<B>(config, &vec![device.clone(); config.data_parallel.max(1)], on_step)
+}
+
+/// [`train`] with each step's examples shared out over `devices`
+/// ([`batch_gradients_on_devices`]); the model, the optimizer and the checkpoints live on the
+/// first device.
+pub fn train_on_devices<B: AutodiffBackend>(
+    config: &TrainConfig,
+    devices: &[B::Device],
     mut on_step: impl FnMut(&StepReport),
 ) -> Result<TrainSummary> {
+    let device =
+        devices.first().ok_or_else(|| TrainingError::Config("no device to train on".into()))?;
     let (crop_mode, loss_config, model_config) = config.validate()?;
     let rematerialise = config.activation_checkpointing == "blocks";
     let corpus = Corpus::open(&config.data, config.msa_dir.as_deref(), &config.filter)?;
@@ -595,8 +686,14 @@ pub fn train<B: AutodiffBackend>(
         }
         let chains: Vec<&str> = examples.iter().map(|e| e.id.as_str()).collect();
         let residues = examples.iter().map(|e| e.residues.len()).sum();
-        let (mut grads, terms) =
-            batch_gradients(&model, &examples, &model_config, &loss_config, rematerialise, device)?;
+        let (mut grads, terms) = batch_gradients_on_devices(
+            &model,
+            &examples,
+            &model_config,
+            &loss_config,
+            rematerialise,
+            devices,
+        )?;
         let loss = terms["loss"];
         let grad_norm = gradient_norm(&model, &grads);
         let learning_rate = config.learning_rate_at(step);
