@@ -216,6 +216,46 @@ fn full_size_predict_and_forward_are_one_pipeline() {
     assert_predict_equals_forward(params.to_str().unwrap(), "model_1_ptm", 1);
 }
 
+/// With trained weights (DeepMind's `params_model_*.npz` or an OpenFold `.pt`, which cannot be
+/// downloaded where the tests run), the backbone is ideal: every Cα–Cα distance of the bundled
+/// example within 3.8 ± 0.1 Å (ubiquitin has no cis peptide), in both written files.
+///
+/// ```sh
+/// FERROFOLD_TRAINED_PARAMS=params_model_1_ptm.npz [FERROFOLD_TRAINED_PRESET=model_1_ptm] \
+///     cargo test --release -p ferrofold-inference --test predict_cli -- --ignored trained_weights
+/// ```
+#[test]
+#[ignore = "needs trained AlphaFold or OpenFold weights (FERROFOLD_TRAINED_PARAMS)"]
+fn trained_weights_give_ideal_backbone_geometry() {
+    let params = std::env::var("FERROFOLD_TRAINED_PARAMS")
+        .expect("FERROFOLD_TRAINED_PARAMS: path of trained weights");
+    let mut args = vec![
+        "predict".to_string(),
+        example("ubiquitin.fasta"),
+        "--msa".into(),
+        example("ubiquitin.sto"),
+        "--params".into(),
+        params,
+        "--no-plots".into(),
+    ];
+    if let Ok(preset) = std::env::var("FERROFOLD_TRAINED_PRESET") {
+        args.extend(["--preset".into(), preset]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    args.extend(["--out-dir".into(), dir.path().to_str().unwrap().into()]);
+    let out = ferrofold(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    for name in ["ranked_0.pdb", "ranked_0.cif"] {
+        let protein = read_structure(&dir.path().join("1UBQ_A").join(name), None).unwrap();
+        assert_eq!(protein.sequence(), UBIQUITIN);
+        let ca = |i: usize| protein.atom_positions.slice(ndarray::s![i, 1, ..]).to_owned();
+        for i in 0..UBIQUITIN.len() - 1 {
+            let distance = (ca(i + 1) - ca(i)).mapv(|x| x * x).sum().sqrt();
+            assert!((distance - 3.8).abs() <= 0.1, "{name}: Cα {i}–{} at {distance:.2} Å", i + 1);
+        }
+    }
+}
+
 #[test]
 fn bad_input_fails_with_one_line_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
