@@ -111,6 +111,14 @@ impl ParamFile {
     /// Writes ferrofold's native format (safetensors, AlphaFold names), atomically.
     pub fn write_safetensors(&self, path: &Path) -> Result<()> {
         let err = |message: String| ModelError::WriteParams { path: path.to_path_buf(), message };
+        if !self.merged_head_axes.is_empty() {
+            // Without the network's configuration the merged axes cannot be split again.
+            return Err(err(format!(
+                "{} holds attention heads in OpenFold's merged layout: load it into the network \
+                 and export that (ferrofold convert-weights)",
+                self.source_name
+            )));
+        }
         let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = self
             .tensors
             .iter()

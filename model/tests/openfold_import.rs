@@ -30,6 +30,10 @@ fn openfold_checkpoint_loads_to_deepminds_parameters_exactly() {
         assert_eq!(ours.shape, tensor.shape, "{name}");
         assert_eq!(ours.data, tensor.data, "{name}");
     }
+    // As read, the file cannot be written back as AlphaFold's layout: the heads are not split.
+    let dir = tempfile::tempdir().unwrap();
+    let message = openfold.write_safetensors(&dir.path().join("x.safetensors")).unwrap_err();
+    assert!(message.to_string().contains("convert-weights"), "{message}");
 }
 
 #[test]
