@@ -29,7 +29,9 @@ thread_local! {
     static ALWAYS: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Restarts this thread's dropout masks from `seed`.
+/// Restarts this thread's dropout masks from `seed`. A training loop calls it once per example
+/// (with a seed of that example): every stage restarts from it, so passes that share a seed
+/// share their masks.
 pub fn seed_dropout(seed: u64) {
     SEED.with(|s| s.set(seed));
     MASKS.with(|rng| *rng.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
