@@ -19,7 +19,7 @@ use ferrofold_features::process::PipelineConfig;
 use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
-use ferrofold_model::primitives::seed_dropout;
+use ferrofold_model::primitives::{dropout_always, dropout_seed, seed_dropout};
 use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -313,7 +313,8 @@ pub fn forward_for_training<B: AutodiffBackend>(
 }
 
 /// What the last iteration of `batch` receives from the ones before it, which run without
-/// gradients (on the inner backend: no graph is recorded).
+/// gradients (on the inner backend: no graph is recorded) but with dropout, as AlphaFold's
+/// training does, each iteration with its own masks.
 pub(crate) fn recycled_without_gradients<B: AutodiffBackend>(
     model: &AlphaFold<B>,
     batch: &FeatureBatch,
@@ -324,10 +325,15 @@ pub(crate) fn recycled_without_gradients<B: AutodiffBackend>(
     let mut prev = Recycled::<B::InnerBackend>::zeros(batch.num_residues()?, config, device);
     if iterations > 1 {
         let inner = model.valid();
+        let example_seed = dropout_seed();
+        let _dropout = dropout_always();
         for i in 0..iterations - 1 {
+            seed_dropout(example_seed ^ (i as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03));
             let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
             prev = inner.iteration(&inputs, &prev, None).recycled();
         }
+        // The gradient pass draws the example's own masks.
+        seed_dropout(example_seed);
     }
     Ok(prev)
 }
@@ -775,6 +781,40 @@ fn update_ema(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recycling_passes_apply_dropout_with_their_own_masks() {
+        type B = burn::backend::Autodiff<ferrofold_model::CpuF64>;
+        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let params = ParamFile::read(&fixtures.join("reference/reduced_s0/params_reduced.npz"));
+        let recycled = |dropout: bool, seed: u64| {
+            let mut config = ModelConfig::preset("reduced").unwrap();
+            if !dropout {
+                config.dropout = DropoutConfig::none();
+            }
+            let device = Default::default();
+            let model = AlphaFold::<B>::load(params.as_ref().unwrap(), &config, &device).unwrap();
+            let data = fixtures.join("data");
+            let chain = TrainingChain::read(&data.join("5PTI_A.pdb"), Some(&data)).unwrap();
+            let examples = ExampleConfig {
+                crop_size: 16,
+                crop_mode: CropMode::Contiguous,
+                pipeline: config.data_pipeline(0),
+                default_resolution: 2.0,
+            };
+            // Two recycling passes before the gradient pass; the same features every time.
+            let example = make_example(&chain, &examples, 2, 1).unwrap();
+            seed_dropout(seed);
+            let prev = recycled_without_gradients(&model, &example.batch, &config, &device);
+            // The gradient pass gets the example's seed back.
+            assert_eq!(dropout_seed(), seed);
+            crate::losses::host(prev.unwrap().pair)
+        };
+        assert_eq!(recycled(true, 5), recycled(true, 5));
+        assert_ne!(recycled(true, 5), recycled(true, 6));
+        assert_eq!(recycled(false, 5), recycled(false, 6));
+        assert_ne!(recycled(true, 5), recycled(false, 5));
+    }
 
     #[test]
     fn configurations_round_trip_through_toml() {

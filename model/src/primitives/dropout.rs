@@ -2,9 +2,9 @@
 //! scaled by 1 / (1 − rate); "shared" dropout draws one mask for all slices along an axis (the
 //! same residue pairs dropped in every MSA row, or every row of the pair representation).
 //!
-//! Active only while gradients are recorded (`B::ad_enabled`), as burn's own `Dropout`: off at
-//! inference, in validation, and in the recycling passes that training runs without gradients
-//! (AlphaFold applies it there too; those passes only produce the recycled inputs).
+//! Active while gradients are recorded (`B::ad_enabled`), as burn's own `Dropout`, or where a
+//! training pass without gradients asks for it ([`dropout_always`]: the recycling passes before
+//! the gradient pass, as in AlphaFold); off at inference and in validation.
 //!
 //! Masks come from a generator of this thread, which [`seed_dropout`] resets (the trainer does
 //! so per example): the masks of an example are then the same however examples are batched,
@@ -35,6 +35,11 @@ thread_local! {
 pub fn seed_dropout(seed: u64) {
     SEED.with(|s| s.set(seed));
     MASKS.with(|rng| *rng.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
+}
+
+/// The seed of the last [`seed_dropout`] call on this thread.
+pub fn dropout_seed() -> u64 {
+    SEED.with(|s| s.get())
 }
 
 /// Restarts this thread's dropout masks for network stage `stage`, from the last
