@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo bench -p ferrofold-training --bench train_step
 //! FERROFOLD_BENCH_STEPS=4 FERROFOLD_BENCH_CASES=reduced:64,model_1_ptm:64 cargo bench ...
+//! FERROFOLD_BENCH_STEPS=1 ...   # one step, the warm-up one, timed (for the longest cases)
 //! FERROFOLD_BENCH_CASES=model_1_ptm:64:balanced FERROFOLD_BENCH_RESULTS=train_step_balanced \
 //!     cargo bench -p ferrofold-training --bench train_step
 //! ```
@@ -49,7 +50,7 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
     let source = shared_data().join("structures").join(format!("{CHAIN}.pdb"));
     std::fs::copy(&source, data.path().join(format!("{CHAIN}.pdb"))).expect("copy chain");
     let out = tempfile::tempdir().expect("temporary directory");
-    let steps = env_usize("FERROFOLD_BENCH_STEPS", 3).max(2);
+    let steps = env_usize("FERROFOLD_BENCH_STEPS", 3).max(1);
     let config = TrainConfig {
         preset: preset.into(),
         data: data.path().to_path_buf(),
@@ -72,8 +73,9 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
         train::<Autodiff<CpuF32>>(&config, &Default::default(), on_step)
     }
     .expect("training");
-    // The first step warms up allocations and caches.
-    let mut timed = seconds[1..].to_vec();
+    // The first step warms up allocations and caches; with a single step it is the one timed.
+    let warmup = usize::from(seconds.len() > 1);
+    let mut timed = seconds[warmup..].to_vec();
     timed.sort_by(f64::total_cmp);
     let line = serde_json::json!({
         "preset": preset,
@@ -81,6 +83,7 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
         "checkpointing": checkpointing,
         "seconds_per_step": timed[timed.len() / 2],
         "steps_timed": timed.len(),
+        "warmup_step_timed": warmup == 0,
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{line}");
