@@ -5,13 +5,12 @@
 
 use std::path::PathBuf;
 
+mod common;
+
 use burn::backend::Autodiff;
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
-use burn::prelude::*;
+use common::{largest_difference, B};
 use ferrofold_features::crop::CropMode;
-use ferrofold_model::params::to_array;
-use ferrofold_model::{AlphaFold, CpuF32, CpuF64, ModelConfig, ParamFile};
+use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ParamFile};
 use ferrofold_training::example::{make_example, ExampleConfig};
 use ferrofold_training::trainer::{
     batch_gradients, batch_gradients_on_devices, train, TrainConfig,
@@ -22,36 +21,14 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data")
 }
 
-struct LargestDifference<'a> {
-    a: &'a GradientsParams,
-    b: &'a GradientsParams,
-    compared: usize,
-    largest: f64,
-}
-
-impl ModuleVisitor<Autodiff<CpuF64>> for LargestDifference<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Autodiff<CpuF64>, D>>) {
-        let get = |g: &GradientsParams| g.get::<CpuF64, D>(param.id).map(to_array);
-        match (get(self.a), get(self.b)) {
-            (Some(a), Some(b)) => {
-                let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs())).max(1e-6);
-                let diff = a.iter().zip(&b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-                self.largest = self.largest.max(diff / scale);
-                self.compared += 1;
-            }
-            (None, None) => {}
-            _ => panic!("{:?}: a gradient on one side only", param.id),
-        }
-    }
-}
-
 #[test]
 fn replicas_compute_the_batch_gradient() {
-    type B = Autodiff<CpuF64>;
     let config = ModelConfig::preset("reduced").unwrap();
     let device = Default::default();
     let params = fixtures().join("../reference/reduced_s0/params_reduced.npz");
-    let model = AlphaFold::<B>::load(&ParamFile::read(&params).unwrap(), &config, &device).unwrap();
+    let (model, layout) =
+        AlphaFold::<B>::load_with_layout(&ParamFile::read(&params).unwrap(), &config, &device)
+            .unwrap();
     let examples = ExampleConfig {
         crop_size: 24,
         crop_mode: CropMode::Contiguous,
@@ -78,11 +55,10 @@ fn replicas_compute_the_batch_gradient() {
     for (name, value) in &one_terms {
         assert!((value - two_terms[name]).abs() <= 1e-12 * value.abs().max(1.0), "{name}");
     }
-    let mut compare = LargestDifference { a: &one, b: &two, compared: 0, largest: 0.0 };
-    model.visit(&mut compare);
-    assert!(compare.compared > 100, "{}", compare.compared);
+    let (largest, name, compared) = largest_difference(&model, &layout, &one, &two);
+    assert!(compared > 100, "{compared}");
     // Only the order of the sums differs.
-    assert!(compare.largest < 1e-12, "largest relative difference {:e}", compare.largest);
+    assert!(largest < 1e-12, "largest relative difference {largest:e} ({name})");
 }
 
 #[test]

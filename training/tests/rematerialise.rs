@@ -5,51 +5,17 @@
 
 use std::path::PathBuf;
 
-use burn::backend::Autodiff;
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
-use burn::prelude::*;
+mod common;
+
+use common::{largest_difference, B};
 use ferrofold_features::crop::CropMode;
-use ferrofold_model::params::to_array;
-use ferrofold_model::{AlphaFold, CpuF64, ModelConfig, ParamFile, ParamLayout};
+use ferrofold_model::{AlphaFold, ModelConfig, ParamFile};
 use ferrofold_training::example::{make_example, ExampleConfig};
 use ferrofold_training::trainer::batch_gradients;
 use ferrofold_training::LossConfig;
 
-type B = Autodiff<CpuF64>;
-
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-struct Compare<'a> {
-    plain: &'a GradientsParams,
-    rematerialised: &'a GradientsParams,
-    compared: usize,
-    worst: (f64, String),
-    layout: &'a ParamLayout,
-}
-
-impl ModuleVisitor<B> for Compare<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let get = |g: &GradientsParams| g.get::<CpuF64, D>(param.id).map(to_array);
-        let (plain, rematerialised) = (get(self.plain), get(self.rematerialised));
-        let (plain, rematerialised) = match (plain, rematerialised) {
-            (Some(a), Some(b)) => (a, b),
-            // Unused without templates (the template embedding) in both passes.
-            (None, None) => return,
-            _ => panic!("parameter {:?}: a gradient in one pass only", param.id),
-        };
-        let scale = plain.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let diff = plain.iter().zip(&rematerialised).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-        // A few gradients are zero but for rounding (the pair-bias layer norm's offset adds
-        // the same logit to every key, which the softmax cancels): ~1e-17, compared absolutely.
-        let relative = diff / scale.max(1e-6);
-        if relative > self.worst.0 {
-            self.worst = (relative, self.layout.name(&param.id).unwrap_or_default());
-        }
-        self.compared += 1;
-    }
 }
 
 #[test]
@@ -92,18 +58,4 @@ fn rematerialised_blocks_give_the_ordinary_gradients() {
     let (other, _) = batch_gradients(&model, &[reseeded], &config, &loss, true, &device).unwrap();
     let (worst, name, _) = largest_difference(&model, &layout, &plain, &other);
     assert!(worst > 1e-3, "{worst:e} ({name})");
-}
-
-/// The largest relative difference between two gradients of `model`'s parameters, the
-/// parameter's name, and how many parameters have a gradient.
-fn largest_difference(
-    model: &AlphaFold<B>,
-    layout: &ParamLayout,
-    plain: &GradientsParams,
-    rematerialised: &GradientsParams,
-) -> (f64, String, usize) {
-    let mut compare =
-        Compare { plain, rematerialised, compared: 0, worst: (0.0, String::new()), layout };
-    model.visit(&mut compare);
-    (compare.worst.0, compare.worst.1, compare.compared)
 }
