@@ -152,6 +152,8 @@ enum Kind {
     OuterProductOutput,
     /// A bias-free projection stored as `<scope>//feat_2d_weights`.
     PairBias,
+    /// Invariant point attention's per-head point weights (`head_weights`).
+    PointWeights,
 }
 
 const ROOT: &str = "alphafold/alphafold_iteration";
@@ -160,16 +162,6 @@ const TEMPLATE_EMBEDDING: &str = "evoformer/template_embedding/single_template_e
 /// The AlphaFold name of an OpenFold state-dict entry, or `None` if it has none.
 fn alphafold_name(name: &str) -> Option<Target> {
     let (module, leaf) = name.rsplit_once('.')?;
-    if module == "structure_module.ipa" && leaf == "head_weights" {
-        return Some(Target {
-            key: format!(
-                "{ROOT}/structure_module/fold_iteration/invariant_point_attention//trainable_point_weights"
-            ),
-            block: None,
-            transpose: false,
-            merged_heads: false,
-        });
-    }
     // Repeated blocks: the stack's scope, the block index and the module inside the block.
     let stacks = [
         ("evoformer.blocks.", "evoformer/evoformer_iteration", "pair_stack."),
@@ -191,38 +183,33 @@ fn alphafold_name(name: &str) -> Option<Target> {
             (scope, kind, None)
         }
     };
-    let (scope, name, transpose, merged_heads) = leaf_name(&scope, kind, module, leaf)?;
+    let (name, transpose, merged_heads) = leaf_name(kind, module, leaf)?;
     Some(Target { key: format!("{ROOT}/{scope}//{name}"), block, transpose, merged_heads })
 }
 
-/// The AlphaFold parameter for a leaf (`weight`, `bias`) of a module of `kind`:
-/// (scope, name, transpose, merged heads).
-fn leaf_name(
-    scope: &str,
-    kind: Kind,
-    module: &str,
-    leaf: &str,
-) -> Option<(String, &'static str, bool, bool)> {
-    let scope = scope.to_string();
+/// The AlphaFold name of a leaf (`weight`, `bias`, ...) of a module of `kind`, whether it is
+/// transposed, and whether its heads stay merged.
+fn leaf_name(kind: Kind, module: &str, leaf: &str) -> Option<(&'static str, bool, bool)> {
     Some(match (kind, leaf) {
-        (Kind::Linear, "weight") => (scope, "weights", true, false),
-        (Kind::Linear, "bias") => (scope, "bias", false, false),
-        (Kind::LayerNorm, "weight") => (scope, "scale", false, false),
-        (Kind::LayerNorm, "bias") => (scope, "offset", false, false),
-        (Kind::OuterProductOutput, "weight") => (scope, "output_w", true, true),
-        (Kind::OuterProductOutput, "bias") => (scope, "output_b", false, false),
-        (Kind::PairBias, "weight") => (scope, "feat_2d_weights", true, false),
+        (Kind::Linear, "weight") => ("weights", true, false),
+        (Kind::Linear, "bias") => ("bias", false, false),
+        (Kind::LayerNorm, "weight") => ("scale", false, false),
+        (Kind::LayerNorm, "bias") => ("offset", false, false),
+        (Kind::OuterProductOutput, "weight") => ("output_w", true, true),
+        (Kind::OuterProductOutput, "bias") => ("output_b", false, false),
+        (Kind::PairBias, "weight") => ("feat_2d_weights", true, false),
+        (Kind::PointWeights, "head_weights") => ("trainable_point_weights", false, false),
         (Kind::Attention | Kind::GlobalAttention, _) => {
             let projection = module.rsplit('.').next()?;
             let single_head = kind == Kind::GlobalAttention;
             match (projection, leaf) {
-                ("linear_q", "weight") => (scope, "query_w", true, true),
-                ("linear_k", "weight") => (scope, "key_w", true, !single_head),
-                ("linear_v", "weight") => (scope, "value_w", true, !single_head),
-                ("linear_g", "weight") => (scope, "gating_w", true, true),
-                ("linear_g", "bias") => (scope, "gating_b", false, true),
-                ("linear_o", "weight") => (scope, "output_w", true, true),
-                ("linear_o", "bias") => (scope, "output_b", false, false),
+                ("linear_q", "weight") => ("query_w", true, true),
+                ("linear_k", "weight") => ("key_w", true, !single_head),
+                ("linear_v", "weight") => ("value_w", true, !single_head),
+                ("linear_g", "weight") => ("gating_w", true, true),
+                ("linear_g", "bias") => ("gating_b", false, true),
+                ("linear_o", "weight") => ("output_w", true, true),
+                ("linear_o", "bias") => ("output_b", false, false),
                 _ => return None,
             }
         }
@@ -353,10 +340,17 @@ fn top_level_module(module: &str) -> Option<(String, Kind)> {
             let name = numbered(base, block.parse().ok()?);
             return Some((format!("{FOLD}/rigid_sidechain/{name}"), Linear));
         }
+        let outside_fold = match rest {
+            "layer_norm_s" => Some(("single_layer_norm", LayerNorm)),
+            "linear_in" => Some(("initial_projection", Linear)),
+            "layer_norm_z" => Some(("pair_layer_norm", LayerNorm)),
+            _ => None,
+        };
+        if let Some((name, kind)) = outside_fold {
+            return Some((format!("structure_module/{name}"), kind));
+        }
         let (scope, kind) = match rest {
-            "layer_norm_s" => ("structure_module/single_layer_norm", LayerNorm),
-            "linear_in" => ("structure_module/initial_projection", Linear),
-            "layer_norm_z" => ("structure_module/pair_layer_norm", LayerNorm),
+            "ipa" => ("invariant_point_attention", PointWeights),
             "ipa.linear_q" => ("invariant_point_attention/q_scalar", Linear),
             "ipa.linear_kv" => ("invariant_point_attention/kv_scalar", Linear),
             "ipa.linear_q_points.linear" => ("invariant_point_attention/q_point_local", Linear),
@@ -371,12 +365,7 @@ fn top_level_module(module: &str) -> Option<(String, Kind)> {
             "angle_resnet.linear_out" => ("rigid_sidechain/unnormalized_angles", Linear),
             _ => return None,
         };
-        let scope = if scope.starts_with("structure_module/") {
-            scope.to_string()
-        } else {
-            format!("{FOLD}/{scope}")
-        };
-        return Some((scope, kind));
+        return Some((format!("{FOLD}/{scope}"), kind));
     }
     if module.starts_with("template_embedder.template_pointwise_att.mha.linear_") {
         return Some(("evoformer/template_embedding/attention".into(), Attention));
