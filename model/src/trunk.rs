@@ -51,6 +51,18 @@ pub struct TrunkStart<B: Backend> {
     pub num_sequences: usize,
 }
 
+/// The masks every block of an iteration reads, computed once
+/// ([`EmbeddingsAndEvoformer::masks`]).
+#[derive(Debug, Clone)]
+pub struct TrunkMasks<B: Backend> {
+    /// Extra-MSA rows: [e, r]
+    pub extra_msa: Tensor<B, 2>,
+    /// The Evoformer's MSA rows, template torsion rows included: [s (+ t), r]
+    pub msa: Tensor<B, 2>,
+    /// [r, r]
+    pub pair: Tensor<B, 2>,
+}
+
 /// Dropout stages (see [`seed_dropout_stage`]): the embedding, each block, the structure
 /// module and heads.
 pub const STAGE_EMBEDDING: u64 = 0;
@@ -132,19 +144,29 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         prev: &Recycled<B>,
         mut capture: Option<&mut TrunkCapture<B>>,
     ) -> Representations<B> {
-        let start = self.embed(inputs, prev, capture.as_deref_mut());
+        let masks = self.masks(inputs);
+        let start = self.embed(inputs, prev, &masks, capture.as_deref_mut());
         let mut extra = start.extra;
         for k in 0..self.extra_msa_stack.len() {
-            extra = self.extra_msa_block(k, extra, inputs);
+            extra = self.extra_msa_block(k, extra, &masks);
         }
         let mut act = MsaPair { msa: start.msa, pair: extra.pair };
         if let Some(c) = capture {
             c.evoformer_block0_in = Some(act.clone());
         }
         for k in 0..self.evoformer_iteration.len() {
-            act = self.evoformer_block(k, act, inputs);
+            act = self.evoformer_block(k, act, &masks);
         }
         self.representations(act, start.num_sequences)
+    }
+
+    /// The masks of one iteration's blocks.
+    pub fn masks(&self, inputs: &IterationInputs<B>) -> TrunkMasks<B> {
+        TrunkMasks {
+            extra_msa: inputs.extra_msa_mask.clone(),
+            msa: inputs.evoformer_msa_mask(self.template_torsion_embedding.is_some()),
+            pair: inputs.pair_mask(),
+        }
     }
 
     fn chunking(&self) -> Chunking {
@@ -157,6 +179,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         &self,
         inputs: &IterationInputs<B>,
         prev: &Recycled<B>,
+        masks: &TrunkMasks<B>,
         mut capture: Option<&mut TrunkCapture<B>>,
     ) -> TrunkStart<B> {
         seed_dropout_stage(STAGE_EMBEDDING);
@@ -167,7 +190,7 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
 
         if let (Some(embedding), Some(templates)) = (&self.template_embedding, &inputs.templates) {
             let update =
-                embedding.forward(pair.clone(), templates, inputs.pair_mask(), self.chunking());
+                embedding.forward(pair.clone(), templates, masks.pair.clone(), self.chunking());
             if let Some(c) = capture.as_deref_mut() {
                 c.template_embedding_out = Some(update.clone());
             }
@@ -191,31 +214,25 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
     }
 
     /// Block `k` of the extra-MSA stack.
-    pub fn extra_msa_block(
-        &self,
-        k: usize,
-        act: MsaPair<B>,
-        inputs: &IterationInputs<B>,
-    ) -> MsaPair<B> {
+    pub fn extra_msa_block(&self, k: usize, act: MsaPair<B>, masks: &TrunkMasks<B>) -> MsaPair<B> {
         seed_dropout_stage(STAGE_EXTRA_MSA_BLOCK + k as u64);
         self.extra_msa_stack[k].forward(
             act,
-            inputs.extra_msa_mask.clone(),
-            inputs.pair_mask(),
+            masks.extra_msa.clone(),
+            masks.pair.clone(),
             self.chunking(),
         )
     }
 
     /// Block `k` of the Evoformer stack.
-    pub fn evoformer_block(
-        &self,
-        k: usize,
-        act: MsaPair<B>,
-        inputs: &IterationInputs<B>,
-    ) -> MsaPair<B> {
+    pub fn evoformer_block(&self, k: usize, act: MsaPair<B>, masks: &TrunkMasks<B>) -> MsaPair<B> {
         seed_dropout_stage(STAGE_EVOFORMER_BLOCK + k as u64);
-        let msa_mask = inputs.evoformer_msa_mask(self.template_torsion_embedding.is_some());
-        self.evoformer_iteration[k].forward(act, msa_mask, inputs.pair_mask(), self.chunking())
+        self.evoformer_iteration[k].forward(
+            act,
+            masks.msa.clone(),
+            masks.pair.clone(),
+            self.chunking(),
+        )
     }
 
     /// The representations from the last block's activations (`num_sequences` MSA rows before

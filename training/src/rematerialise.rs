@@ -45,18 +45,19 @@ pub fn rematerialised_gradients<B: AutodiffBackend>(
     let trunk = &inner.evoformer;
     let (mut extra_inputs, mut evoformer_inputs, last_act, num_sequences) = {
         let _dropout = dropout_always();
-        let start = trunk.embed(&inner_inputs, &prev, None);
+        let masks = trunk.masks(&inner_inputs);
+        let start = trunk.embed(&inner_inputs, &prev, &masks, None);
         let mut extra_inputs = Vec::with_capacity(trunk.extra_msa_stack.len());
         let mut extra = start.extra;
         for k in 0..trunk.extra_msa_stack.len() {
             extra_inputs.push(extra.clone());
-            extra = trunk.extra_msa_block(k, extra, &inner_inputs);
+            extra = trunk.extra_msa_block(k, extra, &masks);
         }
         let mut evoformer_inputs = Vec::with_capacity(trunk.evoformer_iteration.len());
         let mut act = MsaPair { msa: start.msa, pair: extra.pair };
         for k in 0..trunk.evoformer_iteration.len() {
             evoformer_inputs.push(act.clone());
-            act = trunk.evoformer_block(k, act, &inner_inputs);
+            act = trunk.evoformer_block(k, act, &masks);
         }
         (extra_inputs, evoformer_inputs, act, start.num_sequences)
     };
@@ -64,6 +65,7 @@ pub fn rematerialised_gradients<B: AutodiffBackend>(
 
     let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
     let trunk = &model.evoformer;
+    let masks = trunk.masks(&inputs);
 
     // Structure module, heads and loss.
     let (msa, pair) = (leaf::<B>(last_act.msa), leaf::<B>(last_act.pair));
@@ -84,9 +86,9 @@ pub fn rematerialised_gradients<B: AutodiffBackend>(
         let (msa, pair) = (leaf::<B>(input.msa), leaf::<B>(input.pair));
         let act = MsaPair { msa: msa.clone(), pair: pair.clone() };
         let out = if is_extra {
-            trunk.extra_msa_block(k, act, &inputs)
+            trunk.extra_msa_block(k, act, &masks)
         } else {
-            trunk.evoformer_block(k, act, &inputs)
+            trunk.evoformer_block(k, act, &masks)
         };
         // The extra-MSA stack's last MSA is not used downstream: only its pair has a gradient.
         let mut surrogate = dot(out.pair, upstream_pair);
@@ -106,12 +108,7 @@ pub fn rematerialised_gradients<B: AutodiffBackend>(
     }
 
     // The embeddings: inputs of the first Evoformer block (MSA) and the extra-MSA stack.
-    let prev = Recycled {
-        positions: Tensor::from_inner(prev.positions),
-        msa_first_row: Tensor::from_inner(prev.msa_first_row),
-        pair: Tensor::from_inner(prev.pair),
-    };
-    let start = trunk.embed(&inputs, &prev, None);
+    let start = trunk.embed(&inputs, &Recycled::from_inner(prev), &masks, None);
     let mut surrogate = dot(start.extra.pair, upstream_pair);
     if let Some(upstream) = evoformer_msa_gradient {
         surrogate = surrogate + dot(start.msa, upstream);

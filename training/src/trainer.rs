@@ -302,12 +302,7 @@ pub fn forward_for_training<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<IterationOutput<B>> {
     let iterations = batch.num_iterations()?;
-    let prev = recycled_without_gradients(model, batch, config, device)?;
-    let prev = Recycled {
-        positions: Tensor::from_inner(prev.positions),
-        msa_first_row: Tensor::from_inner(prev.msa_first_row),
-        pair: Tensor::from_inner(prev.pair),
-    };
+    let prev = Recycled::from_inner(recycled_without_gradients(model, batch, config, device)?);
     let inputs = batch.iteration::<B>(iterations - 1, config, device)?;
     Ok(model.iteration(&inputs, &prev, None))
 }

@@ -30,6 +30,17 @@ pub struct Recycled<B: Backend> {
     pub pair: Tensor<B, 3>,
 }
 
+impl<B: burn::tensor::backend::AutodiffBackend> Recycled<B> {
+    /// Values computed without gradients (on the inner backend), as inputs of a pass with them.
+    pub fn from_inner(inner: Recycled<B::InnerBackend>) -> Self {
+        Self {
+            positions: Tensor::from_inner(inner.positions),
+            msa_first_row: Tensor::from_inner(inner.msa_first_row),
+            pair: Tensor::from_inner(inner.pair),
+        }
+    }
+}
+
 impl<B: Backend> Recycled<B> {
     /// The first iteration's inputs: zeros.
     pub fn zeros(residues: usize, config: &ModelConfig, device: &B::Device) -> Self {
