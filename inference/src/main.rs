@@ -198,8 +198,8 @@ struct TrainArgs {
     #[arg(long)]
     resume: bool,
     /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -268,8 +268,8 @@ struct PredictArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     device: Device,
     /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// Also write each model's processed batch as `<id>/features_<model>.npz` (the input of
     /// `ferrofold forward`).
     #[arg(long)]
@@ -543,13 +543,22 @@ fn fasta_inputs(input: &std::path::Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn predict(args: PredictArgs) -> Result<()> {
-    if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global()
-            .context("setting the thread count")?;
+/// `--threads`: rayon's pool (batched matmuls, featurisation, data parallelism) and
+/// matrixmultiply's own pool, which sizes itself from `MATMUL_NUM_THREADS` on its first matmul.
+fn set_threads(threads: Option<u16>) -> Result<()> {
+    let Some(threads) = threads.map(usize::from) else { return Ok(()) };
+    if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
+        // Before any tensor work: nothing else reads the environment concurrently yet.
+        std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
     }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("setting the thread count")
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    set_threads(args.threads)?;
     let models = model_specs(&args)?;
     let bundled = models.iter().any(ModelSpec::is_bundled);
     if bundled {
@@ -692,6 +701,7 @@ fn search_options(args: &PredictArgs) -> RunOptions {
     RunOptions {
         threads: args
             .threads
+            .map(usize::from)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         cache_dir: Some(args.msa_cache.clone().unwrap_or_else(|| args.out_dir.join("msa_cache"))),
         ..RunOptions::default()
@@ -1003,10 +1013,8 @@ fn train_config(args: &TrainArgs, init_params: Option<PathBuf>) -> Result<TrainC
 }
 
 fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
+    set_threads(args.threads)?;
     let config = train_config(&args, init_params)?;
-    if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
-    }
     std::fs::create_dir_all(&config.out)
         .with_context(|| format!("creating {}", config.out.display()))?;
     let resolved = config.out.join("config.toml");

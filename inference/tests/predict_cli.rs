@@ -256,6 +256,24 @@ fn trained_weights_give_ideal_backbone_geometry() {
     }
 }
 
+/// `--threads 1` puts rayon and matrixmultiply on one thread; matmuls split their work by
+/// output blocks, so the prediction is the same bytes as on all cores.
+#[test]
+fn the_thread_count_does_not_change_the_prediction() {
+    let dir = tempfile::tempdir().unwrap();
+    let example_fasta = example("ubiquitin.fasta");
+    let predict = |name: &str, threads: &[&str]| {
+        let out_dir = dir.path().join(name);
+        let mut args = vec!["predict", &example_fasta, "--out-dir", out_dir.to_str().unwrap()];
+        args.extend(["--recycles", "1", "--no-plots", "--quiet"]);
+        args.extend(threads);
+        let out = ferrofold(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read(out_dir.join("1UBQ_A/ranked_0.pdb")).unwrap()
+    };
+    assert_eq!(predict("one", &["--threads", "1"]), predict("all", &[]));
+}
+
 #[test]
 fn bad_input_fails_with_one_line_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -324,6 +342,7 @@ fn bad_input_fails_with_one_line_naming_the_file() {
             ],
             "params_reduced.npz",
         ),
+        (vec![example("ubiquitin.fasta"), "--threads".into(), "0".into()], "--threads"),
     ];
     for (input, named) in cases {
         let mut args: Vec<String> = vec!["predict".into()];
