@@ -4,9 +4,16 @@
 
 use burn::prelude::*;
 
+use super::cpu_kernels;
+
 /// 1 / (1 + e^(−x)), as `jax.nn.sigmoid`.
 pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    (x.neg().exp() + 1.0).recip()
+    cpu_kernels::sigmoid(x).unwrap_or_else(|x| (x.neg().exp() + 1.0).recip())
+}
+
+/// softmax over the last axis, exp(x − max) / Σ exp(x − max), as `jax.nn.softmax`.
+pub fn softmax_last_axis<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    cpu_kernels::softmax_last(x).unwrap_or_else(|x| burn::tensor::activation::softmax(x, D - 1))
 }
 
 /// log(1 + eˣ) without overflow, as `jax.nn.softplus`: max(x, 0) + log1p(e^(−|x|)).

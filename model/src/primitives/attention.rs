@@ -7,10 +7,9 @@
 //! ([`Chunking`]); both bound memory, the first changes no number, the second only rounding. [`scaled_dot_product`] is the seam where a fused kernel can replace
 //! the reference path.
 
-use crate::primitives::activation::sigmoid;
+use crate::primitives::activation::{sigmoid, softmax_last_axis};
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 
 use crate::config::AttentionConfig;
 use crate::params::{Init, ParamBuilder};
@@ -185,7 +184,7 @@ pub fn scaled_dot_product<B: Backend>(
         Some(c) if c > 0 && c < keys => c,
         _ => {
             let logits = q.matmul(k.swap_dims(2, 3)) + bias;
-            return softmax(logits, 3).matmul(v);
+            return softmax_last_axis(logits).matmul(v);
         }
     };
     let mut running: Option<(Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>)> = None; // (max, sum, acc)
@@ -254,7 +253,7 @@ impl<B: Backend> GlobalAttention<B> {
         let k = matmul_last(m_data, w.key_w.val(), None); // [b, k, kd]
         let bias = (mask.swap_dims(1, 2) - 1.0) * 1e9; // [b, 1, k]
         let logits = q.matmul(k.swap_dims(1, 2)) + bias; // [b, h, k]
-        let weighted = softmax(logits, 2).matmul(v); // [b, h, vd]
+        let weighted = softmax_last_axis(logits).matmul(v); // [b, h, vd]
         match (&w.gating_w, &w.gating_b) {
             (Some(gw), Some(gb)) => {
                 let gate =

@@ -96,6 +96,7 @@ pub fn dropout<B: Backend, const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::primitives::float_options;
     use burn::backend::{Autodiff, NdArray};
 
     type Inference = NdArray<f64>;
@@ -108,9 +109,9 @@ mod tests {
     #[test]
     fn off_without_gradients_and_at_rate_zero() {
         let device = Default::default();
-        let x = Tensor::<Inference, 3>::ones([4, 5, 6], &device);
+        let x = Tensor::<Inference, 3>::ones([4, 5, 6], float_options::<Inference>(&device));
         assert_eq!(dropout(x.clone(), 0.5, None).to_data(), x.to_data());
-        let y = Tensor::<Training, 3>::ones([4, 5, 6], &device);
+        let y = Tensor::<Training, 3>::ones([4, 5, 6], float_options::<Training>(&device));
         assert_eq!(dropout(y.clone(), 0.0, Some(0)).to_data(), y.to_data());
     }
 
@@ -118,7 +119,11 @@ mod tests {
     fn drops_the_rate_scales_the_rest_and_shares_the_mask() {
         let device = Default::default();
         seed_dropout(7);
-        let out = values(dropout(Tensor::<Training, 3>::ones([8, 60, 50], &device), 0.25, Some(0)));
+        let out = values(dropout(
+            Tensor::<Training, 3>::ones([8, 60, 50], float_options::<Training>(&device)),
+            0.25,
+            Some(0),
+        ));
         // Every value is 0 or 1/0.75.
         assert!(out.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-12));
         // One mask for all 8 rows.
@@ -130,19 +135,31 @@ mod tests {
         // 3,000 draws: the fraction is within 5 standard deviations (0.04) of the rate.
         assert!((dropped - 0.25).abs() < 0.04, "dropped {dropped}");
         // Shared along the second axis: every row holds one value per channel.
-        let out = values(dropout(Tensor::<Training, 3>::ones([5, 7, 3], &device), 0.5, Some(1)));
+        let out = values(dropout(
+            Tensor::<Training, 3>::ones([5, 7, 3], float_options::<Training>(&device)),
+            0.5,
+            Some(1),
+        ));
         for i in 0..5 {
             for j in 1..7 {
                 assert_eq!(out[(i * 7 + j) * 3..(i * 7 + j + 1) * 3], out[i * 21..i * 21 + 3]);
             }
         }
         // Without sharing, rows differ.
-        let out = values(dropout(Tensor::<Training, 3>::ones([2, 60, 50], &device), 0.25, None));
+        let out = values(dropout(
+            Tensor::<Training, 3>::ones([2, 60, 50], float_options::<Training>(&device)),
+            0.25,
+            None,
+        ));
         assert_ne!(out[..row], out[row..]);
         // The same seed draws the same mask.
         let draw = || {
             seed_dropout(11);
-            values(dropout(Tensor::<Training, 2>::ones([30, 30], &device), 0.5, None))
+            values(dropout(
+                Tensor::<Training, 2>::ones([30, 30], float_options::<Training>(&device)),
+                0.5,
+                None,
+            ))
         };
         assert_eq!(draw(), draw());
     }
@@ -152,7 +169,12 @@ mod tests {
         let device = Default::default();
         let stage = |k| {
             seed_dropout_stage(k);
-            dropout(Tensor::<Training, 2>::ones([20, 20], &device), 0.5, None).into_data()
+            dropout(
+                Tensor::<Training, 2>::ones([20, 20], float_options::<Training>(&device)),
+                0.5,
+                None,
+            )
+            .into_data()
         };
         seed_dropout(3);
         let (a, b) = (stage(1), stage(2));
@@ -164,7 +186,7 @@ mod tests {
         assert_ne!(stage(1), a);
         // Without gradients: off, unless the guard is alive; then the same masks.
         seed_dropout(3);
-        let x = Tensor::<Inference, 2>::ones([20, 20], &device);
+        let x = Tensor::<Inference, 2>::ones([20, 20], float_options::<Inference>(&device));
         assert_eq!(dropout(x.clone(), 0.5, None).into_data(), x.to_data());
         {
             let _always = dropout_always();

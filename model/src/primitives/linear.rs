@@ -3,6 +3,7 @@
 use burn::module::Param;
 use burn::prelude::*;
 
+use super::cpu_kernels;
 use crate::params::{Init, ParamBuilder};
 
 #[derive(Module, Debug)]
@@ -70,7 +71,7 @@ pub fn matmul_last<B: Backend, const D: usize>(
     let rows = dims.iter().product::<usize>() / fan_in;
     let mut out = input.reshape([rows, fan_in]).matmul(weights);
     if let Some(bias) = bias {
-        out = out + bias.unsqueeze::<2>();
+        out = cpu_kernels::add_bias(out, &bias).unwrap_or_else(|out| out + bias.unsqueeze::<2>());
     }
     dims[D - 1] = fan_out;
     out.reshape(dims)

@@ -1,9 +1,8 @@
 //! Invariant point attention (Jumper et al. 2021, Suppl. Alg. 22).
 
-use crate::primitives::activation::softplus;
+use crate::primitives::activation::{softmax_last_axis, softplus};
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 
 use super::rigid::QuatAffine;
 use crate::config::StructureModuleConfig;
@@ -139,7 +138,7 @@ impl<B: Backend> InvariantPointAttention<B> {
         let mask_2d = mask.clone().unsqueeze_dim::<2>(1) * mask.unsqueeze_dim::<2>(0);
         let logits =
             attn_scalar + attn_point + attn_2d - (mask_2d.neg() + 1.0).unsqueeze_dim::<3>(0) * 1e5;
-        let attn = softmax(logits, 2); // [h, i, j]
+        let attn = softmax_last_axis(logits); // [h, i, j]
 
         let result_scalar = attn.clone().matmul(v).swap_dims(0, 1).reshape([r, h * sv]);
         // Σ_j attn[h, i, j] v_point[j, h, p, xyz]

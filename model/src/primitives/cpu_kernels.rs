@@ -1,0 +1,229 @@
+//! Fused, multi-threaded float32 kernels for burn's ndarray CPU backend.
+//!
+//! burn-ndarray runs every element-wise operation as its own single-threaded pass over memory: a
+//! layer norm is eight of them, a softmax five (its maximum an argmax plus a gather). Profiled on
+//! `predict`, such passes took 40% of the wall time, on one core, while the matmuls used all
+//! (bench/RESULTS.md). Each kernel here does the same arithmetic in one pass per row, rows
+//! spread over rayon's threads.
+//!
+//! The model stays generic over the backend: each kernel takes the tensor, and gives it back
+//! untouched unless it is a plain `NdArray` float32 tensor. Autodiff tensors (training) and
+//! float64 (the verification precision) keep burn's operations, so gradients and the float64
+//! parity are unchanged; float32 results differ from burn's only in summation order.
+
+use std::any::Any;
+
+use burn::backend::ndarray::NdArrayTensor;
+use burn::prelude::*;
+use burn::tensor::TensorPrimitive;
+use ndarray::{ArcArray, ArrayD, IxDyn};
+use rayon::prelude::*;
+
+/// Elements per rayon task: below this, splitting costs more than it saves.
+const ELEMENTS_PER_TASK: usize = 1 << 14;
+
+/// The tensor's float32 array if `B` is burn's plain ndarray backend; otherwise the tensor back.
+fn into_f32_array<B: Backend, const D: usize>(
+    tensor: Tensor<B, D>,
+) -> Result<ArcArray<f32, IxDyn>, Tensor<B, D>> {
+    let primitive: Box<dyn Any> = Box::new(tensor.into_primitive().tensor());
+    match primitive.downcast::<NdArrayTensor>() {
+        Ok(ndarray) => match *ndarray {
+            NdArrayTensor::F32(storage) => Ok(storage.into_shared()),
+            other => Err(from_primitive(Box::new(other))),
+        },
+        Err(primitive) => Err(from_primitive(primitive)),
+    }
+}
+
+fn from_primitive<B: Backend, const D: usize>(primitive: Box<dyn Any>) -> Tensor<B, D> {
+    let primitive = primitive
+        .downcast::<B::FloatTensorPrimitive>()
+        .expect("a primitive taken from a tensor of this backend");
+    Tensor::from_primitive(TensorPrimitive::Float(*primitive))
+}
+
+/// Wraps a float32 array as a tensor of `B`; only called where `B` is the ndarray backend.
+fn from_f32_array<B: Backend, const D: usize>(array: ArcArray<f32, IxDyn>) -> Tensor<B, D> {
+    from_primitive(Box::new(NdArrayTensor::from(array)))
+}
+
+/// Applies `row_fn` to every row (last axis) of a standard-layout copy of `array` that this
+/// function owns (no copy when the array is contiguous and unshared), rows spread over threads.
+fn map_rows<B: Backend, const D: usize>(
+    array: ArcArray<f32, IxDyn>,
+    row_fn: impl Fn(&mut [f32]) + Sync + Send,
+) -> Tensor<B, D> {
+    let mut array: ArrayD<f32> = if array.is_standard_layout() {
+        array.into_owned()
+    } else {
+        array.as_standard_layout().into_owned()
+    };
+    let width = array.shape().last().copied().unwrap_or(1).max(1);
+    let rows_per_task = (ELEMENTS_PER_TASK / width).max(1);
+    let data = array.as_slice_mut().expect("standard layout");
+    data.par_chunks_mut(width).with_min_len(rows_per_task).for_each(row_fn);
+    from_f32_array(array.into_shared())
+}
+
+/// A parameter vector as float32 values (`None` if it is not float32).
+fn values<B: Backend>(vector: &Tensor<B, 1>) -> Option<Vec<f32>> {
+    vector.to_data().to_vec::<f32>().ok()
+}
+
+/// `(x − mean) / sqrt(var + 1e-5) · scale + offset` over the last axis (haiku's LayerNorm).
+pub(crate) fn layer_norm<B: Backend, const D: usize>(
+    input: Tensor<B, D>,
+    scale: &Tensor<B, 1>,
+    offset: &Tensor<B, 1>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    let input = into_f32_array(input)?;
+    let (Some(scale), Some(offset)) = (values(scale), values(offset)) else {
+        return Err(from_f32_array(input));
+    };
+    Ok(map_rows(input, |row| {
+        let n = row.len() as f32;
+        let mean = row.iter().sum::<f32>() / n;
+        let variance = row.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+        let inverse = 1.0 / (variance + 1e-5).sqrt();
+        for ((x, s), o) in row.iter_mut().zip(&scale).zip(&offset) {
+            *x = (*x - mean) * (inverse * s) + o;
+        }
+    }))
+}
+
+/// softmax over the last axis: exp(x − max) / Σ exp(x − max).
+pub(crate) fn softmax_last<B: Backend, const D: usize>(
+    logits: Tensor<B, D>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    Ok(map_rows(into_f32_array(logits)?, |row| {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for x in row.iter_mut() {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        for x in row.iter_mut() {
+            *x /= sum;
+        }
+    }))
+}
+
+/// 1 / (1 + e^(−x)), element-wise.
+pub(crate) fn sigmoid<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    Ok(map_rows(into_f32_array(x)?, |row| {
+        for x in row.iter_mut() {
+            *x = 1.0 / ((-*x).exp() + 1.0);
+        }
+    }))
+}
+
+/// `input + bias`, the bias broadcast over every row of the last axis.
+pub(crate) fn add_bias<B: Backend, const D: usize>(
+    input: Tensor<B, D>,
+    bias: &Tensor<B, 1>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    let input = into_f32_array(input)?;
+    let Some(bias) = values(bias) else { return Err(from_f32_array(input)) };
+    Ok(map_rows(input, |row| {
+        for (x, b) in row.iter_mut().zip(&bias) {
+            *x += b;
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives::activation::{sigmoid, softmax_last_axis};
+    use crate::primitives::linear::matmul_last;
+    use crate::primitives::{float_options, LayerNorm};
+    use crate::{CpuF32, CpuF64};
+    use burn::backend::Autodiff;
+    use burn::module::Param;
+    use burn::tensor::{Distribution, TensorData};
+
+    /// Autodiff tensors take burn's own operations: the reference for the fused kernels.
+    type Reference = Autodiff<CpuF32>;
+
+    /// The same values as a tensor of each backend.
+    fn pair<const D: usize>(
+        shape: [usize; D],
+        std: f64,
+    ) -> (Tensor<CpuF32, D>, Tensor<Reference, D>) {
+        let data: TensorData = Tensor::<CpuF32, D>::random(
+            shape,
+            Distribution::Normal(0.5, std),
+            float_options::<CpuF32>(&Default::default()),
+        )
+        .into_data();
+        // Explicit dtypes: the process-wide default would otherwise be fixed by these tests.
+        (
+            Tensor::from_data(data.clone(), float_options::<CpuF32>(&Default::default())),
+            Tensor::from_data(data, float_options::<Reference>(&Default::default())),
+        )
+    }
+
+    fn assert_close<const D: usize>(fused: Tensor<CpuF32, D>, reference: Tensor<Reference, D>) {
+        assert_eq!(fused.dims(), reference.dims());
+        let fused = fused.into_data().to_vec::<f32>().unwrap();
+        let reference = reference.into_data().to_vec::<f32>().unwrap();
+        let scale = reference.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let diff = fused.iter().zip(&reference).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff <= 1e-6 * scale.max(1.0), "largest difference {diff} (scale {scale})");
+    }
+
+    #[test]
+    fn only_plain_float32_ndarray_tensors_take_the_kernels() {
+        let (fused, reference) = pair([3, 5], 1.0);
+        assert!(softmax_last(fused).is_ok());
+        assert!(softmax_last(reference).is_err());
+        let float64 =
+            Tensor::<CpuF64, 2>::zeros([3, 5], float_options::<CpuF64>(&Default::default()));
+        let back = softmax_last(float64).expect_err("float64 keeps burn's operations");
+        assert_eq!(back.dims(), [3, 5]);
+    }
+
+    #[test]
+    fn softmax_and_sigmoid_equal_burns_operations() {
+        let (fused, reference) = pair([2, 3, 7, 33], 4.0);
+        assert_close(softmax_last_axis(fused.clone()), softmax_last_axis(reference.clone()));
+        assert_close(sigmoid(fused.clone()), sigmoid(reference.clone()));
+        // A permuted (non-contiguous) input, and masked logits far below the rest.
+        let (fused, reference) = (fused.swap_dims(2, 3), reference.swap_dims(2, 3));
+        fn masked<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+            x.clone().mask_fill(x.lower_elem(-2.0), -1e9)
+        }
+        assert_close(
+            softmax_last_axis(masked(fused.clone())),
+            softmax_last_axis(masked(reference.clone())),
+        );
+        assert_close(sigmoid(fused), sigmoid(reference));
+    }
+
+    #[test]
+    fn layer_norm_and_bias_equal_burns_operations() {
+        let (scale, scale_ref) = pair([24], 1.0);
+        let (offset, offset_ref) = pair([24], 1.0);
+        let fused =
+            LayerNorm { scale: Param::from_tensor(scale), offset: Param::from_tensor(offset) };
+        let reference = LayerNorm {
+            scale: Param::from_tensor(scale_ref),
+            offset: Param::from_tensor(offset_ref),
+        };
+        let (x, x_ref) = pair([5, 6, 24], 3.0);
+        assert_close(fused.forward(x.clone()), reference.forward(x_ref.clone()));
+        let (w, w_ref) = pair([24, 10], 1.0);
+        let (b, b_ref) = pair([10], 1.0);
+        assert_close(
+            matmul_last(x.clone(), w.clone(), Some(b.clone())),
+            matmul_last(x_ref.clone(), w_ref.clone(), Some(b_ref.clone())),
+        );
+        // Rows that are not contiguous: the channel axis taken from a permuted tensor.
+        let (x, x_ref) = (x.permute([1, 0, 2]), x_ref.permute([1, 0, 2]));
+        assert_close(fused.forward(x.clone()), reference.forward(x_ref.clone()));
+        assert_close(matmul_last(x, w, Some(b)), matmul_last(x_ref, w_ref, Some(b_ref)));
+    }
+}
