@@ -102,28 +102,28 @@ mod tests {
     type Inference = NdArray<f64>;
     type Training = Autodiff<NdArray<f64>>;
 
+    /// Ones in the backend's own dtype (the process-wide default is fixed by whichever test
+    /// creates the first tensor).
+    fn ones<B: Backend, const D: usize>(shape: [usize; D]) -> Tensor<B, D> {
+        Tensor::ones(shape, float_options::<B>(&Default::default()))
+    }
+
     fn values<const D: usize>(t: Tensor<Training, D>) -> Vec<f64> {
         t.into_data().to_vec().unwrap()
     }
 
     #[test]
     fn off_without_gradients_and_at_rate_zero() {
-        let device = Default::default();
-        let x = Tensor::<Inference, 3>::ones([4, 5, 6], float_options::<Inference>(&device));
+        let x = ones::<Inference, _>([4, 5, 6]);
         assert_eq!(dropout(x.clone(), 0.5, None).to_data(), x.to_data());
-        let y = Tensor::<Training, 3>::ones([4, 5, 6], float_options::<Training>(&device));
+        let y = ones::<Training, _>([4, 5, 6]);
         assert_eq!(dropout(y.clone(), 0.0, Some(0)).to_data(), y.to_data());
     }
 
     #[test]
     fn drops_the_rate_scales_the_rest_and_shares_the_mask() {
-        let device = Default::default();
         seed_dropout(7);
-        let out = values(dropout(
-            Tensor::<Training, 3>::ones([8, 60, 50], float_options::<Training>(&device)),
-            0.25,
-            Some(0),
-        ));
+        let out = values(dropout(ones::<Training, _>([8, 60, 50]), 0.25, Some(0)));
         // Every value is 0 or 1/0.75.
         assert!(out.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-12));
         // One mask for all 8 rows.
@@ -135,46 +135,28 @@ mod tests {
         // 3,000 draws: the fraction is within 5 standard deviations (0.04) of the rate.
         assert!((dropped - 0.25).abs() < 0.04, "dropped {dropped}");
         // Shared along the second axis: every row holds one value per channel.
-        let out = values(dropout(
-            Tensor::<Training, 3>::ones([5, 7, 3], float_options::<Training>(&device)),
-            0.5,
-            Some(1),
-        ));
+        let out = values(dropout(ones::<Training, _>([5, 7, 3]), 0.5, Some(1)));
         for i in 0..5 {
             for j in 1..7 {
                 assert_eq!(out[(i * 7 + j) * 3..(i * 7 + j + 1) * 3], out[i * 21..i * 21 + 3]);
             }
         }
         // Without sharing, rows differ.
-        let out = values(dropout(
-            Tensor::<Training, 3>::ones([2, 60, 50], float_options::<Training>(&device)),
-            0.25,
-            None,
-        ));
+        let out = values(dropout(ones::<Training, _>([2, 60, 50]), 0.25, None));
         assert_ne!(out[..row], out[row..]);
         // The same seed draws the same mask.
         let draw = || {
             seed_dropout(11);
-            values(dropout(
-                Tensor::<Training, 2>::ones([30, 30], float_options::<Training>(&device)),
-                0.5,
-                None,
-            ))
+            values(dropout(ones::<Training, _>([30, 30]), 0.5, None))
         };
         assert_eq!(draw(), draw());
     }
 
     #[test]
     fn stages_draw_their_own_masks_and_the_guard_applies_them_without_gradients() {
-        let device = Default::default();
         let stage = |k| {
             seed_dropout_stage(k);
-            dropout(
-                Tensor::<Training, 2>::ones([20, 20], float_options::<Training>(&device)),
-                0.5,
-                None,
-            )
-            .into_data()
+            dropout(ones::<Training, _>([20, 20]), 0.5, None).into_data()
         };
         seed_dropout(3);
         let (a, b) = (stage(1), stage(2));
@@ -186,7 +168,7 @@ mod tests {
         assert_ne!(stage(1), a);
         // Without gradients: off, unless the guard is alive; then the same masks.
         seed_dropout(3);
-        let x = Tensor::<Inference, 2>::ones([20, 20], float_options::<Inference>(&device));
+        let x = ones::<Inference, _>([20, 20]);
         assert_eq!(dropout(x.clone(), 0.5, None).into_data(), x.to_data());
         {
             let _always = dropout_always();
