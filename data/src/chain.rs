@@ -8,6 +8,8 @@ use ferrofold_features::msa::Msa;
 use ferrofold_features::protein::{read_structure, Protein};
 use ferrofold_features::residue_constants::RESTYPES;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{DataError, Result};
 
 /// One chain to train on.
@@ -59,7 +61,7 @@ impl TrainingChain {
                 message: "no protein residues".into(),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let text = ferrofold_features::error::read_text(path)?;
         let id = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -191,6 +193,42 @@ pub fn read_release_date(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// One stored chain, as the manifest lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChainEntry {
+    pub id: String,
+    pub shard: String,
+    pub length: usize,
+    pub sequence: String,
+    pub resolution: f64,
+    pub release_date: Option<String>,
+    /// Rows of the stored alignment (0: none).
+    pub msa_rows: usize,
+    /// The structure file it came from.
+    pub source: String,
+    /// SHA-256 of the chain's stored content, recorded when it was stored (absent in stores
+    /// built before checksums), so that `verify` finds values changed on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+impl ChainEntry {
+    /// The index entry of `chain` stored in `shard`.
+    pub fn of(chain: &TrainingChain, shard: &str) -> Self {
+        Self {
+            id: chain.id.clone(),
+            shard: shard.to_string(),
+            length: chain.protein.aatype.len(),
+            sequence: chain.sequence(),
+            resolution: chain.resolution,
+            release_date: chain.release_date.clone(),
+            msa_rows: chain.msa.as_ref().map_or(0, Msa::len),
+            source: chain.path.display().to_string(),
+            checksum: None,
+        }
+    }
 }
 
 #[cfg(test)]

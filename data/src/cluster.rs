@@ -2,13 +2,18 @@
 //! input of cluster-weighted sampling. AlphaFold clustered its training chains at 40% identity.
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "hdf5")]
 use std::time::Duration;
 
+#[cfg(feature = "hdf5")]
 use ferrofold_features::tools::{run_tool, Tool};
 
+#[cfg(feature = "hdf5")]
 use crate::error::{DataError, Result};
+#[cfg(feature = "hdf5")]
 use crate::store::ChainStore;
 
+#[cfg(feature = "hdf5")]
 /// Clusters the store's sequences at `min_seq_id` identity and `coverage`; writes
 /// `<store>/clusters.tsv` (representative, tab, member) and returns its path and the number of
 /// clusters.

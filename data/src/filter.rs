@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::ChainEntry;
+use crate::chain::ChainEntry;
 
 /// Which chains to keep. `None` switches a criterion off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -97,6 +97,7 @@ mod tests {
             release_date: date.map(String::from),
             msa_rows: 0,
             source: String::new(),
+            checksum: None,
         }
     }
 

@@ -19,42 +19,12 @@ use ndarray::{Array1, Array2, Array3, Ix2, Ix3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use crate::chain::ChainEntry;
 use crate::chain::{structure_files, TrainingChain};
 use crate::error::{DataError, Result};
 
-const MANIFEST: &str = "manifest.json";
+use crate::MANIFEST;
 const FORMAT_VERSION: u32 = 1;
-
-/// One stored chain, as the manifest lists it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ChainEntry {
-    pub id: String,
-    pub shard: String,
-    pub length: usize,
-    pub sequence: String,
-    pub resolution: f64,
-    pub release_date: Option<String>,
-    /// Rows of the stored alignment (0: none).
-    pub msa_rows: usize,
-    /// The structure file it came from.
-    pub source: String,
-}
-
-impl ChainEntry {
-    /// The index entry of `chain` stored in `shard`.
-    pub fn of(chain: &TrainingChain, shard: &str) -> Self {
-        Self {
-            id: chain.id.clone(),
-            shard: shard.to_string(),
-            length: chain.protein.aatype.len(),
-            sequence: chain.sequence(),
-            resolution: chain.resolution,
-            release_date: chain.release_date.clone(),
-            msa_rows: chain.msa.as_ref().map_or(0, Msa::len),
-            source: chain.path.display().to_string(),
-        }
-    }
-}
 
 /// A file that could not be stored, and why.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -269,7 +239,10 @@ pub fn build_store(
             write_shard(&store.join(&shard), &chains)?;
             manifest.shards.push(shard.clone());
         }
-        manifest.chains.extend(chains.iter().map(|chain| ChainEntry::of(chain, &shard)));
+        manifest.chains.extend(chains.iter().map(|chain| ChainEntry {
+            checksum: Some(content_checksum(chain)),
+            ..ChainEntry::of(chain, &shard)
+        }));
         for s in &skipped {
             tracing::warn!("skipped {}: {}", s.file, s.error);
         }
@@ -281,6 +254,39 @@ pub fn build_store(
     }
     summary.total = manifest.chains.len();
     Ok(summary)
+}
+
+/// SHA-256 of what the store keeps of `chain` (coordinates, masks and B-factors at the stored
+/// float32 precision): equal for a chain before writing and after reading back intact.
+fn content_checksum(chain: &TrainingChain) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let p = &chain.protein;
+    let mut text = |s: &str| {
+        hash.update((s.len() as u64).to_le_bytes());
+        hash.update(s.as_bytes());
+    };
+    text(&p.chain_id);
+    for code in &p.insertion_codes {
+        text(code.as_deref().unwrap_or(""));
+    }
+    if let Some(msa) = &chain.msa {
+        for row in msa.sequences.iter().chain(&msa.descriptions) {
+            text(row);
+        }
+    }
+    for value in p.aatype.iter().chain(&p.residue_index) {
+        hash.update(value.to_le_bytes());
+    }
+    for value in p.atom_positions.iter().chain(&p.atom_mask).chain(&p.b_factors) {
+        hash.update((*value as f32).to_le_bytes());
+    }
+    if let Some(msa) = &chain.msa {
+        for value in msa.deletion_matrix.iter().flatten() {
+            hash.update((*value as i32).to_le_bytes());
+        }
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Dataset `name` of chain `id`'s group, with the expected number of dimensions.
@@ -316,7 +322,7 @@ impl ChainStore {
 
     /// Whether `dir` holds a store (rather than structure files).
     pub fn is_store(dir: &Path) -> bool {
-        dir.join(MANIFEST).is_file()
+        crate::is_store(dir)
     }
 
     pub fn entries(&self) -> &[ChainEntry] {
@@ -415,6 +421,13 @@ impl ChainStore {
                     .push(format!("{id}: stored residues differ from the manifest's sequence")),
                 Ok(chain) if chain.msa.as_ref().map_or(0, Msa::len) != entry.msa_rows => {
                     problems.push(format!("{id}: alignment rows differ from the manifest"))
+                }
+                Ok(chain)
+                    if entry.checksum.as_ref().is_some_and(|c| *c != content_checksum(&chain)) =>
+                {
+                    problems.push(format!(
+                        "{id}: stored values changed since the store was built (checksum differs)"
+                    ))
                 }
                 Ok(_) => {}
                 Err(e) => problems.push(format!("{id}: {e}")),

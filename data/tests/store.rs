@@ -114,3 +114,30 @@ fn mmseqs_clusters_the_stored_sequences() {
     assert_eq!(clusters["1AKE_A"], clusters["4AKE_A"]);
     assert_eq!(count, 4);
 }
+
+#[test]
+fn verify_finds_values_changed_inside_a_readable_shard() {
+    let store = tempfile::tempdir().unwrap();
+    build_store(&fixtures(), None, store.path(), &options(), |_, _| {}).unwrap();
+    let opened = ChainStore::open(store.path()).unwrap();
+    assert!(opened.entries().iter().all(|e| e.checksum.is_some()), "checksums recorded");
+    let entry = &opened.entries()[0];
+    let chain = opened.read(&entry.id).unwrap();
+    // The first stored atom's coordinates, as the shard holds them (float32, little-endian).
+    let ca = chain.protein.atom_mask.row(0).iter().position(|&m| m > 0.5).unwrap();
+    let bytes: Vec<u8> = (0..3)
+        .flat_map(|x| (chain.protein.atom_positions[(0, ca, x)] as f32).to_le_bytes())
+        .collect();
+    let shard = store.path().join(&entry.shard);
+    let mut content = std::fs::read(&shard).unwrap();
+    let at = content.windows(bytes.len()).position(|w| w == bytes.as_slice()).unwrap();
+    // Flip the low bytes of x: the file stays valid HDF5 and the value stays finite.
+    content[at] ^= 0xff;
+    content[at + 1] ^= 0xff;
+    std::fs::write(&shard, content).unwrap();
+    let problems = opened.verify();
+    assert!(
+        problems.iter().any(|p| p.starts_with(&entry.id) && p.contains("checksum")),
+        "{problems:?}"
+    );
+}

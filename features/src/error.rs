@@ -46,7 +46,8 @@ pub enum FeaturesError {
     #[error("{0}")]
     InvalidInput(String),
 
-    #[error("{path}: feature `{name}`: {message}")]
+    /// `name`: the feature, empty when the problem is the file's.
+    #[error("{path}: {}{message}", if name.is_empty() { String::new() } else { format!("feature `{name}`: ") })]
     Storage { path: PathBuf, name: String, message: String },
 
     #[error(
@@ -74,7 +75,25 @@ impl FeaturesError {
 
 pub type Result<T> = std::result::Result<T, FeaturesError>;
 
-/// Reads a whole text file, mapping failures to `FeaturesError::Io` with the path.
-pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| FeaturesError::io(path, e))
+/// Reads a whole text input file (FASTA, alignments, hits, structures): a UTF-8 byte-order
+/// mark is dropped, and a gzip-compressed or binary file is named as such rather than reported
+/// as invalid UTF-8.
+pub fn read_text(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| FeaturesError::io(path, e))?;
+    let source = path.display().to_string();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return Err(FeaturesError::parse(
+            &source,
+            None,
+            "gzip-compressed: decompress it first (gunzip -k FILE)",
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(FeaturesError::parse(&source, Some(line), "not UTF-8 text (a binary file?)"))
+        }
+    }
 }

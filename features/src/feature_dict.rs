@@ -88,7 +88,10 @@ impl FeatureDict {
     }
 
     /// Writes the numeric features to a compressed `.npz` (readable by `numpy.load`).
+    /// A NaN or infinity is refused (nothing is written): every array ferrofold writes is a
+    /// feature or a network output, where one is always a defect upstream.
     pub fn save_npz(&self, path: &Path) -> Result<()> {
+        self.refuse_non_finite(path)?;
         write_atomically(path, |file| {
             let mut npz = NpzWriter::new_compressed(BufWriter::new(file));
             for (name, array) in &self.arrays {
@@ -106,11 +109,30 @@ impl FeatureDict {
         })
     }
 
+    fn refuse_non_finite(&self, path: &Path) -> Result<()> {
+        for (name, array) in &self.arrays {
+            let count = match array {
+                FeatureArray::F32(a) => a.iter().filter(|x| !x.is_finite()).count(),
+                FeatureArray::F64(a) => a.iter().filter(|x| !x.is_finite()).count(),
+                _ => 0,
+            };
+            if count > 0 {
+                return Err(storage_error(
+                    path,
+                    name,
+                    format!("{count} value(s) are not finite (NaN or infinity); nothing written"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every array of an `.npz` file (int32/int64/float32/float64/bool).
     pub fn load_npz(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| FeaturesError::io(path, e))?;
-        let mut npz =
-            NpzReader::new(BufReader::new(file)).map_err(|e| storage_error(path, "", e))?;
+        let mut npz = NpzReader::new(BufReader::new(file)).map_err(|e| {
+            storage_error(path, "", format!("not a readable .npz archive (truncated?): {e}"))
+        })?;
         let names = npz.names().map_err(|e| storage_error(path, "", e))?;
         let mut dict = FeatureDict::default();
         for name in names {
@@ -159,13 +181,17 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(File) -> Result<()>) -> 
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Errors name `path`, the file the user asked for, not the temporary name.
     let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| FeaturesError::io(&dir, e))?;
-    let file = tmp.reopen().map_err(|e| FeaturesError::io(tmp.path(), e))?;
+    let file = tmp.reopen().map_err(|e| FeaturesError::io(path, e))?;
     write(file)?;
+    // On disk before it takes the final name: a crash then leaves the old file or the new one,
+    // never an empty one.
+    tmp.as_file().sync_all().map_err(|e| FeaturesError::io(path, e))?;
     // Temporary files are created private (0600); a result file should be readable as any other.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| FeaturesError::io(tmp.path(), e))?;
+        .map_err(|e| FeaturesError::io(path, e))?;
     tmp.persist(path).map_err(|e| FeaturesError::io(path, e.error))?;
     Ok(())
 }
@@ -198,8 +224,18 @@ mod hdf5_storage {
         /// Writes every feature as a dataset of one HDF5 group (`/` by default), strings as
         /// variable-length UTF-8 datasets.
         pub fn save_hdf5(&self, path: &Path) -> Result<()> {
-            // HDF5 opens files by name: write to a sibling temporary name, then rename.
-            let tmp = path.with_extension("h5.partial");
+            self.refuse_non_finite(path)?;
+            // HDF5 opens files by name: write to a sibling temporary name, unique so that
+            // concurrent writers of one path never share it, then rename.
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let tmp = tempfile::Builder::new()
+                .suffix(".h5.partial")
+                .tempfile_in(dir)
+                .map_err(|e| FeaturesError::io(dir, e))?
+                .into_temp_path();
             let result = (|| -> Result<()> {
                 let h5 = without_locking().create(&tmp).map_err(|e| h5err(path, "", e))?;
                 for (name, array) in &self.arrays {
@@ -230,13 +266,10 @@ mod hdf5_storage {
                 h5.close().map_err(|e| h5err(path, "", e))?;
                 Ok(())
             })();
-            match result {
-                Ok(()) => std::fs::rename(&tmp, path).map_err(|e| FeaturesError::io(path, e)),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    Err(e)
-                }
-            }
+            // On an error, dropping the temporary path removes the partial file.
+            result?;
+            File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| FeaturesError::io(path, e))?;
+            tmp.persist(path).map_err(|e| FeaturesError::io(path, e.error))
         }
 
         /// Reads a file written by `save_hdf5`.
@@ -318,6 +351,7 @@ mod tests {
         d.save_hdf5(&path).unwrap();
         assert_eq!(FeatureDict::load_hdf5(&path).unwrap(), d);
         assert!(!path.with_extension("h5.partial").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary file is left");
 
         // A string HDF5 cannot hold is an error, and the earlier file stays intact.
         d.strings.insert("domain_name".into(), vec!["bad\0name".into()]);

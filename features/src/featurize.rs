@@ -74,6 +74,26 @@ pub fn record_id(record: &FastaRecord) -> String {
     safe_file_stem(record.description.split_whitespace().next().unwrap_or(""))
 }
 
+/// The identifier ([`record_id`]) of every record, refused when two records share one (`>a x`
+/// and `>a y`, or `>a/b` and `>a_b`): their outputs would silently overwrite each other.
+/// The error names both records by header and line; the caller names the file.
+pub fn unique_record_ids(records: &[FastaRecord]) -> Result<Vec<String>> {
+    let mut seen: std::collections::HashMap<String, &FastaRecord> = Default::default();
+    let mut ids = Vec::with_capacity(records.len());
+    for record in records {
+        let id = record_id(record);
+        if let Some(first) = seen.insert(id.clone(), record) {
+            return Err(FeaturesError::InvalidInput(format!(
+                "records `{}` (line {}) and `{}` (line {}) would both be written as \
+                 `{id}`; give each record its own identifier (the first word of its header)",
+                first.description, first.line, record.description, record.line
+            )));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 /// `text` as a file stem: ASCII letters, digits, `-`, `_` and `.` kept, other characters
 /// replaced by `_`, leading dots dropped (no hidden files, no `..`); `query` if nothing is left.
 pub fn safe_file_stem(text: &str) -> String {
@@ -104,18 +124,20 @@ pub struct TemplateHitsDir<'a> {
 
 /// Featurizes many records in parallel (rayon), each with the alignments found for it in
 /// `alignment_dir` (and the templates of its `.hhr`, if given), writing `<output_dir>/<id>.npz`.
-/// Returns one result per record, in order, so that one bad record does not stop the others.
+/// Returns one result per record, in order, so that one bad record does not stop the others;
+/// records that would share an output file are refused before any work.
 pub fn featurize_many(
     records: &[FastaRecord],
     alignment_dir: Option<&Path>,
     templates: Option<&TemplateHitsDir>,
     output_dir: &Path,
     on_done: impl Fn() + Sync,
-) -> Vec<(String, Result<PathBuf>)> {
-    records
+) -> Result<Vec<(String, Result<PathBuf>)>> {
+    let ids = unique_record_ids(records)?;
+    Ok(records
         .par_iter()
-        .map(|record| {
-            let id = record_id(record);
+        .zip(ids)
+        .map(|(record, id)| {
             let alignments = alignment_dir.map(|d| alignments_in_dir(d, &id)).unwrap_or_default();
             let out = output_dir.join(format!("{id}.npz"));
             let hits = templates
@@ -133,5 +155,5 @@ pub fn featurize_many(
             on_done();
             (id, result)
         })
-        .collect()
+        .collect())
 }

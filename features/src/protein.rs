@@ -6,7 +6,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2, Array3};
 use pdbtbx::{Format, ReadOptions, StrictnessLevel};
 
-use crate::error::{FeaturesError, Result};
+use crate::error::{FeaturesError, Location, Result};
 use crate::residue_constants::{
     atom_order, restype_3to1, restype_order, ATOM_CA, ATOM_TYPE_NUM, UNK_RESTYPE_INDEX,
 };
@@ -59,7 +59,7 @@ impl Protein {
 /// ligands (residues without a CA that are not polymer residues) are left out, and insertion
 /// codes are kept rather than rejected.
 pub fn read_structure(path: &Path, chain: Option<&str>) -> Result<Protein> {
-    let text = std::fs::read_to_string(path).map_err(|e| FeaturesError::io(path, e))?;
+    let text = crate::error::read_text(path)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let format = match ext.as_str() {
         "pdb" | "ent" => StructureFormat::Pdb,
@@ -104,7 +104,12 @@ pub fn parse_structure(
                 let ids: Vec<&str> = many.iter().map(|c| c.id()).collect();
                 return Err(structure_error(
                     source,
-                    format!("{} chains ({}): name the chain to read", many.len(), ids.join(", ")),
+                    format!(
+                        "{} chains ({}): name the chain to read where the command takes one \
+                         (score: --model-chain, --reference-chain), else give a file of one chain",
+                        many.len(),
+                        ids.join(", ")
+                    ),
                 ));
             }
         },
@@ -112,7 +117,78 @@ pub fn parse_structure(
     chain_to_protein(selected, source)
 }
 
+/// Refuses a coordinate, occupancy or B-factor that reads as NaN or infinity, naming its line:
+/// such a value would become NaN coordinates downstream (or crash the structure parser).
+fn refuse_non_finite_numbers(text: &str, format: StructureFormat, source: &str) -> Result<()> {
+    let non_finite = |field: &str| field.trim().parse::<f64>().is_ok_and(|x| !x.is_finite());
+    let refuse = |line: usize, what: &str, value: &str| {
+        Err(FeaturesError::Parse {
+            location: Location::new(source, Some(line)),
+            message: format!("{what} `{}` is not a finite number", value.trim()),
+        })
+    };
+    match format {
+        StructureFormat::Pdb => {
+            // Fixed columns 31-38, 39-46, 47-54 (x, y, z), 55-60 occupancy, 61-66 B-factor.
+            const FIELDS: [(&str, usize, usize); 5] = [
+                ("x coordinate", 30, 38),
+                ("y coordinate", 38, 46),
+                ("z coordinate", 46, 54),
+                ("occupancy", 54, 60),
+                ("B-factor", 60, 66),
+            ];
+            for (index, line) in text.lines().enumerate() {
+                if !(line.starts_with("ATOM  ") || line.starts_with("HETATM")) {
+                    continue;
+                }
+                for (what, start, end) in FIELDS {
+                    if let Some(value) = line.get(start..end.min(line.len())) {
+                        if non_finite(value) {
+                            return refuse(index + 1, what, value);
+                        }
+                    }
+                }
+            }
+        }
+        StructureFormat::Mmcif => {
+            const CHECKED: [&str; 5] =
+                ["Cartn_x", "Cartn_y", "Cartn_z", "occupancy", "B_iso_or_equiv"];
+            let mut columns: Vec<String> = Vec::new();
+            let mut in_header = false;
+            for (index, line) in text.lines().enumerate() {
+                let trimmed = line.trim();
+                if trimmed == "loop_" {
+                    columns.clear();
+                    in_header = true;
+                } else if let Some(item) = trimmed.strip_prefix("_atom_site.") {
+                    if in_header {
+                        columns.push(item.split_whitespace().next().unwrap_or("").to_string());
+                    }
+                } else if trimmed.starts_with('_') || trimmed.starts_with('#') {
+                    in_header = false;
+                    columns.clear();
+                } else if !columns.is_empty() {
+                    in_header = false;
+                    let values: Vec<&str> = trimmed.split_whitespace().collect();
+                    // Rows with quoted values holding spaces do not split into columns; the
+                    // coordinates of such rows are checked after parsing.
+                    if values.len() != columns.len() {
+                        continue;
+                    }
+                    for (column, value) in columns.iter().zip(&values) {
+                        if CHECKED.contains(&column.as_str()) && non_finite(value) {
+                            return refuse(index + 1, column, value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_with_pdbtbx(text: &str, format: StructureFormat, source: &str) -> Result<pdbtbx::PDB> {
+    refuse_non_finite_numbers(text, format, source)?;
     let mut options = ReadOptions::new();
     options
         .set_format(match format {
@@ -157,7 +233,14 @@ fn read_with_pdbtbx(text: &str, format: StructureFormat, source: &str) -> Result
             let messages: Vec<String> = errors
                 .iter()
                 .filter(|e| e.level().fails(StrictnessLevel::Loose))
-                .map(|e| e.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|e| {
+                    // pdbtbx quotes whole lines (a whole mmCIF loop, at worst): one line each.
+                    let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+                    match text.char_indices().nth(200) {
+                        Some((cut, _)) => format!("{} …", &text[..cut]),
+                        None => text,
+                    }
+                })
                 .collect();
             // One problem per atom can make thousands: the first few say enough.
             const SHOWN: usize = 3;
@@ -202,6 +285,16 @@ fn chain_to_protein(chain: &pdbtbx::Chain, source: &str) -> Result<Protein> {
                     continue;
                 }
                 let (x, y, z) = atom.pos();
+                if ![x, y, z, atom.b_factor()].iter().all(|v| v.is_finite()) {
+                    return Err(structure_error(
+                        source,
+                        format!(
+                            "atom {} of residue {}: a coordinate or B-factor is not finite",
+                            atom.name(),
+                            residue.serial_number()
+                        ),
+                    ));
+                }
                 pos[slot] = [x, y, z];
                 mask[slot] = 1.0;
                 bf[slot] = atom.b_factor();

@@ -662,9 +662,47 @@ pub fn add_template_features(
     config: &TemplateConfig,
 ) -> Result<TemplateSearchResult> {
     let hits = crate::parsers::hhr::parse_hhr_file(hits_path)?;
+    check_hits_align_to(sequence, &hits, hits_path)?;
     let mut result = get_templates(sequence, None, &hits, config)?;
+    if !hits.is_empty() && result.templates.is_empty() {
+        tracing::warn!(
+            "{}: none of its {} hits gave a template; predicting without templates",
+            hits_path.display(),
+            hits.len()
+        );
+    }
     raw.extend(std::mem::take(&mut result.features));
     Ok(result)
+}
+
+/// Every hit's query row must be the query's residues at the positions it names (`X` in either
+/// matches anything): hits searched for another protein would otherwise become its templates.
+fn check_hits_align_to(sequence: &str, hits: &[HhrHit], hits_path: &Path) -> Result<()> {
+    let query = sequence.as_bytes();
+    for hit in hits {
+        let aligned = hit.query.bytes().zip(&hit.indices_query).filter(|(_, &i)| i >= 0);
+        for (letter, &index) in aligned {
+            let expected = query.get(index as usize).copied();
+            let matches = expected
+                .is_some_and(|e| e.eq_ignore_ascii_case(&letter) || e == b'X' || letter == b'X');
+            if !matches {
+                let found = match expected {
+                    Some(e) => format!("the query has `{}`", char::from(e)),
+                    None => format!("the query has only {} residues", query.len()),
+                };
+                return Err(FeaturesError::InvalidInput(format!(
+                    "{}: hit {} ({}) was aligned to another sequence: its query residue {} is \
+                     `{}`, {found}; was this hits file made for this query?",
+                    hits_path.display(),
+                    hit.index,
+                    hit.name.split_whitespace().next().unwrap_or(""),
+                    index + 1,
+                    char::from(letter),
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads the PDB's `obsolete.dat` (`OBSLTE    31-JUL-94 116L     216L`): obsolete id → its

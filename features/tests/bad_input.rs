@@ -24,6 +24,35 @@ fn empty_and_headerless_fasta() {
 }
 
 #[test]
+fn non_finite_coordinates_are_refused_with_the_line() {
+    let pdb = std::fs::read_to_string(data("1UBQ_A.pdb")).unwrap();
+    let lines: Vec<&str> = pdb.lines().collect();
+    let atom = lines.iter().position(|l| l.starts_with("ATOM")).unwrap() + 5;
+    for (start, value) in [(30, "     nan"), (38, "     inf"), (60, "   NaN")] {
+        let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        edited[atom].replace_range(start..start + value.len(), value);
+        let err = parse_structure(&edited.join("\n"), StructureFormat::Pdb, None, "n.pdb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("n.pdb:{}:", atom + 1)), "{err}");
+        assert!(err.contains("not a finite number"), "{err}");
+    }
+    let cif = std::fs::read_to_string(data("1UBQ_A.cif")).unwrap();
+    let atom = cif.lines().position(|l| l.starts_with("ATOM")).unwrap();
+    let mut edited: Vec<String> = cif.lines().map(|l| l.to_string()).collect();
+    // Every number of the row: the coordinates are among them.
+    let row: Vec<String> = edited[atom]
+        .split_whitespace()
+        .map(|f| if f.contains('.') && f.parse::<f64>().is_ok() { "nan".into() } else { f.into() })
+        .collect();
+    edited[atom] = row.join(" ");
+    let err = parse_structure(&edited.join("\n"), StructureFormat::Mmcif, None, "n.cif")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with(&format!("n.cif:{}:", atom + 1)), "{err}");
+}
+
+#[test]
 fn a3m_with_rows_of_different_length() {
     let err = parse_a3m(">q\nMKVL\n>h1\nMKVL\n>h2\nMKV\n", "x.a3m").unwrap_err();
     assert_eq!(err.to_string(), "x.a3m:5: record `h2` has 3 match columns, the query has 4");

@@ -150,7 +150,7 @@ fn featurizing_many_records_reads_each_records_hits() {
     let config = TemplateConfig::new(data("templates/mmcif"), Some("2005-01-01")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let templates = TemplateHitsDir { dir: hits.path(), config: &config };
-    let results = featurize_many(&records, None, Some(&templates), out.path(), || {});
+    let results = featurize_many(&records, None, Some(&templates), out.path(), || {}).unwrap();
     let written = results[0].1.as_ref().unwrap();
     let features = ferrofold_features::FeatureDict::load_npz(written).unwrap();
     let expected = reference("templates_2HHB_B.npz");
@@ -162,7 +162,7 @@ fn featurizing_many_records_reads_each_records_hits() {
     // Without a hits file for the record: no templates, no error.
     let empty = tempfile::tempdir().unwrap();
     let templates = TemplateHitsDir { dir: empty.path(), config: &config };
-    let results = featurize_many(&records, None, Some(&templates), out.path(), || {});
+    let results = featurize_many(&records, None, Some(&templates), out.path(), || {}).unwrap();
     let features = ferrofold_features::FeatureDict::load_npz(results[0].1.as_ref().unwrap());
     assert!(features.unwrap().get("template_aatype").is_none());
 }

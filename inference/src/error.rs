@@ -21,6 +21,11 @@ pub enum InferenceError {
     #[error(transparent)]
     TooLarge(Box<MemoryRefusal>),
 
+    /// An output could not be written (a full disk, a read-only directory): every later
+    /// record would fail the same way, so a run stops at the first.
+    #[error("cannot write {path}: {message}")]
+    Output { path: PathBuf, message: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -32,6 +37,16 @@ pub enum InferenceError {
 impl InferenceError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { path: path.into(), source }
+    }
+
+    /// A failure to write output `path`, told by its innermost cause (the system's word, not
+    /// the temporary file's name that the layers above add).
+    pub fn output(path: &std::path::Path, error: impl std::error::Error) -> Self {
+        let mut cause: &dyn std::error::Error = &error;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        Self::Output { path: path.to_path_buf(), message: cause.to_string() }
     }
 }
 

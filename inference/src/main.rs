@@ -14,15 +14,19 @@ use ferrofold_features::templates::{add_template_features, read_obsolete_pdbs, T
 use ferrofold_features::tools::RunOptions;
 use ferrofold_inference::search::{search_alignments, search_templates, MsaTool};
 use ferrofold_inference::{
-    predict_record, ModelSpec, PredictOptions, Progress, RecordInputs, Weights,
+    predict_record, InferenceError, ModelSpec, PredictOptions, Progress, RecordInputs, Weights,
 };
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use ferrofold_training::TrainConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
+/// The release and the commit it was built from.
+const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FERROFOLD_COMMIT"), ")");
+
 #[derive(Parser)]
-#[command(name = "ferrofold", version, about = "AlphaFold2, reimplemented in Rust")]
+#[command(name = "ferrofold", version = VERSION, about = "AlphaFold2, reimplemented in Rust")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -253,17 +257,17 @@ struct PredictArgs {
     /// (params_model_1_ptm.npz → model_1_ptm).
     #[arg(long = "preset")]
     presets: Vec<String>,
-    /// Recycling iterations after the first.
-    #[arg(long, default_value_t = 3)]
+    /// Recycling iterations after the first (at most 48).
+    #[arg(long, default_value_t = 3, value_parser = recycles_in_range)]
     recycles: usize,
     /// Seed of the MSA sampling and masking.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Row chunk size (less memory, same numbers). Default: chosen from the memory estimate.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     chunk_size: Option<usize>,
     /// Key chunk size inside attention (less memory, equal up to rounding).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     key_chunk_size: Option<usize>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: Device,
@@ -334,11 +338,11 @@ struct ForwardArgs {
     #[arg(long, value_enum, default_value = "f32")]
     precision: Precision,
     /// Process attention and transitions in chunks of this many rows (less memory, same result).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     chunk_size: Option<usize>,
     /// Visit this many keys at a time inside attention, with a running log-sum-exp (less memory;
     /// equal up to rounding).
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     key_chunk_size: Option<usize>,
     /// Output .npz.
     #[arg(long)]
@@ -476,10 +480,28 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One readable line (with its causes) instead of a debug dump and backtrace.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: errors that already quote their
+/// cause (`path: No such file or directory`) would otherwise print it twice.
+fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = String::new();
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        cause = current.source();
+        let text = current.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 /// Preset named by a parameter file: `params_model_1_ptm.npz` → `model_1_ptm`.
@@ -543,6 +565,25 @@ fn fasta_inputs(input: &std::path::Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A count that must be at least 1 (chunk sizes).
+fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `--recycles`: 0 to [`ferrofold_model::config::MAX_RECYCLES`].
+fn recycles_in_range(text: &str) -> std::result::Result<usize, String> {
+    let max = ferrofold_model::config::MAX_RECYCLES;
+    match text.parse::<usize>() {
+        Ok(n) if n > max => Err(format!("at most {max} (AlphaFold uses 3)")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// `--threads`: rayon's pool (batched matmuls, featurisation, data parallelism) and
 /// matrixmultiply's own pool, which sizes itself from `MATMUL_NUM_THREADS` on its first matmul.
 fn set_threads(threads: Option<u16>) -> Result<()> {
@@ -570,6 +611,8 @@ fn predict(args: PredictArgs) -> Result<()> {
             records.push(record);
         }
     }
+    ferrofold_features::featurize::unique_record_ids(&records)
+        .with_context(|| args.input.display().to_string())?;
     if !args.msas.is_empty() && records.len() > 1 {
         bail!(
             "--msa is for a single record, but the input has {} records; use --msa-dir",
@@ -597,7 +640,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("creating {}", args.out_dir.display()))?;
     let mut failures = 0;
-    for record in &records {
+    for (index, record) in records.iter().enumerate() {
         let id = ferrofold_features::featurize::record_id(record);
         let alignments = match (&args.msa_dir, args.msa_mode) {
             _ if args.msa_tool.is_some() => {
@@ -618,8 +661,9 @@ fn predict(args: PredictArgs) -> Result<()> {
                     Err(e) => {
                         failures += 1;
                         eprintln!(
-                            "error: {}: MSA search: {e:#}",
-                            record_source(&args.input, record)
+                            "error: {}: MSA search: {}",
+                            record_source(&args.input, record),
+                            one_line(&e)
                         );
                         continue;
                     }
@@ -650,8 +694,9 @@ fn predict(args: PredictArgs) -> Result<()> {
                 Err(e) => {
                     failures += 1;
                     eprintln!(
-                        "error: {}: template search: {e:#}",
-                        record_source(&args.input, record)
+                        "error: {}: template search: {}",
+                        record_source(&args.input, record),
+                        one_line(&e)
                     );
                     continue;
                 }
@@ -681,9 +726,19 @@ fn predict(args: PredictArgs) -> Result<()> {
                     result.dir.display()
                 );
             }
+            // A full disk or an unwritable directory fails every later record the same way.
+            Err(e) if matches!(e.downcast_ref(), Some(InferenceError::Output { .. })) => {
+                bail!(
+                    "{}; stopped, {} of {} records not predicted",
+                    one_line(e.as_ref()),
+                    records.len() - index,
+                    records.len()
+                );
+            }
             Err(e) => {
                 failures += 1;
-                eprintln!("error: {}: {e:#}", record_source(&args.input, record));
+                let message = one_line(e.as_ref());
+                eprintln!("error: {}: {message}", record_source(&args.input, record));
             }
         }
     }
@@ -839,7 +894,8 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
             templates.as_ref(),
             output_dir,
             || bar.inc(1),
-        );
+        )
+        .with_context(|| args.fasta.display().to_string())?;
         bar.finish_and_clear();
         let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
         for (id, result) in &results {
@@ -875,8 +931,8 @@ fn featurize(args: FeaturizeArgs) -> Result<()> {
     let hdf5_by_extension =
         matches!(output.extension().and_then(|e| e.to_str()), Some("h5" | "hdf5"));
     match args.format {
-        Some(Format::Hdf5) => features.save_hdf5(&output)?,
-        None if hdf5_by_extension => features.save_hdf5(&output)?,
+        Some(Format::Hdf5) => save_hdf5(&features, &output)?,
+        None if hdf5_by_extension => save_hdf5(&features, &output)?,
         _ => features.save_npz(&output)?,
     }
     let num_alignments =
@@ -915,7 +971,10 @@ fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let mut dict = FeatureDict::default();
-    for (name, array) in output.to_outputs(&config) {
+    let outputs = output
+        .finite_outputs(&config)
+        .with_context(|| format!("running {} on {}", args.preset, args.features.display()))?;
+    for (name, array) in outputs {
         match args.precision {
             Precision::F32 => dict.insert(name, array.mapv(|x| x as f32)),
             Precision::F64 => dict.insert(name, array),
@@ -1074,6 +1133,22 @@ fn train(args: TrainArgs, init_params: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "hdf5")]
+fn save_hdf5(features: &FeatureDict, output: &std::path::Path) -> Result<()> {
+    Ok(features.save_hdf5(output)?)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn save_hdf5(_: &FeatureDict, output: &std::path::Path) -> Result<()> {
+    bail!("{}: {}", output.display(), ferrofold_data::WITHOUT_HDF5)
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn data(_: DataCommand) -> Result<()> {
+    bail!("ferrofold data: {}", ferrofold_data::WITHOUT_HDF5)
+}
+
+#[cfg(feature = "hdf5")]
 fn data(command: DataCommand) -> Result<()> {
     use ferrofold_data::store::{build_store, BuildOptions, ChainStore};
     match command {

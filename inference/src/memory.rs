@@ -82,8 +82,9 @@ pub fn estimate_peak_bytes(size: ProblemSize, config: &ModelConfig, parameters: 
     (elements * 4.0 * 1.25) as u64
 }
 
-/// Bytes available to this process: the smaller of the memory the kernel reports as available
-/// and the cgroup's limit.
+/// Bytes available to this process: the smallest of the memory the kernel reports as
+/// available, the cgroup's limit, and what the process's address-space and data limits
+/// (`ulimit -v`, `ulimit -d`) leave beyond what it already maps.
 pub fn available_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let available = meminfo
@@ -94,7 +95,37 @@ pub fn available_bytes() -> Option<u64> {
     let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok());
-    Some(cgroup.map_or(available, |limit| limit.min(available)))
+    let rlimit = match (
+        std::fs::read_to_string("/proc/self/limits"),
+        std::fs::read_to_string("/proc/self/status"),
+    ) {
+        (Ok(limits), Ok(status)) => rlimit_headroom(&limits, &status),
+        _ => None,
+    };
+    Some([Some(available), cgroup, rlimit].into_iter().flatten().min().unwrap_or(available))
+}
+
+/// What the soft address-space and data-segment limits (`/proc/self/limits`) leave beyond the
+/// process's current virtual size and data segment (`/proc/self/status`); None when unlimited.
+fn rlimit_headroom(limits: &str, status: &str) -> Option<u64> {
+    let soft_limit = |name: &str| {
+        limits
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let in_use = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    let address_space =
+        soft_limit("Max address space").map(|l| l.saturating_sub(in_use("VmSize:")));
+    let data = soft_limit("Max data size").map(|l| l.saturating_sub(in_use("VmData:")));
+    [address_space, data].into_iter().flatten().min()
 }
 
 pub fn human_bytes(bytes: u64) -> String {
@@ -133,6 +164,28 @@ mod tests {
         let estimate = estimate_peak_bytes(size, &config, 93_200_000) as f64 / (1u64 << 30) as f64;
         eprintln!("estimate {estimate:.2} GiB");
         assert!((2.0..4.0).contains(&estimate), "estimate {estimate:.2} GiB vs measured 2.0 GiB");
+    }
+
+    #[test]
+    fn address_space_and_data_limits_bound_the_headroom() {
+        let status = "Name:\tferrofold\nVmSize:\t  200000 kB\nVmData:\t   50000 kB\n";
+        let unlimited =
+            "Limit                     Soft Limit           Hard Limit           Units\n\
+             Max data size             unlimited            unlimited            bytes\n\
+             Max address space         unlimited            unlimited            bytes\n";
+        assert_eq!(rlimit_headroom(unlimited, status), None);
+        let limited = unlimited.replacen(
+            "Max address space         unlimited",
+            "Max address space         1048576000",
+            1,
+        );
+        assert_eq!(rlimit_headroom(&limited, status), Some(1_048_576_000 - 200_000 * 1024));
+        let both = limited.replacen(
+            "Max data size             unlimited",
+            "Max data size             104857600",
+            1,
+        );
+        assert_eq!(rlimit_headroom(&both, status), Some(104_857_600 - 50_000 * 1024));
     }
 
     #[test]

@@ -40,14 +40,21 @@ fn draw_atomically(
     register_font();
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot.png");
-    let temporary = dir.join(format!(".{name}.partial.png"));
+    // Unique, so that two runs writing the same plot never share a temporary file; removed
+    // when dropped unless it was renamed.
+    let temporary = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial.png")
+        .tempfile_in(dir)
+        .map_err(|e| InferenceError::io(dir, e))?
+        .into_temp_path();
     {
         let root = BitMapBackend::new(&temporary, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
         draw(root.clone()).map_err(|e| plot_error(path, e))?;
         root.present().map_err(|e| plot_error(path, e))?;
     }
-    std::fs::rename(&temporary, path).map_err(|e| InferenceError::io(path, e))
+    temporary.persist(path).map_err(|e| InferenceError::io(path, e.error))
 }
 
 /// pLDDT against residue number, over AlphaFold's bands (>90 very high, 70–90 confident,

@@ -229,6 +229,8 @@ pub fn predict_record<B: Backend>(
     if options.models.is_empty() {
         return Err(InferenceError::Input { origin: id, message: "no model to run".into() });
     }
+    std::fs::create_dir_all(out_dir).map_err(|e| InferenceError::output(out_dir, e))?;
+    let _lock = lock_record(out_dir, &id)?;
     let started = Instant::now();
     let mut raw = featurize_query(record, inputs.alignments)?;
     let mut templates = 0;
@@ -249,8 +251,13 @@ pub fn predict_record<B: Backend>(
     progress(Progress::Featurized { residues, msa_rows, templates });
     let featurize_seconds = started.elapsed().as_secs_f64();
 
-    let dir = out_dir.join(&id);
-    std::fs::create_dir_all(&dir).map_err(|e| InferenceError::io(&dir, e))?;
+    // Everything is written into a hidden staging directory that replaces the record's
+    // directory as a whole at the end: no file of an earlier run survives beside the new ones,
+    // and a refusal or a kill leaves no half-written record.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{id}.partial."))
+        .tempdir_in(out_dir)
+        .map_err(|e| InferenceError::output(out_dir, e))?;
     let mut results = Vec::new();
     for spec in &options.models {
         let mut config = ModelConfig::preset(&spec.preset)?;
@@ -270,9 +277,13 @@ pub fn predict_record<B: Backend>(
         let batch =
             FeatureBatch { features: process_monomer_features(&raw, &pipeline, options.seed)? };
         if options.save_features {
-            let path = dir.join(format!("features_{}.npz", safe_file_stem(&spec.name)));
-            batch.features.save_npz(&path)?;
-            progress(Progress::Written { path: &path });
+            let path = staging.path().join(format!("features_{}.npz", safe_file_stem(&spec.name)));
+            batch.features.save_npz(&path).map_err(|e| {
+                InferenceError::output(
+                    &out_dir.join(&id).join(path.file_name().unwrap_or_default()),
+                    e,
+                )
+            })?;
         }
         let model_started = Instant::now();
         let iterations = batch.num_iterations()?;
@@ -282,12 +293,72 @@ pub fn predict_record<B: Backend>(
         })?;
         let seconds = model_started.elapsed().as_secs_f64();
         progress(Progress::ModelFinished { model: &spec.name, seconds });
-        results.push(model_result(spec, &output.to_outputs(&config), record, seconds)?);
+        let outputs = output.finite_outputs(&config).map_err(|e| InferenceError::Input {
+            origin: format!("{id} ({})", spec.name),
+            message: e.to_string(),
+        })?;
+        results.push(model_result(spec, &outputs, record, seconds)?);
     }
     results.sort_by(|a, b| b.ranking_confidence.total_cmp(&a.ranking_confidence));
+    let dir = out_dir.join(&id);
     let result = RecordResult { id, dir, ranked: results };
-    write_record(&result, options, featurize_seconds, progress)?;
+    write_record(&result, staging.path(), options, featurize_seconds)?;
+    publish(staging, &result.dir)?;
+    let mut written: Vec<PathBuf> = std::fs::read_dir(&result.dir)
+        .map_err(|e| InferenceError::output(&result.dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file())
+        .collect();
+    written.sort();
+    for path in &written {
+        progress(Progress::Written { path });
+    }
     Ok(result)
+}
+
+/// Holds `out_dir/.<id>.lock` locked while a run writes record `id`; a second run on the same
+/// record is refused instead of interleaving its files. The lock is the kernel's (`flock`): it
+/// is released when the process ends, so a killed run leaves no stale lock behind.
+fn lock_record(out_dir: &Path, id: &str) -> Result<std::fs::File> {
+    let path = out_dir.join(format!(".{id}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| InferenceError::output(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(InferenceError::Input {
+            origin: out_dir.join(id).display().to_string(),
+            message: "another ferrofold run is writing this record now; wait for it or use \
+                      another --out-dir"
+                .into(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(InferenceError::output(&path, e)),
+    }
+}
+
+/// Replaces `dir` with the staging directory, keeping the alignments an MSA search stored in
+/// `dir/msas/` (they are the record's inputs, and a cache).
+fn publish(staging: tempfile::TempDir, dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| InferenceError::output(dir, e);
+    let msas = dir.join("msas");
+    if msas.is_dir() {
+        std::fs::rename(&msas, staging.path().join("msas")).map_err(fail)?;
+    }
+    let staged = staging.keep();
+    if dir.exists() {
+        // Moved aside first, so that the record's name never points at a mixture.
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        let old = tempfile::Builder::new().prefix(".replaced.").tempdir_in(parent).map_err(fail)?;
+        std::fs::rename(dir, old.path().join("record")).map_err(fail)?;
+        std::fs::rename(&staged, dir).map_err(fail)?;
+        drop(old);
+    } else {
+        std::fs::rename(&staged, dir).map_err(fail)?;
+    }
+    Ok(())
 }
 
 fn model_result(
@@ -387,18 +458,17 @@ struct Ranking<'a> {
     ranked_by: &'a str,
 }
 
+/// Writes the record's files into `dir`; any failure is an [`InferenceError::Output`].
 fn write_record(
     result: &RecordResult,
+    dir: &Path,
     options: &PredictOptions,
     featurize_seconds: f64,
-    progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    let dir = &result.dir;
-    let mut write = |name: String, text: String| -> Result<()> {
-        let path = dir.join(name);
-        write_text(&path, &text)?;
-        progress(Progress::Written { path: &path });
-        Ok(())
+    // Errors name the file as the user will find it, not its staging path.
+    let failed = |name: &str, e: InferenceError| InferenceError::output(&result.dir.join(name), e);
+    let write = |name: String, text: String| -> Result<()> {
+        write_text(&dir.join(&name), &text).map_err(|e| failed(&name, e))
     };
     for (rank, m) in result.ranked.iter().enumerate() {
         let mut remarks =
@@ -451,13 +521,11 @@ fn write_record(
     };
     write("ranking.json".into(), json(&ranking))?;
     if options.plots {
-        let path = dir.join("plddt.png");
-        plots::plddt_png(&path, &best.plddt, &best.model)?;
-        progress(Progress::Written { path: &path });
+        plots::plddt_png(&dir.join("plddt.png"), &best.plddt, &best.model)
+            .map_err(|e| failed("plddt.png", e))?;
         if let Some(pae) = &best.predicted_aligned_error {
-            let path = dir.join("pae.png");
-            plots::pae_png(&path, pae, best.max_predicted_aligned_error.unwrap_or(31.75))?;
-            progress(Progress::Written { path: &path });
+            let max = best.max_predicted_aligned_error.unwrap_or(31.75);
+            plots::pae_png(&dir.join("pae.png"), pae, max).map_err(|e| failed("pae.png", e))?;
         }
     }
     Ok(())

@@ -171,6 +171,19 @@ impl<B: Backend> IterationOutput<B> {
         }
     }
 
+    /// [`Self::to_outputs`], refused when any value is NaN or infinite (weights or inputs that
+    /// overflow): such outputs must never reach a file.
+    pub fn finite_outputs(&self, config: &ModelConfig) -> Result<Outputs> {
+        let outputs = self.to_outputs(config);
+        for (name, array) in &outputs {
+            let count = array.iter().filter(|x| !x.is_finite()).count();
+            if count > 0 {
+                return Err(ModelError::NonFiniteOutput { name: name.clone(), count });
+            }
+        }
+        Ok(outputs)
+    }
+
     /// Every output under AlphaFold's flattened names, with the confidence summaries.
     pub fn to_outputs(&self, config: &ModelConfig) -> Outputs {
         let mut out = Outputs::new();

@@ -113,16 +113,61 @@ impl<B: Backend> IterationInputs<B> {
     }
 }
 
+/// The template features the network reads.
+const TEMPLATE_FEATURES: [&str; 6] = [
+    "template_aatype",
+    "template_all_atom_positions",
+    "template_all_atom_masks",
+    "template_mask",
+    "template_pseudo_beta",
+    "template_pseudo_beta_mask",
+];
+
 impl FeatureBatch {
     pub fn read(path: &Path) -> Result<Self> {
         Ok(Self { features: FeatureDict::load_npz(path)? })
     }
 
+    /// Feature `name` as floats; every feature the network reads passes through here, so a
+    /// NaN or infinity is refused once, by name, instead of spreading through every output.
     fn array(&self, name: &str) -> Result<ArrayD<f64>> {
-        self.features.get(name).map(FeatureArray::to_f64).ok_or_else(|| ModelError::Batch {
-            name: name.into(),
-            message: "missing from the batch".into(),
-        })
+        let array = self.features.get(name).map(FeatureArray::to_f64).ok_or_else(|| {
+            ModelError::Batch { name: name.into(), message: "missing from the batch".into() }
+        })?;
+        let non_finite = array.iter().filter(|x| !x.is_finite()).count();
+        if non_finite > 0 {
+            return Err(ModelError::Batch {
+                name: name.into(),
+                message: format!("{non_finite} value(s) are not finite (NaN or infinity)"),
+            });
+        }
+        Ok(array)
+    }
+
+    /// The template features: all of them or none (AlphaFold's no-hit case). A batch with only
+    /// some would otherwise run silently without templates.
+    fn has_templates(&self) -> Result<bool> {
+        let present: Vec<bool> =
+            TEMPLATE_FEATURES.iter().map(|name| self.features.get(name).is_some()).collect();
+        if present.iter().all(|&p| p) {
+            return Ok(true);
+        }
+        if let Some(found) = present.iter().position(|&p| p) {
+            let missing: Vec<&str> = TEMPLATE_FEATURES
+                .iter()
+                .zip(&present)
+                .filter(|(_, &p)| !p)
+                .map(|(name, _)| *name)
+                .collect();
+            return Err(ModelError::Batch {
+                name: TEMPLATE_FEATURES[found].into(),
+                message: format!(
+                    "the batch has part of the template features: {} missing",
+                    missing.join(", ")
+                ),
+            });
+        }
+        Ok(false)
     }
 
     /// Iteration `i`'s slice of feature `name`, with rank `rank` after slicing.
@@ -175,6 +220,12 @@ impl FeatureBatch {
         check_shape("target_feat", &target_feat, &[Some(r), Some(22)])?;
         let msa_feat = self.slice("msa_feat", i, 3)?;
         check_shape("msa_feat", &msa_feat, &[None, Some(r), Some(49)])?;
+        if msa_feat.shape()[0] == 0 {
+            return Err(ModelError::Batch {
+                name: "msa_feat".into(),
+                message: "no MSA row (the query sequence is always row 0)".into(),
+            });
+        }
         let seq_mask = self.slice("seq_mask", i, 1)?;
         check_shape("seq_mask", &seq_mask, &[Some(r)])?;
         let msa_mask = self.slice("msa_mask", i, 2)?;
@@ -221,8 +272,7 @@ impl FeatureBatch {
         // A batch without template features is AlphaFold's no-hit case (every template masked):
         // the template embedding then adds zero and the template rows are masked out, so
         // leaving both out gives the same outputs.
-        let templates = if config.template.enabled && self.features.get("template_aatype").is_some()
-        {
+        let templates = if self.has_templates()? && config.template.enabled {
             Some(self.template_inputs(i, r, config, device)?)
         } else {
             None

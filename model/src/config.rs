@@ -148,6 +148,10 @@ pub struct ModelConfig {
     pub dropout: DropoutConfig,
 }
 
+/// The most recycling iterations a run may ask for (ColabFold's largest choice). More gives
+/// nothing and, since every iteration's features are sampled up front, only costs memory.
+pub const MAX_RECYCLES: usize = 48;
+
 /// Names of the presets [`ModelConfig::preset`] knows.
 pub const PRESETS: [&str; 12] = [
     "model_1",

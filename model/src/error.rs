@@ -11,6 +11,8 @@ pub enum ParamProblem {
     Unexpected { name: String, found: Vec<usize> },
     /// Both have it, with different shapes.
     WrongShape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    /// The tensor holds `count` NaN or infinite values.
+    NonFinite { name: String, count: usize },
 }
 
 impl std::fmt::Display for ParamProblem {
@@ -20,6 +22,9 @@ impl std::fmt::Display for ParamProblem {
             Self::Unexpected { name, found } => write!(f, "unexpected {name} (found {found:?})"),
             Self::WrongShape { name, expected, found } => {
                 write!(f, "wrong shape for {name}: expected {expected:?}, found {found:?}")
+            }
+            Self::NonFinite { name, count } => {
+                write!(f, "{name} holds {count} non-finite value(s) (NaN or infinity)")
             }
         }
     }
@@ -48,6 +53,11 @@ pub enum ModelError {
     Features(#[from] ferrofold_features::error::FeaturesError),
     #[error("batch feature {name}: {message}")]
     Batch { name: String, message: String },
+    #[error(
+        "network output {name}: {count} value(s) are not finite (NaN or infinity); the \
+         parameters or the inputs make the network overflow"
+    )]
+    NonFiniteOutput { name: String, count: usize },
     #[error("unknown preset {0:?}; known presets: {1}")]
     UnknownPreset(String, String),
 }

@@ -43,6 +43,12 @@ impl ParamFile {
     /// Reads DeepMind's `.npz` layout, ferrofold's `.safetensors` or an OpenFold checkpoint
     /// (`.pt`, `.pth`, `.ckpt`), chosen by extension.
     pub fn read(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            return Err(ModelError::ReadParams {
+                path: path.to_path_buf(),
+                message: "a directory, not a parameter file (.npz, .safetensors or .pt)".into(),
+            });
+        }
         match path.extension().and_then(|e| e.to_str()) {
             Some("safetensors") => Self::read_safetensors(path),
             Some("pt" | "pth" | "ckpt") => crate::openfold::read_openfold_checkpoint(path),
@@ -400,6 +406,13 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         let values: Vec<f32> = match &mut self.source {
             Source::File(file) => match file.tensors.get(&key) {
                 Some(raw) if file.fits(&key, &raw.shape, &full_shape) => {
+                    if stack_offset == 0 {
+                        let count = raw.data.iter().filter(|x| !x.is_finite()).count();
+                        if count > 0 {
+                            self.problems
+                                .push(ParamProblem::NonFinite { name: key.clone(), count });
+                        }
+                    }
                     raw.data[stack_offset * numel..(stack_offset + 1) * numel].to_vec()
                 }
                 Some(raw) => {

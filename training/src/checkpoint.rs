@@ -33,11 +33,44 @@ fn checkpoint_dir(out: &Path, step: usize) -> PathBuf {
     checkpoints_dir(out).join(format!("step_{step:08}"))
 }
 
-/// The directory of the last complete checkpoint, if any.
+/// The directory of the newest complete checkpoint, if any: the one `latest` names, or, when
+/// `latest` is missing or names a checkpoint that is gone, the newest `step_*` directory (each
+/// is renamed into place only once complete).
 pub fn latest_checkpoint(out: &Path) -> Option<PathBuf> {
-    let name = std::fs::read_to_string(checkpoints_dir(out).join("latest")).ok()?;
-    let dir = checkpoints_dir(out).join(name.trim());
-    dir.join("state.json").is_file().then_some(dir)
+    let checkpoints = checkpoints_dir(out);
+    let complete = |dir: &Path| dir.join("state.json").is_file();
+    if let Ok(name) = std::fs::read_to_string(checkpoints.join("latest")) {
+        let dir = checkpoints.join(name.trim());
+        if complete(&dir) {
+            return Some(dir);
+        }
+        tracing::warn!(
+            "{}: `latest` names {}, which is missing or incomplete; looking for the newest \
+             complete checkpoint",
+            checkpoints.display(),
+            name.trim()
+        );
+    }
+    let mut steps: Vec<PathBuf> = std::fs::read_dir(&checkpoints)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("step_")))
+        .filter(|p| complete(p))
+        .collect();
+    steps.sort();
+    steps.pop()
+}
+
+/// Flushes every file of `dir` to disk, so that renaming `dir` into place publishes complete
+/// files even across a power loss.
+fn sync_files(dir: &Path) -> Result<()> {
+    for entry in io(dir, std::fs::read_dir(dir))? {
+        let path = io(dir, entry)?.path();
+        if path.is_file() {
+            io(&path, std::fs::File::open(&path).and_then(|f| f.sync_all()))?;
+        }
+    }
+    Ok(())
 }
 
 pub type Adam<B> = burn::optim::adaptor::OptimizerAdaptor<burn::optim::Adam, AlphaFold<B>, B>;
@@ -137,6 +170,7 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
         &state_path,
         std::fs::write(&state_path, serde_json::to_string_pretty(&state).expect("plain data")),
     )?;
+    sync_files(&tmp)?;
     if dir.exists() {
         io(&dir, std::fs::remove_dir_all(&dir))?;
     }
@@ -155,4 +189,33 @@ pub(crate) fn save_checkpoint<B: AutodiffBackend>(
         io(old, std::fs::remove_dir_all(old))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete_checkpoint(out: &Path, step: usize) {
+        let dir = checkpoint_dir(out, step);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("state.json"), "{}").unwrap();
+    }
+
+    #[test]
+    fn a_dangling_latest_falls_back_to_the_newest_complete_checkpoint() {
+        let out = tempfile::tempdir().unwrap();
+        assert_eq!(latest_checkpoint(out.path()), None);
+        complete_checkpoint(out.path(), 2);
+        complete_checkpoint(out.path(), 3);
+        // Written but never completed: no state.json.
+        std::fs::create_dir_all(checkpoint_dir(out.path(), 4)).unwrap();
+        let latest = checkpoints_dir(out.path()).join("latest");
+        std::fs::write(&latest, "step_00000003\n").unwrap();
+        assert_eq!(latest_checkpoint(out.path()), Some(checkpoint_dir(out.path(), 3)));
+        // `latest` names a checkpoint that is gone (deleted, or lost to a crash).
+        std::fs::write(&latest, "step_00000009\n").unwrap();
+        assert_eq!(latest_checkpoint(out.path()), Some(checkpoint_dir(out.path(), 3)));
+        std::fs::remove_file(&latest).unwrap();
+        assert_eq!(latest_checkpoint(out.path()), Some(checkpoint_dir(out.path(), 3)));
+    }
 }

@@ -2,15 +2,20 @@
 
 use std::path::Path;
 
-use ferrofold_data::store::ChainEntry;
-use ferrofold_data::{load_chains, ChainFilter, ChainStore, TrainingChain};
+#[cfg(feature = "hdf5")]
+use ferrofold_data::ChainStore;
+use ferrofold_data::{load_chains, ChainEntry, ChainFilter, TrainingChain};
 
 use crate::error::{Result, TrainingError};
 
 /// The chains a run draws from: read from structure files up front, or from a store on demand.
 pub enum Corpus {
     Loaded(Vec<TrainingChain>),
-    Store { store: ChainStore, ids: Vec<String> },
+    #[cfg(feature = "hdf5")]
+    Store {
+        store: ChainStore,
+        ids: Vec<String>,
+    },
 }
 
 impl Corpus {
@@ -22,10 +27,20 @@ impl Corpus {
                 .inspect(|r| tracing::debug!("{}: left out ({r})", entry.id))
                 .is_none()
         };
-        let corpus = if ChainStore::is_store(dir) {
-            let store = ChainStore::open(dir)?;
-            let ids = store.entries().iter().filter(|e| keep(e)).map(|e| e.id.clone()).collect();
-            Corpus::Store { store, ids }
+        let corpus = if ferrofold_data::is_store(dir) {
+            #[cfg(feature = "hdf5")]
+            {
+                let store = ChainStore::open(dir)?;
+                let ids =
+                    store.entries().iter().filter(|e| keep(e)).map(|e| e.id.clone()).collect();
+                Corpus::Store { store, ids }
+            }
+            #[cfg(not(feature = "hdf5"))]
+            return Err(TrainingError::Config(format!(
+                "{} is a chain store: {}",
+                dir.display(),
+                ferrofold_data::WITHOUT_HDF5
+            )));
         } else {
             let chains = load_chains(dir, msa_dir)?
                 .into_iter()
@@ -45,6 +60,7 @@ impl Corpus {
     pub fn len(&self) -> usize {
         match self {
             Corpus::Loaded(chains) => chains.len(),
+            #[cfg(feature = "hdf5")]
             Corpus::Store { ids, .. } => ids.len(),
         }
     }
@@ -59,6 +75,7 @@ impl Corpus {
             Corpus::Loaded(chains) => {
                 chains.iter().map(|c| (c.id.clone(), c.protein.aatype.len())).collect()
             }
+            #[cfg(feature = "hdf5")]
             Corpus::Store { store, ids } => {
                 ids.iter().map(|id| (id.clone(), store.entry(id).map_or(0, |e| e.length))).collect()
             }
@@ -68,6 +85,7 @@ impl Corpus {
     pub fn get(&self, index: usize) -> Result<std::borrow::Cow<'_, TrainingChain>> {
         Ok(match self {
             Corpus::Loaded(chains) => std::borrow::Cow::Borrowed(&chains[index]),
+            #[cfg(feature = "hdf5")]
             Corpus::Store { store, ids } => std::borrow::Cow::Owned(store.read(&ids[index])?),
         })
     }

@@ -169,7 +169,7 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainingError::io(path, e))?;
+        let text = ferrofold_features::error::read_text(path)?;
         toml::from_str(&text).map_err(|e| TrainingError::Invalid {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -197,6 +197,16 @@ impl TrainConfig {
         }
         if self.data_parallel == 0 {
             return Err(TrainingError::Config("data_parallel must be at least 1".into()));
+        }
+        if self.steps == 0 || self.accumulate == 0 {
+            return Err(TrainingError::Config("steps and accumulate must be at least 1".into()));
+        }
+        if self.max_recycles > ferrofold_model::config::MAX_RECYCLES {
+            return Err(TrainingError::Config(format!(
+                "max_recycles {} is more than {}",
+                self.max_recycles,
+                ferrofold_model::config::MAX_RECYCLES
+            )));
         }
         if !["none", "balanced", "blocks"].contains(&self.activation_checkpointing.as_str()) {
             return Err(TrainingError::Config(format!(
@@ -608,6 +618,12 @@ pub fn train_on_devices<B: AutodiffBackend>(
         ..example_config.clone()
     };
     let resume_from = if config.resume { latest_checkpoint(&config.out) } else { None };
+    if config.resume && resume_from.is_none() {
+        tracing::warn!(
+            "--resume: no complete checkpoint in {}; starting from step 1",
+            config.out.join("checkpoints").display()
+        );
+    }
     let (mut model, layout, mut ema, mut optimizer, first_step, mut nonfinite) = match &resume_from
     {
         Some(dir) => {

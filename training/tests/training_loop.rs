@@ -173,6 +173,7 @@ fn validation_scores_held_out_chains() {
 }
 
 #[test]
+#[cfg(feature = "hdf5")]
 fn trains_from_a_store_with_cluster_weights_and_filters() {
     use ferrofold_data::store::{build_store, BuildOptions};
     let store = tempfile::tempdir().unwrap();

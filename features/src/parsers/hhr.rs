@@ -34,9 +34,19 @@ pub struct HhrHit {
     pub indices_hit: Vec<i64>,
 }
 
-/// Parses HHR text; `source` names it in errors (with the line).
+/// Parses HHR text; `source` names it in errors (with the line). hhsearch and hhblits always
+/// write a header that starts with the `Query` line, hits or not: text without one (empty,
+/// truncated before it, another format) is an error, not "no hits".
 pub fn parse_hhr(text: &str, source: &str) -> Result<Vec<HhrHit>> {
     let lines: Vec<&str> = text.lines().collect();
+    if !lines.iter().any(|l| l.starts_with("Query ")) {
+        let what = if text.trim().is_empty() { "empty" } else { "no `Query` header line" };
+        return Err(FeaturesError::parse(
+            source,
+            None,
+            format!("{what}: not an hhsearch/hhblits result (HHR) file"),
+        ));
+    }
     let starts: Vec<usize> =
         lines.iter().enumerate().filter(|(_, l)| l.starts_with("No ")).map(|(i, _)| i).collect();
     let mut hits = Vec::with_capacity(starts.len());
