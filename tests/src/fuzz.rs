@@ -7,7 +7,7 @@
 //! are returned with the input that caused them, to be kept as regression tests
 //! (`tests/fixtures/fuzz/regressions/<target>/`, replayed by `tests/tests/fuzz.rs`).
 //!
-//! A short run is part of the tests; long runs: `cargo run --release -p ferrofold-tests --bin
+//! A short run is part of the tests; long runs: `cargo run -p ferrofold-tests --bin
 //! fuzz -- --seconds 600` (bench/RESULTS.md records them).
 
 use std::panic::AssertUnwindSafe;
@@ -87,7 +87,11 @@ pub fn targets() -> Vec<Target> {
     vec![
         Target {
             name: "fasta",
-            seeds: &["data/1UBQ_A.fasta", "data/2HHB_B.fasta", "../../examples/ubiquitin.fasta"],
+            seeds: &[
+                "data/1UBQ_A.fasta",
+                "data/templates/2HHB_B.fasta",
+                "../../examples/ubiquitin.fasta",
+            ],
             run: |b, _| named(fasta::parse_fasta(&text(b), SOURCE), SOURCE),
         },
         Target {
