@@ -258,16 +258,16 @@ struct PredictArgs {
     #[arg(long = "preset")]
     presets: Vec<String>,
     /// Recycling iterations after the first (at most 48).
-    #[arg(long, default_value_t = 3, value_parser = recycles_in_range)]
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(..=ferrofold_model::config::MAX_RECYCLES as u64))]
     recycles: usize,
     /// Seed of the MSA sampling and masking.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Row chunk size (less memory, same numbers). Default: chosen from the memory estimate.
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     chunk_size: Option<usize>,
     /// Key chunk size inside attention (less memory, equal up to rounding).
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     key_chunk_size: Option<usize>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: Device,
@@ -338,11 +338,11 @@ struct ForwardArgs {
     #[arg(long, value_enum, default_value = "f32")]
     precision: Precision,
     /// Process attention and transitions in chunks of this many rows (less memory, same result).
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     chunk_size: Option<usize>,
     /// Visit this many keys at a time inside attention, with a running log-sum-exp (less memory;
     /// equal up to rounding).
-    #[arg(long, value_parser = at_least_one)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     key_chunk_size: Option<usize>,
     /// Output .npz.
     #[arg(long)]
@@ -563,25 +563,6 @@ fn fasta_inputs(input: &std::path::Path) -> Result<Vec<PathBuf>> {
         bail!("{}: no .fasta, .fa or .faa file in the directory", input.display());
     }
     Ok(files)
-}
-
-/// A count that must be at least 1 (chunk sizes).
-fn at_least_one(text: &str) -> std::result::Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// `--recycles`: 0 to [`ferrofold_model::config::MAX_RECYCLES`].
-fn recycles_in_range(text: &str) -> std::result::Result<usize, String> {
-    let max = ferrofold_model::config::MAX_RECYCLES;
-    match text.parse::<usize>() {
-        Ok(n) if n > max => Err(format!("at most {max} (AlphaFold uses 3)")),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// `--threads`: rayon's pool (batched matmuls, featurisation, data parallelism) and

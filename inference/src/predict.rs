@@ -340,25 +340,41 @@ fn lock_record(out_dir: &Path, id: &str) -> Result<std::fs::File> {
 }
 
 /// Replaces `dir` with the staging directory, keeping the alignments an MSA search stored in
-/// `dir/msas/` (they are the record's inputs, and a cache).
+/// `dir/msas/` (they are the record's inputs, and a cache). On a failure the earlier record is
+/// put back as it was.
 fn publish(staging: tempfile::TempDir, dir: &Path) -> Result<()> {
     let fail = |e: std::io::Error| InferenceError::output(dir, e);
-    let msas = dir.join("msas");
-    if msas.is_dir() {
-        std::fs::rename(&msas, staging.path().join("msas")).map_err(fail)?;
+    let (msas, staged_msas) = (dir.join("msas"), staging.path().join("msas"));
+    let moved_msas = msas.is_dir();
+    if moved_msas {
+        std::fs::rename(&msas, &staged_msas).map_err(fail)?;
     }
-    let staged = staging.keep();
-    if dir.exists() {
+    let swapped = if dir.exists() {
         // Moved aside first, so that the record's name never points at a mixture.
         let parent = dir.parent().unwrap_or(Path::new("."));
         let old = tempfile::Builder::new().prefix(".replaced.").tempdir_in(parent).map_err(fail)?;
-        std::fs::rename(dir, old.path().join("record")).map_err(fail)?;
-        std::fs::rename(&staged, dir).map_err(fail)?;
-        drop(old);
+        let aside = old.path().join("record");
+        std::fs::rename(dir, &aside).and_then(|()| {
+            std::fs::rename(staging.path(), dir).inspect_err(|_| {
+                let _ = std::fs::rename(&aside, dir);
+            })
+        })
     } else {
-        std::fs::rename(&staged, dir).map_err(fail)?;
+        std::fs::rename(staging.path(), dir)
+    };
+    match swapped {
+        Ok(()) => {
+            // Now the record itself: nothing left to remove.
+            let _ = staging.keep();
+            Ok(())
+        }
+        Err(e) => {
+            if moved_msas {
+                let _ = std::fs::rename(&staged_msas, &msas);
+            }
+            Err(fail(e))
+        }
     }
-    Ok(())
 }
 
 fn model_result(
