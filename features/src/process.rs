@@ -13,7 +13,7 @@
 //! work. When nothing is left for the extra MSA, one fully masked row stands in, as padding
 //! would.
 
-use ndarray::{stack, Array1, Array2, Array3, Array4, ArrayD, ArrayView2, Axis};
+use ndarray::{Array1, Array2, Array3, Array4, ArrayD, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -89,79 +89,136 @@ fn matrix(name: &str, array: ArrayD<i32>, columns: Option<usize>) -> Result<Arra
     Ok(matrix)
 }
 
-/// The processed batch from raw monomer features; `seed` fixes every random draw.
+/// The processed batch from raw monomer features, every iteration stacked on the leading axis;
+/// `seed` fixes every random draw. [`MonomerIterations`] gives the same slices one at a time.
 pub fn process_monomer_features(
     raw: &FeatureDict,
     config: &PipelineConfig,
     seed: u64,
 ) -> Result<FeatureDict> {
-    let aatype_one_hot = matrix("aatype", int_feature(raw, "aatype")?, None)?;
-    let aatype = one_hot_to_index(aatype_one_hot.mapv(|v| v as f32).view());
-    let residues = aatype.len();
-    if residues == 0 {
-        return Err(FeaturesError::InvalidInput("the sequence has no residues".into()));
-    }
-    let vector = |name: &str| -> Result<Array1<i32>> {
-        let a = int_feature(raw, name)?;
-        let shape = a.shape().to_vec();
-        a.into_dimensionality::<ndarray::Ix1>().ok().filter(|v| v.len() == residues).ok_or_else(
-            || {
-                FeaturesError::InvalidInput(format!(
-                    "raw feature `{name}` has shape {shape:?}, expected [{residues}]"
-                ))
-            },
-        )
-    };
-    let residue_index = vector("residue_index")?;
-    let between_segment_residues = vector("between_segment_residues")?;
-    let msa = matrix("msa", int_feature(raw, "msa")?, Some(residues))?;
-    if msa.nrows() == 0 {
-        return Err(FeaturesError::InvalidInput("raw feature `msa` has no rows".into()));
-    }
-    let deletions = matrix("deletion_matrix_int", int_feature(raw, "deletion_matrix_int")?, None)?;
-    if deletions.dim() != msa.dim() {
-        return Err(FeaturesError::InvalidInput(format!(
-            "raw feature `deletion_matrix_int` has shape {:?}, `msa` {:?}",
-            deletions.dim(),
-            msa.dim()
-        )));
-    }
-
-    let rows = MsaRows {
-        msa: correct_msa_restypes(msa.view())?,
-        deletion_matrix: deletions.mapv(|d| d as f32),
-        msa_mask: Array2::ones(msa.raw_dim()),
-    };
-    let profile = make_hhblits_profile(rows.msa.view());
-    let target_feat = make_target_feat(aatype.view(), between_segment_residues.view())?;
-
-    let iterations = config.num_recycle + 1;
-    let mut per_iteration: Vec<FeatureDict> = Vec::with_capacity(iterations);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for i in 0..iterations {
-        if i > 0 && !config.resample_msa_in_recycling {
-            per_iteration.push(per_iteration[0].clone());
-            continue;
-        }
-        per_iteration.push(sample_iteration(&rows, profile.view(), config, &mut rng));
-    }
-
+    let iterations: Vec<FeatureDict> = MonomerIterations::new(raw, config, seed)?.collect();
     let mut batch = FeatureDict::default();
-    for name in per_iteration[0].arrays.keys() {
-        let views: Vec<_> = per_iteration.iter().map(|f| f.arrays[name].clone()).collect();
-        batch.insert(name.clone(), stack_arrays(name, views)?);
+    for name in iterations[0].arrays.keys() {
+        let slices: Vec<&FeatureArray> = iterations.iter().map(|f| &f.arrays[name]).collect();
+        batch.insert(name.clone(), concatenate(name, &slices)?);
     }
-    batch.insert("aatype", repeat(aatype.into_dyn(), iterations));
-    batch.insert("residue_index", repeat(residue_index.into_dyn(), iterations));
-    batch.insert("seq_mask", repeat(Array1::<f32>::ones(residues).into_dyn(), iterations));
-    batch.insert("target_feat", repeat(target_feat.into_dyn(), iterations));
-    batch.insert(
-        "seq_length",
-        Array1::from_elem(iterations, i32::try_from(residues).unwrap_or(i32::MAX)).into_dyn(),
-    );
-    insert_template_features(&mut batch, raw, residues, config.max_templates, iterations)?;
     Ok(batch)
 }
+
+/// AlphaFold's processed inputs one recycling iteration at a time, each a batch with a leading
+/// axis of one: only the iteration being run is in memory, however many recycles are asked
+/// for. The slices equal [`process_monomer_features`]'s (one random stream, drawn in order).
+pub struct MonomerIterations {
+    rows: MsaRows,
+    profile: Array2<f32>,
+    config: PipelineConfig,
+    rng: ChaCha8Rng,
+    /// What every iteration shares (sequence and template features), leading axis of one.
+    shared: FeatureDict,
+    /// The first iteration's MSA features, reused when the MSA is not resampled.
+    first: Option<FeatureDict>,
+    next: usize,
+    count: usize,
+}
+
+impl MonomerIterations {
+    pub fn new(raw: &FeatureDict, config: &PipelineConfig, seed: u64) -> Result<Self> {
+        let aatype_one_hot = matrix("aatype", int_feature(raw, "aatype")?, None)?;
+        let aatype = one_hot_to_index(aatype_one_hot.mapv(|v| v as f32).view());
+        let residues = aatype.len();
+        if residues == 0 {
+            return Err(FeaturesError::InvalidInput("the sequence has no residues".into()));
+        }
+        let vector = |name: &str| -> Result<Array1<i32>> {
+            let a = int_feature(raw, name)?;
+            let shape = a.shape().to_vec();
+            a.into_dimensionality::<ndarray::Ix1>().ok().filter(|v| v.len() == residues).ok_or_else(
+                || {
+                    FeaturesError::InvalidInput(format!(
+                        "raw feature `{name}` has shape {shape:?}, expected [{residues}]"
+                    ))
+                },
+            )
+        };
+        let residue_index = vector("residue_index")?;
+        let between_segment_residues = vector("between_segment_residues")?;
+        let msa = matrix("msa", int_feature(raw, "msa")?, Some(residues))?;
+        if msa.nrows() == 0 {
+            return Err(FeaturesError::InvalidInput("raw feature `msa` has no rows".into()));
+        }
+        let deletions =
+            matrix("deletion_matrix_int", int_feature(raw, "deletion_matrix_int")?, None)?;
+        if deletions.dim() != msa.dim() {
+            return Err(FeaturesError::InvalidInput(format!(
+                "raw feature `deletion_matrix_int` has shape {:?}, `msa` {:?}",
+                deletions.dim(),
+                msa.dim()
+            )));
+        }
+
+        let rows = MsaRows {
+            msa: correct_msa_restypes(msa.view())?,
+            deletion_matrix: deletions.mapv(|d| d as f32),
+            msa_mask: Array2::ones(msa.raw_dim()),
+        };
+        let profile = make_hhblits_profile(rows.msa.view());
+        let target_feat = make_target_feat(aatype.view(), between_segment_residues.view())?;
+
+        let mut shared = FeatureDict::default();
+        shared.insert("aatype", aatype.into_dyn().insert_axis(Axis(0)));
+        shared.insert("residue_index", residue_index.into_dyn().insert_axis(Axis(0)));
+        shared.insert("seq_mask", Array2::<f32>::ones((1, residues)).into_dyn());
+        shared.insert("target_feat", target_feat.into_dyn().insert_axis(Axis(0)));
+        shared.insert(
+            "seq_length",
+            Array1::from_elem(1, i32::try_from(residues).unwrap_or(i32::MAX)).into_dyn(),
+        );
+        insert_template_features(&mut shared, raw, residues, config.max_templates)?;
+        Ok(Self {
+            rows,
+            profile,
+            config: config.clone(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            shared,
+            first: None,
+            next: 0,
+            count: config.num_recycle + 1,
+        })
+    }
+}
+
+impl Iterator for MonomerIterations {
+    type Item = FeatureDict;
+
+    fn next(&mut self) -> Option<FeatureDict> {
+        if self.next == self.count {
+            return None;
+        }
+        let msa = match &self.first {
+            Some(first) => first.clone(),
+            None => {
+                let msa =
+                    sample_iteration(&self.rows, self.profile.view(), &self.config, &mut self.rng);
+                if !self.config.resample_msa_in_recycling {
+                    self.first = Some(msa.clone());
+                }
+                msa
+            }
+        };
+        self.next += 1;
+        let mut iteration = self.shared.clone();
+        for (name, array) in msa.arrays {
+            iteration.insert(name, with_leading_axis(array));
+        }
+        Some(iteration)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.count - self.next, Some(self.count - self.next))
+    }
+}
+
+impl ExactSizeIterator for MonomerIterations {}
 
 /// The raw float feature `name` with exactly `shape` (`None`: any extent on that axis).
 fn float_feature<D: ndarray::Dimension>(
@@ -189,7 +246,7 @@ fn float_feature<D: ndarray::Dimension>(
     array.to_f64().mapv(|v| v as f32).into_dimensionality::<D>().map_err(|_| mismatch())
 }
 
-/// Adds the network's template inputs, one copy per iteration, from the raw template features
+/// Adds the network's template inputs, with a leading axis of one, from the raw template features
 /// (AlphaFold's `fix_templates_aatype`, `make_template_mask`, `make_pseudo_beta('template_')`
 /// and the template crop of evaluation: the first `max_templates`). Nothing when the raw
 /// features have no template (the network then runs without, AlphaFold's no-hit case).
@@ -198,7 +255,6 @@ fn insert_template_features(
     raw: &FeatureDict,
     residues: usize,
     max_templates: usize,
-    iterations: usize,
 ) -> Result<()> {
     if raw.get("template_aatype").is_none() {
         return Ok(());
@@ -233,7 +289,7 @@ fn insert_template_features(
     let (pseudo_beta, pseudo_beta_mask) =
         make_template_pseudo_beta(template_aatype.view(), positions, masks);
     let kept = template_aatype.nrows();
-    batch.insert("template_aatype", repeat(template_aatype.into_dyn(), iterations));
+    batch.insert("template_aatype", template_aatype.into_dyn().insert_axis(Axis(0)));
     for (name, array) in [
         ("template_all_atom_positions", positions.to_owned().into_dyn()),
         ("template_all_atom_masks", masks.to_owned().into_dyn()),
@@ -242,39 +298,44 @@ fn insert_template_features(
         ("template_pseudo_beta", pseudo_beta.into_dyn()),
         ("template_pseudo_beta_mask", pseudo_beta_mask.into_dyn()),
     ] {
-        batch.insert(name, repeat(array, iterations));
+        batch.insert(name, array.insert_axis(Axis(0)));
     }
     Ok(())
 }
 
-/// `count` copies of `array` stacked on a new leading axis.
-fn repeat<T: Clone>(array: ArrayD<T>, count: usize) -> ArrayD<T> {
-    stack(Axis(0), &vec![array.view(); count]).expect("copies share one shape")
+/// `array` with a new leading axis of one.
+fn with_leading_axis(array: FeatureArray) -> FeatureArray {
+    match array {
+        FeatureArray::I32(a) => FeatureArray::I32(a.insert_axis(Axis(0))),
+        FeatureArray::I64(a) => FeatureArray::I64(a.insert_axis(Axis(0))),
+        FeatureArray::F32(a) => FeatureArray::F32(a.insert_axis(Axis(0))),
+        FeatureArray::F64(a) => FeatureArray::F64(a.insert_axis(Axis(0))),
+        FeatureArray::Bool(a) => FeatureArray::Bool(a.insert_axis(Axis(0))),
+    }
 }
 
-fn stack_arrays(name: &str, arrays: Vec<FeatureArray>) -> Result<FeatureArray> {
+/// The iterations' slices of feature `name` joined on the leading axis; every slice must have
+/// the first one's type and shape.
+fn concatenate(name: &str, slices: &[&FeatureArray]) -> Result<FeatureArray> {
     let mismatch = || FeaturesError::InvalidInput(format!("feature `{name}` changes shape"));
-    // Every iteration's array must have the first one's type and shape.
-    fn stacked<T: Clone>(
-        arrays: &[FeatureArray],
-        view: impl Fn(&FeatureArray) -> Option<ndarray::ArrayViewD<'_, T>>,
-        mismatch: impl Fn() -> FeaturesError,
-    ) -> Result<ArrayD<T>> {
-        let views =
-            arrays.iter().map(|f| view(f).ok_or_else(&mismatch)).collect::<Result<Vec<_>>>()?;
-        stack(Axis(0), &views).map_err(|_| mismatch())
+    macro_rules! join {
+        ($variant:ident) => {{
+            let views = slices
+                .iter()
+                .map(|f| match f {
+                    FeatureArray::$variant(a) => Ok(a.view()),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            FeatureArray::$variant(ndarray::concatenate(Axis(0), &views).map_err(|_| mismatch())?)
+        }};
     }
-    Ok(match &arrays[0] {
-        FeatureArray::I32(_) => FeatureArray::I32(stacked(
-            &arrays,
-            |f| if let FeatureArray::I32(a) = f { Some(a.view()) } else { None },
-            mismatch,
-        )?),
-        _ => FeatureArray::F32(stacked(
-            &arrays,
-            |f| if let FeatureArray::F32(a) = f { Some(a.view()) } else { None },
-            mismatch,
-        )?),
+    Ok(match slices[0] {
+        FeatureArray::I32(_) => join!(I32),
+        FeatureArray::I64(_) => join!(I64),
+        FeatureArray::F32(_) => join!(F32),
+        FeatureArray::F64(_) => join!(F64),
+        FeatureArray::Bool(_) => join!(Bool),
     })
 }
 

@@ -164,6 +164,41 @@ fn inference_pipeline_shapes_seeds_and_resampling() {
 }
 
 #[test]
+fn iterations_one_at_a_time_are_the_batch_slices() {
+    use ferrofold_features::process::MonomerIterations;
+    let raw = reference("raw_1A1F_A.npz");
+    for resample in [true, false] {
+        let config = PipelineConfig {
+            max_msa_clusters: 32,
+            max_extra_msa: 40,
+            resample_msa_in_recycling: resample,
+            ..Default::default()
+        };
+        let batch = process_monomer_features(&raw, &config, 5).unwrap();
+        let iterations = MonomerIterations::new(&raw, &config, 5).unwrap();
+        assert_eq!(iterations.len(), 4);
+        let mut count = 0;
+        for (i, iteration) in iterations.enumerate() {
+            assert_eq!(
+                iteration.arrays.keys().collect::<Vec<_>>(),
+                batch.arrays.keys().collect::<Vec<_>>()
+            );
+            for (name, slice) in &iteration.arrays {
+                let whole = array(&batch, name).to_f64();
+                assert_eq!(slice.shape()[0], 1, "{name}");
+                assert_eq!(
+                    slice.to_f64().index_axis(Axis(0), 0),
+                    whole.index_axis(Axis(0), i),
+                    "{name}, iteration {i}"
+                );
+            }
+            count += 1;
+        }
+        assert_eq!(count, 4);
+    }
+}
+
+#[test]
 fn single_sequence_gets_one_masked_extra_row() {
     let mut raw = reference("raw_1A1F_A.npz");
     let msa = int2(&raw, "msa");

@@ -13,7 +13,7 @@ use burn::prelude::Backend;
 use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::featurize::{featurize_query, record_id, safe_file_stem};
 use ferrofold_features::parsers::fasta::FastaRecord;
-use ferrofold_features::process::process_monomer_features;
+use ferrofold_features::process::{process_monomer_features, MonomerIterations};
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
@@ -274,21 +274,20 @@ pub fn predict_record<B: Backend>(
         let model = load_model::<B>(spec, &config, device)?;
         plan_memory(&id, size, &mut config, model.num_params(), options)?;
 
-        let batch =
-            FeatureBatch { features: process_monomer_features(&raw, &pipeline, options.seed)? };
         if options.save_features {
-            let path = staging.path().join(format!("features_{}.npz", safe_file_stem(&spec.name)));
-            batch.features.save_npz(&path).map_err(|e| {
-                InferenceError::output(
-                    &out_dir.join(&id).join(path.file_name().unwrap_or_default()),
-                    e,
-                )
-            })?;
+            let batch = process_monomer_features(&raw, &pipeline, options.seed)?;
+            let name = format!("features_{}.npz", safe_file_stem(&spec.name));
+            batch
+                .save_npz(&staging.path().join(&name))
+                .map_err(|e| InferenceError::output(&out_dir.join(&id).join(&name), e))?;
         }
+        // One iteration's features at a time: memory does not grow with the recycles.
+        let iterations = MonomerIterations::new(&raw, &pipeline, options.seed)?;
         let model_started = Instant::now();
-        let iterations = batch.num_iterations()?;
-        progress(Progress::ModelStarted { model: &spec.name, iterations });
-        let output = model.forward(&batch, &config, device, |i, _| {
+        progress(Progress::ModelStarted { model: &spec.name, iterations: iterations.len() });
+        let inputs =
+            iterations.map(|features| FeatureBatch { features }.iteration(0, &config, device));
+        let output = model.forward_each(inputs, &config, device, |i, _| {
             progress(Progress::Recycle { model: &spec.name, iteration: i })
         })?;
         let seconds = model_started.elapsed().as_secs_f64();

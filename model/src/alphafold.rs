@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use burn::prelude::*;
 use ndarray::ArrayD;
 
-use crate::batch::{linspace, FeatureBatch};
+use crate::batch::{linspace, FeatureBatch, IterationInputs};
 use crate::config::ModelConfig;
 use crate::embedders::Recycled;
 use crate::error::{ModelError, Result};
@@ -138,26 +138,38 @@ impl<B: Backend> AlphaFold<B> {
         batch: &FeatureBatch,
         config: &ModelConfig,
         device: &B::Device,
-        mut on_iteration: impl FnMut(usize, &IterationOutput<B>),
+        on_iteration: impl FnMut(usize, &IterationOutput<B>),
     ) -> Result<IterationOutput<B>> {
         let iterations = batch.num_iterations()?;
-        if iterations == 0 {
-            return Err(ModelError::Batch {
-                name: "aatype".into(),
-                message: "no iteration on the leading axis".into(),
-            });
-        }
-        let residues = batch.num_residues()?;
-        let mut prev = Recycled::zeros(residues, config, device);
-        let mut last = None;
-        for i in 0..iterations {
-            let inputs = batch.iteration::<B>(i, config, device)?;
+        batch.num_residues()?;
+        let inputs = (0..iterations).map(|i| batch.iteration::<B>(i, config, device));
+        self.forward_each(inputs, config, device, on_iteration)
+    }
+
+    /// The forward pass with recycling over iterations given one at a time (each one's inputs
+    /// are made only when it runs, so memory does not grow with the number of recycles).
+    pub fn forward_each(
+        &self,
+        iterations: impl IntoIterator<Item = Result<IterationInputs<B>>>,
+        config: &ModelConfig,
+        device: &B::Device,
+        mut on_iteration: impl FnMut(usize, &IterationOutput<B>),
+    ) -> Result<IterationOutput<B>> {
+        let mut last: Option<IterationOutput<B>> = None;
+        for (i, inputs) in iterations.into_iter().enumerate() {
+            let inputs = inputs?;
+            let prev = match &last {
+                Some(out) => out.recycled().detach(),
+                None => Recycled::zeros(inputs.seq_mask.dims()[0], config, device),
+            };
             let out = self.iteration(&inputs, &prev, None);
             on_iteration(i, &out);
-            prev = out.recycled().detach();
             last = Some(out);
         }
-        Ok(last.expect("at least one iteration"))
+        last.ok_or_else(|| ModelError::Batch {
+            name: "aatype".into(),
+            message: "no iteration on the leading axis".into(),
+        })
     }
 }
 
