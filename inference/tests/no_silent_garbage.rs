@@ -142,3 +142,20 @@ fn a_batch_without_msa_rows_is_refused_not_a_crash() {
     let (out, written) = forward(dir.path(), &features, &case("params_reduced.npz"));
     assert_refused(&out, written, &["features.npz", "msa_feat", "no MSA row"]);
 }
+
+#[test]
+fn a_truncated_batch_and_a_directory_as_parameters_are_named_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(case("features.npz")).unwrap();
+    let cut = dir.path().join("cut.npz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (out, written) = forward(dir.path(), &cut, &case("params_reduced.npz"));
+    assert_refused(&out, written, &["cut.npz", "not a readable .npz archive"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("feature ``"));
+    let params_dir = dir.path().join("params_dir");
+    std::fs::create_dir(&params_dir).unwrap();
+    let (out, written) = forward(dir.path(), &case("features.npz"), &params_dir);
+    assert_refused(&out, written, &["params_dir", "a directory, not a parameter file"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");
+}
