@@ -8,7 +8,7 @@ use crate::error::{FeaturesError, Result};
 use crate::labels::pseudo_beta;
 use crate::residue_constants::{derived, MAP_HHBLITS_AATYPE_TO_OUR_AATYPE, RESTYPE_NUM};
 
-/// Index of the largest entry of each row of a one-hot matrix: [N, C] → [N].
+/// Index of the largest entry of each row of a one-hot matrix: [N, C] → \[N\].
 pub fn one_hot_to_index(one_hot: ArrayView2<f32>) -> Array1<i32> {
     one_hot
         .rows()

@@ -113,7 +113,7 @@ fn rigid_group_base_atoms() -> [[[usize; 3]; RIGID_GROUP_NUM]; 21] {
 }
 
 /// Rigid-group frames of a structure (AlphaFold's `atom37_to_frames`).
-/// `aatype`: [N] (values above 20 are treated as 20); positions [N, 37, 3]; mask [N, 37].
+/// `aatype`: \[N\] (values above 20 are treated as 20); positions [N, 37, 3]; mask [N, 37].
 pub fn atom37_to_frames(
     aatype: ArrayView1<i32>,
     positions: ArrayView3<f64>,
@@ -294,7 +294,7 @@ pub fn make_atom14_positions(
     out
 }
 
-/// Pseudo-beta (CB, or CA for glycine) positions and mask: [N, 3], [N].
+/// Pseudo-beta (CB, or CA for glycine) positions and mask: [N, 3], \[N\].
 pub fn pseudo_beta(
     aatype: ArrayView1<i32>,
     positions: ArrayView3<f64>,

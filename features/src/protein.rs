@@ -20,9 +20,9 @@ pub struct Protein {
     pub atom_positions: Array3<f64>,
     /// 1.0 where the atom is present: [N, 37].
     pub atom_mask: Array2<f64>,
-    /// Residue type (0..19, 20 = unknown): [N].
+    /// Residue type (0..19, 20 = unknown): \[N\].
     pub aatype: Array1<i32>,
-    /// Author residue number: [N].
+    /// Author residue number: \[N\].
     pub residue_index: Array1<i32>,
     /// Insertion code per residue (`None` for most), kept so that numbering stays unique.
     pub insertion_codes: Vec<Option<String>>,

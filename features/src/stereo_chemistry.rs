@@ -376,7 +376,7 @@ pub const BOND_ANGLES: [BondAngle; 174] = [
 ];
 
 /// Lower and upper bounds on the distance of every atom14 pair within a residue type:
-/// [21][14][14] each (`UNK` and absent slots: zero).
+/// \[21\]\[14\]\[14\] each (`UNK` and absent slots: zero).
 #[derive(Debug, Clone)]
 pub struct Atom14DistanceBounds {
     pub lower: Vec<[[f64; ATOM14_NUM]; ATOM14_NUM]>,

@@ -83,7 +83,7 @@ enum DataCommand {
     },
     /// Read every chain back and check it against the index.
     Verify { store: PathBuf },
-    /// Cluster the store's sequences with mmseqs2 (writes <store>/clusters.tsv, which
+    /// Cluster the store's sequences with mmseqs2 (writes STORE/clusters.tsv, which
     /// `ferrofold train --data <store>` then samples by).
     Cluster {
         store: PathBuf,
@@ -176,7 +176,7 @@ struct TrainArgs {
     #[arg(long)]
     default_resolution: Option<f64>,
     /// Cluster file (mmseqs2 `representative<TAB>member`) for AlphaFold's cluster-weighted
-    /// sampling; default: <data>/clusters.tsv when --data is a store that has one.
+    /// sampling; default: DATA/clusters.tsv when --data is a store that has one.
     #[arg(long)]
     clusters: Option<PathBuf>,
     /// Predicted structures (pLDDT in the B-factor column) mixed in as AlphaFold's
@@ -237,14 +237,14 @@ struct PredictArgs {
     #[arg(long, value_enum)]
     msa_mode: Option<MsaMode>,
     /// Search an MSA for each record with this tool (Debian packages hmmer, mmseqs2, hhsuite)
-    /// against every --database; alignments go to <out-dir>/<id>/msas/.
+    /// against every --database; alignments go to OUT_DIR/ID/msas/.
     #[arg(long, value_enum, requires = "databases", conflicts_with_all = ["msas", "msa_dir", "msa_mode"])]
     msa_tool: Option<SearchTool>,
     /// Sequence database of --msa-tool (FASTA for jackhmmer and mmseqs2, an ffindex prefix for
     /// hhblits); repeat for several (their alignments are merged).
     #[arg(long = "database")]
     databases: Vec<PathBuf>,
-    /// Where search results are cached (default: <out-dir>/msa_cache); the same sequence,
+    /// Where search results are cached (default: OUT_DIR/msa_cache); the same sequence,
     /// tool and database reuse the earlier result.
     #[arg(long)]
     msa_cache: Option<PathBuf>,

@@ -49,7 +49,7 @@ pub struct IterationInputs<B: Backend> {
     pub target_feat: Tensor<B, 2>,
     /// [s, r, 49]
     pub msa_feat: Tensor<B, 3>,
-    /// [r]
+    /// \[r\]
     pub seq_mask: Tensor<B, 1>,
     /// [s, r]
     pub msa_mask: Tensor<B, 2>,
@@ -69,7 +69,7 @@ pub struct IterationInputs<B: Backend> {
 pub struct TemplateInputs<B: Backend> {
     /// The single-template embedding's input: [t, r, r, 88]
     pub pair_features: Tensor<B, 4>,
-    /// [t]
+    /// \[t\]
     pub template_mask: Tensor<B, 1>,
     /// Template torsion features for the MSA rows: [t, r, 57]
     pub torsion_features: Tensor<B, 3>,

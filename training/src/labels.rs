@@ -15,9 +15,9 @@ use ndarray::{Array1, Array2, Array3, ArrayD, Axis};
 /// Labels of one chain on the host, float64.
 #[derive(Debug, Clone)]
 pub struct StructureLabels {
-    /// [N]
+    /// \[N\]
     pub aatype: Array1<i32>,
-    /// [N]
+    /// \[N\]
     pub residue_index: Array1<i32>,
     /// [N, 37, 3] and [N, 37]
     pub all_atom_positions: Array3<f64>,
@@ -29,7 +29,7 @@ pub struct StructureLabels {
     /// Chi angles in radians and their masks: [N, 4].
     pub chi_angles: Array2<f64>,
     pub chi_mask: Array2<f64>,
-    /// [N, 3] and [N]
+    /// [N, 3] and \[N\]
     pub pseudo_beta: Array2<f64>,
     pub pseudo_beta_mask: Array1<f64>,
     /// Resolution in Å (0 for NMR and predicted structures, which some losses skip).
@@ -172,7 +172,7 @@ pub struct LabelTensors<B: Backend> {
     pub rigidgroups_gt_frames: Tensor<B, 3>,
     pub rigidgroups_alt_gt_frames: Tensor<B, 3>,
     pub rigidgroups_gt_exists: Tensor<B, 2>,
-    /// The backbone frame (rigid group 0): [N, 3, 3], [N, 3], [N].
+    /// The backbone frame (rigid group 0): [N, 3, 3], [N, 3], \[N\].
     pub backbone_rotation: Tensor<B, 3>,
     pub backbone_translation: Tensor<B, 2>,
     pub backbone_mask: Tensor<B, 1>,

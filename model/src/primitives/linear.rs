@@ -1,4 +1,4 @@
-//! AlphaFold's `Linear`: `weights` [in, out] and `bias` [out], applied to the last axis.
+//! AlphaFold's `Linear`: `weights` [in, out] and `bias` \[out\], applied to the last axis.
 
 use burn::module::Param;
 use burn::prelude::*;

@@ -15,7 +15,7 @@ pub struct InvariantPointAttention<B: Backend> {
     pub kv_scalar: Linear<B>,
     pub q_point_local: Linear<B>,
     pub kv_point_local: Linear<B>,
-    /// [heads], through softplus
+    /// \[heads\], through softplus
     pub trainable_point_weights: Param<Tensor<B, 1>>,
     pub attention_2d: Linear<B>,
     pub output_projection: Linear<B>,
@@ -86,7 +86,7 @@ impl<B: Backend> InvariantPointAttention<B> {
         affine.apply_to_points(local)
     }
 
-    /// `single` [r, c_s], `pair` [r, r, c_z], `mask` [r]; returns the update to `single`.
+    /// `single` [r, c_s], `pair` [r, r, c_z], `mask` \[r\]; returns the update to `single`.
     pub fn forward(
         &self,
         single: Tensor<B, 2>,

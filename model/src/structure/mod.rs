@@ -106,7 +106,7 @@ impl<B: Backend> StructureModule<B> {
         })
     }
 
-    /// `single` [r, c_s], `pair` [r, r, c_z], `seq_mask` [r].
+    /// `single` [r, c_s], `pair` [r, r, c_z], `seq_mask` \[r\].
     pub fn forward(
         &self,
         single: Tensor<B, 2>,

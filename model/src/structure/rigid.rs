@@ -17,7 +17,7 @@ pub struct Rigid<B: Backend, const D: usize> {
     pub translation: Tensor<B, D>,
 }
 
-/// The backbone frames of the structure module: [r] quaternions (w, x, y, z), translations and
+/// The backbone frames of the structure module: \[r\] quaternions (w, x, y, z), translations and
 /// the rotation matrices derived from the quaternions.
 #[derive(Debug, Clone)]
 pub struct QuatAffine<B: Backend> {

@@ -71,7 +71,7 @@ pub fn frame_aligned_point_error<B: Backend>(
 }
 
 /// Backbone FAPE of every structure-module layer: `traj` [L, r, 7] (quaternion, translation in
-/// Å) against the true backbone frames; the frames' origins (Cα) are the points. Returns [L].
+/// Å) against the true backbone frames; the frames' origins (Cα) are the points. Returns \[L\].
 /// `clamped_fraction` below 1 mixes in the unclamped loss (AlphaFold clamps 90% of samples).
 pub fn backbone_fape_per_layer<B: Backend>(
     traj: Tensor<B, 3>,

@@ -81,7 +81,7 @@ pub fn masked_msa_loss<B: Backend>(
 }
 
 /// lDDT-Cα per residue (AlphaFold's approximate lDDT: no stereochemistry check), over true
-/// pairs closer than `cutoff` Å: [r].
+/// pairs closer than `cutoff` Å: \[r\].
 pub fn lddt_per_residue(
     predicted: &Array2<f64>,
     truth: &Array2<f64>,

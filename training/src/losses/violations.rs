@@ -34,7 +34,7 @@ pub struct Violations<B: Backend> {
     pub bonds_c_n_loss_mean: Tensor<B, 1>,
     pub angles_ca_c_n_loss_mean: Tensor<B, 1>,
     pub angles_c_n_ca_loss_mean: Tensor<B, 1>,
-    /// [r]
+    /// \[r\]
     pub connections_per_residue_loss_sum: Tensor<B, 1>,
     pub connections_per_residue_violation_mask: Vec<f64>,
     pub clashes_mean_loss: Tensor<B, 1>,
@@ -44,7 +44,7 @@ pub struct Violations<B: Backend> {
     /// [r, 14]
     pub within_per_atom_loss_sum: Tensor<B, 2>,
     pub within_per_atom_violations: Array2<f64>,
-    /// 1.0 per residue with any violation: [r].
+    /// 1.0 per residue with any violation: \[r\].
     pub total_per_residue_violations_mask: Vec<f64>,
 }
 
