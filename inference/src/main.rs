@@ -793,7 +793,7 @@ fn predict_one<B: burn::prelude::Backend>(
                     "{id}: {residues} residues, {msa_rows} alignment rows, {templates} templates"
                 )
             }
-            Progress::ModelStarted { model, iterations } => {
+            Progress::ModelStarted { model, iterations, .. } => {
                 let b =
                     if quiet { ProgressBar::hidden() } else { ProgressBar::new(iterations as u64) };
                 b.set_style(

@@ -28,9 +28,9 @@ pub const CHUNK_LADDER: [Chunks; 5] = [
 /// Estimated peak resident bytes of a float32 forward pass (parameters, live activations, the
 /// largest temporary of any block, and the host copies of the outputs).
 ///
-/// Element counts follow the shapes of the network's tensors, with a 25% margin. Against the
-/// one measured peak (bench/RESULTS.md: model_1_ptm, 384 residues, 512 + 1,024 rows, chunk 4,
-/// key chunk 128: 2.0 GiB) it gives 3.7 GiB: conservative, so a refusal errs on the safe side.
+/// Element counts follow the shapes of the network's tensors; each term is an upper bound of
+/// what is alive at once, so the sum is above the measured peak without a margin
+/// (bench/RESULTS.md, "The memory estimate against measured peaks", has the comparison).
 pub fn estimate_peak_bytes(size: ProblemSize, config: &ModelConfig, parameters: usize) -> u64 {
     let r = size.residues as f64;
     let template_rows = if config.template.enabled { 4.0 } else { 0.0 };
@@ -79,7 +79,7 @@ pub fn estimate_peak_bytes(size: ProblemSize, config: &ModelConfig, parameters: 
         as f64;
     let outputs = 2.0 * r * r * (cz + heads_bins);
     let elements = parameters as f64 + live + temporaries + outputs;
-    (elements * 4.0 * 1.25) as u64
+    (elements * 4.0) as u64
 }
 
 /// Bytes available to this process: the smallest of the memory the kernel reports as

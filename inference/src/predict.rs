@@ -105,11 +105,28 @@ impl Default for PredictOptions {
 /// What happens, for progress displays.
 #[derive(Debug, Clone)]
 pub enum Progress<'a> {
-    Featurized { residues: usize, msa_rows: usize, templates: usize },
-    ModelStarted { model: &'a str, iterations: usize },
-    Recycle { model: &'a str, iteration: usize },
-    ModelFinished { model: &'a str, seconds: f64 },
-    Written { path: &'a Path },
+    Featurized {
+        residues: usize,
+        msa_rows: usize,
+        templates: usize,
+    },
+    /// A model starts, with the peak memory its run was estimated to need.
+    ModelStarted {
+        model: &'a str,
+        iterations: usize,
+        estimated_peak_bytes: u64,
+    },
+    Recycle {
+        model: &'a str,
+        iteration: usize,
+    },
+    ModelFinished {
+        model: &'a str,
+        seconds: f64,
+    },
+    Written {
+        path: &'a Path,
+    },
 }
 
 /// One model's result for one record.
@@ -157,14 +174,14 @@ fn load_model<B: Backend>(
 }
 
 /// Picks chunk sizes (the user's, or the fastest that fits) and refuses a problem that fits
-/// under none.
+/// under none; returns the estimate of the chosen setting.
 fn plan_memory(
     id: &str,
     size: ProblemSize,
     config: &mut ModelConfig,
     parameters: usize,
     options: &PredictOptions,
-) -> Result<()> {
+) -> Result<u64> {
     let available = options.memory_limit.or_else(memory::available_bytes);
     let fixed = options.chunk_size.is_some() || options.key_chunk_size.is_some();
     let ladder: Vec<_> = if fixed {
@@ -185,7 +202,7 @@ fn plan_memory(
                     memory::human_bytes(last_estimate),
                     memory::describe((rows, keys))
                 );
-                return Ok(());
+                return Ok(last_estimate);
             }
         }
     }
@@ -272,7 +289,8 @@ pub fn predict_record<B: Backend>(
         // Parameters are loaded first (their size counts in the estimate); activations,
         // by far the larger part for long chains, only after the estimate allowed them.
         let model = load_model::<B>(spec, &config, device)?;
-        plan_memory(&id, size, &mut config, model.num_params(), options)?;
+        let estimated_peak_bytes =
+            plan_memory(&id, size, &mut config, model.num_params(), options)?;
 
         if options.save_features {
             let batch = process_monomer_features(&raw, &pipeline, options.seed)?;
@@ -284,7 +302,11 @@ pub fn predict_record<B: Backend>(
         // One iteration's features at a time: memory does not grow with the recycles.
         let iterations = MonomerIterations::new(&raw, &pipeline, options.seed)?;
         let model_started = Instant::now();
-        progress(Progress::ModelStarted { model: &spec.name, iterations: iterations.len() });
+        progress(Progress::ModelStarted {
+            model: &spec.name,
+            iterations: iterations.len(),
+            estimated_peak_bytes,
+        });
         let inputs =
             iterations.map(|features| FeatureBatch { features }.iteration(0, &config, device));
         let output = model.forward_each(inputs, &config, device, |i, _| {

@@ -10,11 +10,12 @@ use crate::batch::{linspace, FeatureBatch, IterationInputs};
 use crate::config::ModelConfig;
 use crate::embedders::Recycled;
 use crate::error::{ModelError, Result};
+use crate::evoformer::MsaPair;
 use crate::heads::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score, Heads};
 use crate::params::{to_array, ParamBuilder, ParamFile, ParamLayout};
-use crate::primitives::seed_dropout_stage;
+use crate::plan::{Pass, Stage, StageContext};
 use crate::structure::{StructureModule, StructureOutput};
-use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture};
+use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture, TrunkState};
 
 #[derive(Module, Debug)]
 pub struct AlphaFold<B: Backend> {
@@ -89,29 +90,45 @@ impl<B: Backend> AlphaFold<B> {
         (model, builder.layout().clone())
     }
 
-    /// One iteration on slice `inputs`, given the previous iteration's results.
+    /// One iteration on slice `inputs`, given the previous iteration's results: the plan's
+    /// stages in order ([`Stage::Embed`], the trunk's blocks, [`Stage::StructureAndHeads`]),
+    /// each with its context from `pass`.
     pub fn iteration(
         &self,
-        inputs: &crate::batch::IterationInputs<B>,
+        inputs: &IterationInputs<B>,
         prev: &Recycled<B>,
-        capture: Option<&mut TrunkCapture<B>>,
+        pass: &Pass,
+        mut capture: Option<&mut TrunkCapture<B>>,
     ) -> IterationOutput<B> {
-        let representations = self.evoformer.forward(inputs, prev, capture);
-        self.outputs(representations, inputs)
+        let trunk = &self.evoformer;
+        let masks = trunk.masks(inputs);
+        let embed = pass.context(Stage::Embed);
+        let mut state = trunk.embed(inputs, prev, &masks, &embed, capture.as_deref_mut());
+        for block in trunk.blocks() {
+            if let (Stage::EvoformerBlock(0), Some(c)) = (block, capture.as_deref_mut()) {
+                c.evoformer_block0_in =
+                    Some(MsaPair { msa: state.msa.clone(), pair: state.pair.clone() });
+            }
+            state = trunk.block(block, state, &masks, &pass.context(block));
+        }
+        self.structure_and_heads(state, inputs, &pass.context(Stage::StructureAndHeads))
     }
 
-    /// The structure module and heads on the trunk's representations.
-    pub fn outputs(
+    /// The last stage: the single representation, the structure module and the heads on the
+    /// last block's activations.
+    pub fn structure_and_heads(
         &self,
-        representations: Representations<B>,
-        inputs: &crate::batch::IterationInputs<B>,
+        state: TrunkState<B>,
+        inputs: &IterationInputs<B>,
+        context: &StageContext,
     ) -> IterationOutput<B> {
-        seed_dropout_stage(crate::trunk::STAGE_STRUCTURE_MODULE);
+        let representations = self.evoformer.representations(state);
         let structure = self.structure_module.forward(
             representations.single.clone(),
             representations.pair.clone(),
             inputs.seq_mask.clone(),
             &inputs.residue_tables,
+            &context.dropout,
         );
         IterationOutput {
             distogram_logits: self.heads.distogram.forward(representations.pair.clone()),
@@ -131,8 +148,9 @@ impl<B: Backend> AlphaFold<B> {
         }
     }
 
-    /// The full forward pass with recycling over the batch's leading axis; `on_iteration` sees
-    /// each iteration's index and output (for progress and captures).
+    /// The inference forward pass (no dropout, chunked as `config` says) with recycling over
+    /// the batch's leading axis; `on_iteration` sees each iteration's index and output (for
+    /// progress and captures).
     pub fn forward(
         &self,
         batch: &FeatureBatch,
@@ -155,6 +173,7 @@ impl<B: Backend> AlphaFold<B> {
         device: &B::Device,
         mut on_iteration: impl FnMut(usize, &IterationOutput<B>),
     ) -> Result<IterationOutput<B>> {
+        let pass = Pass::inference(config);
         let mut last: Option<IterationOutput<B>> = None;
         for (i, inputs) in iterations.into_iter().enumerate() {
             let inputs = inputs?;
@@ -162,7 +181,7 @@ impl<B: Backend> AlphaFold<B> {
                 Some(out) => out.recycled().detach(),
                 None => Recycled::zeros(inputs.seq_mask.dims()[0], config, device),
             };
-            let out = self.iteration(&inputs, &prev, None);
+            let out = self.iteration(&inputs, &prev, &pass, None);
             on_iteration(i, &out);
             last = Some(out);
         }

@@ -14,6 +14,7 @@ pub mod evoformer;
 pub mod heads;
 pub mod openfold;
 pub mod params;
+pub mod plan;
 pub mod primitives;
 pub mod structure;
 pub mod trunk;
@@ -23,6 +24,7 @@ pub use batch::FeatureBatch;
 pub use config::ModelConfig;
 pub use error::{ModelError, ParamProblem, Result};
 pub use params::{ParamBuilder, ParamFile, ParamLayout};
+pub use plan::{DropoutKey, Pass, Stage};
 
 /// The CPU backend in float32 (the default precision).
 pub type CpuF32 = burn::backend::NdArray<f32>;

@@ -11,7 +11,8 @@ use crate::embedders::{
 };
 use crate::evoformer::{EvoformerBlock, MsaPair};
 use crate::params::ParamBuilder;
-use crate::primitives::{seed_dropout_stage, Chunking, Linear, LinearInit};
+use crate::plan::{Stage, StageContext};
+use crate::primitives::{Linear, LinearInit};
 
 #[derive(Module, Debug)]
 pub struct EmbeddingsAndEvoformer<B: Backend> {
@@ -23,8 +24,6 @@ pub struct EmbeddingsAndEvoformer<B: Backend> {
     pub extra_msa_stack: Vec<EvoformerBlock<B>>,
     pub evoformer_iteration: Vec<EvoformerBlock<B>>,
     pub single_activations: Linear<B>,
-    pub chunk_size: Option<usize>,
-    pub key_chunk_size: Option<usize>,
 }
 
 /// The trunk's outputs (AlphaFold's `representations`).
@@ -40,13 +39,15 @@ pub struct Representations<B: Backend> {
     pub msa_first_row: Tensor<B, 2>,
 }
 
-/// The trunk before its blocks ([`EmbeddingsAndEvoformer::embed`]).
+/// The activations between two stages of the trunk.
 #[derive(Debug, Clone)]
-pub struct TrunkStart<B: Backend> {
-    /// The Evoformer's MSA input, template torsion rows included: [s + t, r, c_m]
+pub struct TrunkState<B: Backend> {
+    /// The Evoformer's MSA, template torsion rows included: [s + t, r, c_m]
     pub msa: Tensor<B, 3>,
-    /// The extra-MSA stack's input: [e, r, c_e] and the pair [r, r, c_z]
-    pub extra: MsaPair<B>,
+    /// The extra-MSA stack's MSA [e, r, c_e], until its last block (no later stage reads it).
+    pub extra_msa: Option<Tensor<B, 3>>,
+    /// [r, r, c_z]
+    pub pair: Tensor<B, 3>,
     /// MSA rows before the template rows.
     pub num_sequences: usize,
 }
@@ -62,13 +63,6 @@ pub struct TrunkMasks<B: Backend> {
     /// [r, r]
     pub pair: Tensor<B, 2>,
 }
-
-/// Dropout stages (see [`seed_dropout_stage`]): the embedding, each block, the structure
-/// module and heads.
-pub const STAGE_EMBEDDING: u64 = 0;
-pub const STAGE_EXTRA_MSA_BLOCK: u64 = 1_000;
-pub const STAGE_EVOFORMER_BLOCK: u64 = 2_000;
-pub const STAGE_STRUCTURE_MODULE: u64 = 3_000;
 
 /// Activations captured inside the trunk, for block-level parity tests.
 #[derive(Debug, Clone, Default)]
@@ -130,34 +124,8 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
                     config.seq_channel,
                     LinearInit::Default,
                 ),
-                chunk_size: config.chunk_size,
-                key_chunk_size: config.key_chunk_size,
             }
         })
-    }
-
-    /// The whole trunk: [`Self::embed`], the extra-MSA blocks, the Evoformer blocks and
-    /// [`Self::representations`].
-    pub fn forward(
-        &self,
-        inputs: &IterationInputs<B>,
-        prev: &Recycled<B>,
-        mut capture: Option<&mut TrunkCapture<B>>,
-    ) -> Representations<B> {
-        let masks = self.masks(inputs);
-        let start = self.embed(inputs, prev, &masks, capture.as_deref_mut());
-        let mut extra = start.extra;
-        for k in 0..self.extra_msa_stack.len() {
-            extra = self.extra_msa_block(k, extra, &masks);
-        }
-        let mut act = MsaPair { msa: start.msa, pair: extra.pair };
-        if let Some(c) = capture {
-            c.evoformer_block0_in = Some(act.clone());
-        }
-        for k in 0..self.evoformer_iteration.len() {
-            act = self.evoformer_block(k, act, &masks);
-        }
-        self.representations(act, start.num_sequences)
     }
 
     /// The masks of one iteration's blocks.
@@ -169,10 +137,6 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         }
     }
 
-    fn chunking(&self) -> Chunking {
-        Chunking { rows: self.chunk_size, keys: self.key_chunk_size }
-    }
-
     /// Everything before the blocks: input and recycling embeddings, template embedding, the
     /// extra-MSA stack's input, and the Evoformer's MSA (with the template torsion rows).
     pub fn embed(
@@ -180,29 +144,25 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         inputs: &IterationInputs<B>,
         prev: &Recycled<B>,
         masks: &TrunkMasks<B>,
+        context: &StageContext,
         mut capture: Option<&mut TrunkCapture<B>>,
-    ) -> TrunkStart<B> {
-        seed_dropout_stage(STAGE_EMBEDDING);
+    ) -> TrunkState<B> {
         let (act, relpos) = self.input_embedder.forward(inputs);
         let MsaPair { mut msa, mut pair } =
             self.recycling_embedder.forward(act, prev, inputs.is_glycine.clone());
         pair = pair + relpos;
 
         if let (Some(embedding), Some(templates)) = (&self.template_embedding, &inputs.templates) {
-            let update =
-                embedding.forward(pair.clone(), templates, masks.pair.clone(), self.chunking());
+            let update = embedding.forward(pair.clone(), templates, masks.pair.clone(), context);
             if let Some(c) = capture.as_deref_mut() {
                 c.template_embedding_out = Some(update.clone());
             }
             pair = pair + update;
         }
 
-        let extra = MsaPair {
-            msa: self.extra_msa_activations.forward(inputs.extra_msa_feat.clone()),
-            pair,
-        };
+        let extra_msa = self.extra_msa_activations.forward(inputs.extra_msa_feat.clone());
         if let Some(c) = capture {
-            c.extra_msa_block0_in = Some(extra.clone());
+            c.extra_msa_block0_in = Some(MsaPair { msa: extra_msa.clone(), pair: pair.clone() });
         }
         let num_sequences = msa.dims()[0];
         if let (Some(torsion), Some(templates)) =
@@ -210,40 +170,63 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         {
             msa = Tensor::cat(vec![msa, torsion.forward(templates.torsion_features.clone())], 0);
         }
-        TrunkStart { msa, extra, num_sequences }
+        TrunkState { msa, extra_msa: Some(extra_msa), pair, num_sequences }
     }
 
-    /// Block `k` of the extra-MSA stack.
-    pub fn extra_msa_block(&self, k: usize, act: MsaPair<B>, masks: &TrunkMasks<B>) -> MsaPair<B> {
-        seed_dropout_stage(STAGE_EXTRA_MSA_BLOCK + k as u64);
-        self.extra_msa_stack[k].forward(
-            act,
-            masks.extra_msa.clone(),
-            masks.pair.clone(),
-            self.chunking(),
-        )
+    /// The trunk's blocks, in the order they run.
+    pub fn blocks(&self) -> impl Iterator<Item = Stage> {
+        (0..self.extra_msa_stack.len())
+            .map(Stage::ExtraMsaBlock)
+            .chain((0..self.evoformer_iteration.len()).map(Stage::EvoformerBlock))
     }
 
-    /// Block `k` of the Evoformer stack.
-    pub fn evoformer_block(&self, k: usize, act: MsaPair<B>, masks: &TrunkMasks<B>) -> MsaPair<B> {
-        seed_dropout_stage(STAGE_EVOFORMER_BLOCK + k as u64);
-        self.evoformer_iteration[k].forward(
-            act,
-            masks.msa.clone(),
-            masks.pair.clone(),
-            self.chunking(),
-        )
+    /// Runs block `stage` (one of [`Self::blocks`]) on `state`.
+    pub fn block(
+        &self,
+        stage: Stage,
+        state: TrunkState<B>,
+        masks: &TrunkMasks<B>,
+        context: &StageContext,
+    ) -> TrunkState<B> {
+        let TrunkState { msa, extra_msa, pair, num_sequences } = state;
+        match stage {
+            Stage::ExtraMsaBlock(k) => {
+                let extra_msa = extra_msa.expect("the extra-MSA blocks run before the Evoformer's");
+                let out = self.extra_msa_stack[k].forward(
+                    MsaPair { msa: extra_msa, pair },
+                    masks.extra_msa.clone(),
+                    masks.pair.clone(),
+                    context,
+                );
+                let last = k + 1 == self.extra_msa_stack.len();
+                TrunkState {
+                    msa,
+                    extra_msa: (!last).then_some(out.msa),
+                    pair: out.pair,
+                    num_sequences,
+                }
+            }
+            Stage::EvoformerBlock(k) => {
+                let out = self.evoformer_iteration[k].forward(
+                    MsaPair { msa, pair },
+                    masks.msa.clone(),
+                    masks.pair.clone(),
+                    context,
+                );
+                TrunkState { msa: out.msa, extra_msa: None, pair: out.pair, num_sequences }
+            }
+            Stage::Embed | Stage::StructureAndHeads => panic!("{stage:?} is not a trunk block"),
+        }
     }
 
-    /// The representations from the last block's activations (`num_sequences` MSA rows before
-    /// the template rows).
-    pub fn representations(&self, act: MsaPair<B>, num_sequences: usize) -> Representations<B> {
-        let [_, r, c_m] = act.msa.dims();
-        let msa_first_row = act.msa.clone().narrow(0, 0, 1).reshape([r, c_m]);
+    /// The representations from the last block's activations.
+    pub fn representations(&self, state: TrunkState<B>) -> Representations<B> {
+        let [_, r, c_m] = state.msa.dims();
+        let msa_first_row = state.msa.clone().narrow(0, 0, 1).reshape([r, c_m]);
         Representations {
             single: self.single_activations.forward(msa_first_row.clone()),
-            pair: act.pair,
-            msa: act.msa.narrow(0, 0, num_sequences),
+            pair: state.pair,
+            msa: state.msa.narrow(0, 0, state.num_sequences),
             msa_first_row,
         }
     }

@@ -17,6 +17,7 @@ use ferrofold_model::batch::host_tensor;
 use ferrofold_model::evoformer::block::ColumnAttention;
 use ferrofold_model::evoformer::MsaPair;
 use ferrofold_model::params::to_array;
+use ferrofold_model::plan::StageContext;
 use ferrofold_model::primitives::Chunking;
 use ferrofold_model::structure::QuatAffine;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, ModelConfig, ParamFile};
@@ -139,7 +140,7 @@ impl<B: Backend> Blocks<B> {
             MsaPair { msa: self.input(b, "msa"), pair: self.input(b, "pair") },
             self.input(b, "msa_mask"),
             self.input(b, "pair_mask"),
-            Chunking::default(),
+            &StageContext::inference(Chunking::default()),
         );
         self.check(b, "output_msa", out.msa);
         self.check(b, "output_pair", out.pair);

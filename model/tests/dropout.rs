@@ -1,6 +1,7 @@
-//! Dropout acts only while gradients are recorded: the network recording gradients without
-//! dropout computes exactly the inference forward pass, and with AlphaFold's rates it computes
-//! something else, reproducibly from the dropout seed.
+//! Dropout acts only in training passes (those given a dropout key): the network run with a key
+//! but without dropout rates computes exactly the inference forward pass, and with AlphaFold's
+//! rates it computes something else, reproducibly from the key. Replicas on other threads draw
+//! the masks of their own keys (no state is shared between threads).
 
 use std::path::PathBuf;
 
@@ -9,8 +10,7 @@ use burn::prelude::*;
 use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::to_array;
-use ferrofold_model::primitives::seed_dropout;
-use ferrofold_model::{AlphaFold, CpuF64, FeatureBatch, ModelConfig, ParamFile};
+use ferrofold_model::{AlphaFold, CpuF64, DropoutKey, FeatureBatch, ModelConfig, ParamFile, Pass};
 
 type Training = Autodiff<CpuF64>;
 
@@ -18,8 +18,9 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
-/// The last layer's positions of one iteration of the reduced network on the fixture batch.
-fn positions<B: Backend>(dropout: DropoutConfig, seed: u64) -> ndarray::ArrayD<f64> {
+/// The last layer's positions of one iteration of the reduced network on the fixture batch;
+/// a training pass with dropout drawn from `key` when given, else an inference pass.
+fn positions<B: Backend>(dropout: DropoutConfig, key: Option<u64>) -> ndarray::ArrayD<f64> {
     let mut config = ModelConfig::preset("reduced").unwrap();
     config.dropout = dropout;
     let device = Default::default();
@@ -28,20 +29,38 @@ fn positions<B: Backend>(dropout: DropoutConfig, seed: u64) -> ndarray::ArrayD<f
     let batch = FeatureBatch::read(&fixtures().join("data/reduced_s0_features.npz")).unwrap();
     let inputs = batch.iteration::<B>(0, &config, &device).unwrap();
     let prev = Recycled::zeros(batch.num_residues().unwrap(), &config, &device);
-    seed_dropout(seed);
-    to_array(model.iteration(&inputs, &prev, None).structure.final_atom_positions)
+    let pass = match key {
+        Some(key) => Pass::training(&config, DropoutKey(key)),
+        None => Pass::inference(&config),
+    };
+    to_array(model.iteration(&inputs, &prev, &pass, None).structure.final_atom_positions)
 }
 
 #[test]
 fn dropout_only_in_training() {
-    let inference = positions::<CpuF64>(DropoutConfig::alphafold(), 0);
-    let no_dropout = positions::<Training>(DropoutConfig::none(), 0);
+    let inference = positions::<CpuF64>(DropoutConfig::alphafold(), None);
+    let no_dropout = positions::<Training>(DropoutConfig::none(), Some(0));
     assert_eq!(no_dropout, inference);
 
-    let dropped = positions::<Training>(DropoutConfig::alphafold(), 0);
+    let dropped = positions::<Training>(DropoutConfig::alphafold(), Some(0));
     assert!(dropped.iter().all(|v| v.is_finite()));
     let largest = (&dropped - &inference).iter().fold(0f64, |m, d| m.max(d.abs()));
     assert!(largest > 1e-3, "dropout changed the positions by only {largest}");
-    assert_eq!(positions::<Training>(DropoutConfig::alphafold(), 0), dropped);
-    assert_ne!(positions::<Training>(DropoutConfig::alphafold(), 1), dropped);
+    assert_eq!(positions::<Training>(DropoutConfig::alphafold(), Some(0)), dropped);
+    assert_ne!(positions::<Training>(DropoutConfig::alphafold(), Some(1)), dropped);
+}
+
+#[test]
+fn replicas_on_two_threads_draw_the_masks_of_their_own_keys() {
+    let alone = |key| positions::<Training>(DropoutConfig::alphafold(), Some(key));
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| alone(5));
+        let b = scope.spawn(|| alone(6));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_ne!(a, b);
+    // Each equals its key's pass run alone on this thread: neither thread's draws moved the
+    // other's masks.
+    assert_eq!(a, alone(5));
+    assert_eq!(b, alone(6));
 }

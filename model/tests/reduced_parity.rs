@@ -16,8 +16,10 @@ use ferrofold_model::batch::host_tensor;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::evoformer::MsaPair;
 use ferrofold_model::params::to_array;
+use ferrofold_model::plan::StageContext;
 use ferrofold_model::primitives::Chunking;
 use ferrofold_model::trunk::TrunkCapture;
+use ferrofold_model::Pass;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
 use ndarray::ArrayD;
 
@@ -91,7 +93,7 @@ fn evoformer_block_matches_reference<B: Backend>(intermediates: &str, tolerance:
             act,
             msa_mask,
             pair_mask,
-            Chunking::default(),
+            &StageContext::inference(Chunking::default()),
         );
         check(&key("out/msa"), &to_array(out.msa), &get(&reference, &key("out/msa")), tolerance);
         check(&key("out/pair"), &to_array(out.pair), &get(&reference, &key("out/pair")), tolerance);
@@ -109,18 +111,15 @@ fn chunked_evoformer_block_equals_unchunked() {
         pair: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/pair"), &c.device),
     };
     let block = &c.model.evoformer.evoformer_iteration[0];
+    let chunked = |rows, keys| StageContext::inference(Chunking { rows, keys });
     let whole =
-        block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), Chunking::default());
-    let rows = block.forward(
-        act.clone(),
-        msa_mask.clone(),
-        pair_mask.clone(),
-        Chunking { rows: Some(3), keys: None },
-    );
+        block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), &chunked(None, None));
+    let rows =
+        block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), &chunked(Some(3), None));
     // Row chunks change no number; key chunks change the order of the softmax's sums.
     check("row-chunked msa", &to_array(rows.msa), &to_array(whole.msa.clone()), 0.0);
     check("row-chunked pair", &to_array(rows.pair), &to_array(whole.pair.clone()), 0.0);
-    let keys = block.forward(act, msa_mask, pair_mask, Chunking { rows: Some(3), keys: Some(5) });
+    let keys = block.forward(act, msa_mask, pair_mask, &chunked(Some(3), Some(5)));
     check("key-chunked msa", &to_array(keys.msa), &to_array(whole.msa), 1e-6);
     check("key-chunked pair", &to_array(keys.pair), &to_array(whole.pair), 1e-6);
 }
@@ -141,7 +140,7 @@ fn extra_msa_stack_matches_reference<B: Backend>(intermediates: &str, tolerance:
                 act,
                 inputs.extra_msa_mask.clone(),
                 pair_mask.clone(),
-                Chunking::default(),
+                &StageContext::inference(Chunking::default()),
             );
         }
         check(
@@ -164,7 +163,7 @@ fn embedders_and_template_embedding_match_reference_on_first_iteration<B: Backen
     let inputs = c.batch.iteration::<B>(0, &c.config, &c.device).unwrap();
     let prev = Recycled::zeros(inputs.seq_mask.dims()[0], &c.config, &c.device);
     let mut capture = TrunkCapture::default();
-    c.model.evoformer.forward(&inputs, &prev, Some(&mut capture));
+    c.model.iteration(&inputs, &prev, &Pass::inference(&c.config), Some(&mut capture));
     check(
         "template_embedding_out",
         &to_array(capture.template_embedding_out.unwrap()),
@@ -220,6 +219,7 @@ fn structure_module_and_heads_match_reference<B: Backend>(intermediates: &str, t
             pair.clone(),
             inputs.seq_mask.clone(),
             &inputs.residue_tables,
+            &ferrofold_model::primitives::Dropout::off(),
         );
         check(
             &key("representations/structure_module"),

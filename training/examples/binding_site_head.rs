@@ -87,8 +87,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for step in 0..steps {
         let example = make_example(&chain, &examples, 0, step as u64)?;
         // Dropout masks from the example's seed (each pass draws its own).
-        ferrofold_model::primitives::seed_dropout(example.seed);
-        let out = forward_for_training(&model.alphafold, &example.batch, &config, &device)?;
+        let key = ferrofold_model::DropoutKey(example.seed);
+        let out = forward_for_training(&model.alphafold, &example.batch, &config, key, &device)?;
         let labels = example.labels.to_tensors::<Train>(&device);
         let alphafold = alphafold_loss(
             &Predictions::from_iteration(&out),

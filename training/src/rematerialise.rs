@@ -2,143 +2,141 @@
 //! checkpointing: Jumper et al. 2021, Suppl. Sec. 1.11.8).
 //!
 //! Recording the graph of all 48 Evoformer blocks keeps every activation of every block until
-//! the backward pass: 14 GiB for the full network at 64 residues, far beyond a 24 GiB machine at
-//! 128. Here the forward pass runs without a graph and keeps only each block's input; the
-//! backward pass then goes stage by stage from the last: the structure module, heads and loss
-//! from the last block's output, then each block again from its saved input, then the
-//! embeddings. Each stage is recorded and differentiated on its own, its inputs' gradients
-//! passed to the stage before it as the upstream gradient of `Σ output · upstream`. At most one
-//! block's graph is alive at a time, for one more forward pass of compute.
+//! the backward pass (bench/RESULTS.md has the figures). Here the forward pass runs without a
+//! graph and keeps only each block's input; the backward pass then walks the plan's stages
+//! from the last: the structure module, heads and loss from the last block's output, then each
+//! block again from its saved input, then the embeddings. Each stage is recorded and
+//! differentiated on its own, its inputs' gradients passed to the stage before it as the
+//! upstream gradient of `Σ output · upstream`. At most one block's graph is alive at a time,
+//! for one more forward pass of compute.
 //!
-//! Dropout masks are drawn per stage from the example's seed (`seed_dropout_stage`), so the
-//! recomputed blocks draw the masks of the forward pass and the gradients are those of the
-//! network without rematerialisation, up to the order of floating-point sums.
+//! Every stage draws its dropout masks from the pass's key and its own id
+//! ([`ferrofold_model::Pass::context`]), so the recomputed blocks draw the masks of the forward
+//! pass and the gradients are those of the network without rematerialisation, up to the order
+//! of floating-point sums.
 
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use ferrofold_model::embedders::Recycled;
-use ferrofold_model::evoformer::MsaPair;
-use ferrofold_model::primitives::dropout_always;
-use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig};
+use ferrofold_model::trunk::TrunkState;
+use ferrofold_model::{
+    AlphaFold, DropoutKey, FeatureBatch, IterationOutput, ModelConfig, Pass, Stage,
+};
 
 use crate::Result;
 
 /// The gradient of `loss_of(output)` for the last iteration of `batch` (earlier iterations
-/// run without gradients, as in [`crate::trainer::forward_for_training`]), with the trunk's
-/// blocks rematerialised.
+/// run without gradients, as in [`crate::trainer::forward_for_training`]), with dropout drawn
+/// from `key` and the trunk's blocks rematerialised.
 pub fn rematerialised_gradients<B: AutodiffBackend>(
     model: &AlphaFold<B>,
     batch: &FeatureBatch,
     config: &ModelConfig,
+    key: DropoutKey,
     device: &B::Device,
     loss_of: impl FnOnce(&IterationOutput<B>) -> Tensor<B, 1>,
 ) -> Result<GradientsParams> {
     let last = batch.num_iterations()? - 1;
-    let prev = crate::trainer::recycled_without_gradients(model, batch, config, device)?;
-    let inner = model.valid();
-    let inner_inputs = batch.iteration::<B::InnerBackend>(last, config, device)?;
+    let prev = crate::trainer::recycled_without_gradients(model, batch, config, key, device)?;
+    let pass = Pass::training(config, key);
     let inputs = batch.iteration::<B>(last, config, device)?;
+    let trunk = &model.evoformer;
+    let blocks: Vec<Stage> = trunk.blocks().collect();
 
     // Forward without a graph (dropout applied all the same), keeping each block's input.
-    let trunk = &inner.evoformer;
-    let (mut extra_inputs, mut evoformer_inputs, last_act, num_sequences) = {
-        let _dropout = dropout_always();
+    let (mut saved, last_state) = {
+        let inner = model.valid();
+        let inner_inputs = batch.iteration::<B::InnerBackend>(last, config, device)?;
+        let trunk = &inner.evoformer;
         let masks = trunk.masks(&inner_inputs);
-        let start = trunk.embed(&inner_inputs, &prev, &masks, None);
-        let mut extra_inputs = Vec::with_capacity(trunk.extra_msa_stack.len());
-        let mut extra = start.extra;
-        for k in 0..trunk.extra_msa_stack.len() {
-            extra_inputs.push(extra.clone());
-            extra = trunk.extra_msa_block(k, extra, &masks);
+        let mut state =
+            trunk.embed(&inner_inputs, &prev, &masks, &pass.context(Stage::Embed), None);
+        let mut saved = Vec::with_capacity(blocks.len());
+        for &block in &blocks {
+            saved.push(state.clone());
+            state = trunk.block(block, state, &masks, &pass.context(block));
         }
-        let mut evoformer_inputs = Vec::with_capacity(trunk.evoformer_iteration.len());
-        let mut act = MsaPair { msa: start.msa, pair: extra.pair };
-        for k in 0..trunk.evoformer_iteration.len() {
-            evoformer_inputs.push(act.clone());
-            act = trunk.evoformer_block(k, act, &masks);
-        }
-        (extra_inputs, evoformer_inputs, act, start.num_sequences)
+        (saved, state)
     };
-    drop(inner);
 
     let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
-    let trunk = &model.evoformer;
     let masks = trunk.masks(&inputs);
 
     // Structure module, heads and loss.
-    let (msa, pair) = (leaf::<B>(last_act.msa), leaf::<B>(last_act.pair));
-    let representations =
-        trunk.representations(MsaPair { msa: msa.clone(), pair: pair.clone() }, num_sequences);
-    let mut grads = loss_of(&model.outputs(representations, &inputs)).backward();
-    let mut upstream_msa = Some(gradient(&msa, &mut grads));
-    let mut upstream_pair = gradient(&pair, &mut grads);
+    let input = Leaves::of(last_state);
+    let context = pass.context(Stage::StructureAndHeads);
+    let output = model.structure_and_heads(input.state.clone(), &inputs, &context);
+    let mut grads = loss_of(&output).backward();
+    let mut upstream = input.gradients(&mut grads);
     accumulator.accumulate(model, GradientsParams::from_grads(grads, model));
 
     // Blocks, last first: each recomputed from its input, differentiated, and released.
-    let evoformer_blocks = (0..trunk.evoformer_iteration.len()).rev().map(|k| (k, false));
-    let extra_blocks = (0..trunk.extra_msa_stack.len()).rev().map(|k| (k, true));
-    let mut evoformer_msa_gradient = None;
-    for (k, is_extra) in evoformer_blocks.chain(extra_blocks) {
-        let saved = if is_extra { &mut extra_inputs } else { &mut evoformer_inputs };
-        let input = saved.pop().expect("one saved input per block");
-        let (msa, pair) = (leaf::<B>(input.msa), leaf::<B>(input.pair));
-        let act = MsaPair { msa: msa.clone(), pair: pair.clone() };
-        let out = if is_extra {
-            trunk.extra_msa_block(k, act, &masks)
-        } else {
-            trunk.evoformer_block(k, act, &masks)
-        };
-        // The extra-MSA stack's last MSA is not used downstream: only its pair has a gradient.
-        let mut surrogate = dot(out.pair, upstream_pair);
-        if let Some(upstream) = upstream_msa.take() {
-            surrogate = surrogate + dot(out.msa, upstream);
-        }
-        let mut grads = surrogate.backward();
-        upstream_pair = gradient(&pair, &mut grads);
-        let msa_gradient = gradient(&msa, &mut grads);
+    for &block in blocks.iter().rev() {
+        let input = Leaves::of(saved.pop().expect("one saved input per block"));
+        let output = trunk.block(block, input.state.clone(), &masks, &pass.context(block));
+        let mut grads = surrogate(output, upstream).backward();
+        upstream = input.gradients(&mut grads);
         accumulator.accumulate(model, GradientsParams::from_grads(grads, model));
-        if !is_extra && k == 0 {
-            // The Evoformer's MSA comes from the embeddings, not from the extra-MSA stack.
-            evoformer_msa_gradient = Some(msa_gradient);
-        } else {
-            upstream_msa = Some(msa_gradient);
-        }
     }
 
-    // The embeddings: inputs of the first Evoformer block (MSA) and the extra-MSA stack.
-    let start = trunk.embed(&inputs, &Recycled::from_inner(prev), &masks, None);
-    let mut surrogate = dot(start.extra.pair, upstream_pair);
-    if let Some(upstream) = evoformer_msa_gradient {
-        surrogate = surrogate + dot(start.msa, upstream);
-    }
-    if let Some(upstream) = upstream_msa {
-        // The extra-MSA stack's input (none without extra-MSA blocks).
-        surrogate = surrogate + dot(start.extra.msa, upstream);
-    }
-    accumulator.accumulate(model, GradientsParams::from_grads(surrogate.backward(), model));
+    // The embeddings.
+    let context = pass.context(Stage::Embed);
+    let start = trunk.embed(&inputs, &Recycled::from_inner(prev), &masks, &context, None);
+    accumulator.accumulate(
+        model,
+        GradientsParams::from_grads(surrogate(start, upstream).backward(), model),
+    );
     Ok(accumulator.grads())
 }
 
-/// A stage's input: a new leaf of the graph.
-fn leaf<B: AutodiffBackend>(value: Tensor<B::InnerBackend, 3>) -> Tensor<B, 3> {
-    Tensor::from_inner(value).require_grad()
+/// A stage's input whose tensors are new leaves of the graph.
+struct Leaves<B: AutodiffBackend> {
+    state: TrunkState<B>,
 }
 
-/// The gradient that reached `input` (zeros where none did).
-fn gradient<B: AutodiffBackend>(
-    input: &Tensor<B, 3>,
-    grads: &mut B::Gradients,
-) -> Tensor<B::InnerBackend, 3> {
-    input.grad_remove(grads).unwrap_or_else(|| input.clone().inner().zeros_like())
+impl<B: AutodiffBackend> Leaves<B> {
+    fn of(state: TrunkState<B::InnerBackend>) -> Self {
+        let leaf = |value: Tensor<B::InnerBackend, 3>| Tensor::from_inner(value).require_grad();
+        Self {
+            state: TrunkState {
+                msa: leaf(state.msa),
+                extra_msa: state.extra_msa.map(leaf),
+                pair: leaf(state.pair),
+                num_sequences: state.num_sequences,
+            },
+        }
+    }
+
+    /// The gradients that reached the leaves: the upstream gradients of the stage before
+    /// (zeros where none reached the MSA or pair; none for an extra-MSA input that no later
+    /// stage read).
+    fn gradients(&self, grads: &mut B::Gradients) -> TrunkState<B::InnerBackend> {
+        let gradient = |input: &Tensor<B, 3>, grads: &mut B::Gradients| {
+            input.grad_remove(grads).unwrap_or_else(|| input.clone().inner().zeros_like())
+        };
+        TrunkState {
+            msa: gradient(&self.state.msa, grads),
+            extra_msa: self.state.extra_msa.as_ref().and_then(|t| t.grad_remove(grads)),
+            pair: gradient(&self.state.pair, grads),
+            num_sequences: self.state.num_sequences,
+        }
+    }
 }
 
-/// `Σ output · upstream`: its gradient with respect to anything before `output` is the
-/// vector-Jacobian product with the upstream gradient.
-fn dot<B: AutodiffBackend>(
-    output: Tensor<B, 3>,
-    upstream: Tensor<B::InnerBackend, 3>,
+/// `Σ output · upstream` over the stage's outputs: its gradient with respect to anything before
+/// the outputs is the vector-Jacobian product with the upstream gradients.
+fn surrogate<B: AutodiffBackend>(
+    output: TrunkState<B>,
+    upstream: TrunkState<B::InnerBackend>,
 ) -> Tensor<B, 1> {
-    (output * Tensor::from_inner(upstream)).sum()
+    let dot = |output: Tensor<B, 3>, upstream: Tensor<B::InnerBackend, 3>| {
+        (output * Tensor::from_inner(upstream)).sum()
+    };
+    let mut sum = dot(output.msa, upstream.msa) + dot(output.pair, upstream.pair);
+    if let (Some(output), Some(upstream)) = (output.extra_msa, upstream.extra_msa) {
+        sum = sum + dot(output, upstream);
+    }
+    sum
 }

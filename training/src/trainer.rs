@@ -19,8 +19,9 @@ use ferrofold_features::process::PipelineConfig;
 use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
-use ferrofold_model::primitives::{dropout_always, dropout_seed, seed_dropout};
-use ferrofold_model::{AlphaFold, FeatureBatch, IterationOutput, ModelConfig, ParamFile};
+use ferrofold_model::{
+    AlphaFold, DropoutKey, FeatureBatch, IterationOutput, ModelConfig, ParamFile, Pass,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -303,42 +304,40 @@ pub struct TrainSummary {
     pub metrics: PathBuf,
 }
 
-/// The network run for training: iterations before the last without gradients (on the inner
-/// backend: no graph is recorded), the last with them.
+/// The network run for training, with dropout drawn from `key`: iterations before the last
+/// without gradients (on the inner backend: no graph is recorded), the last with them.
 pub fn forward_for_training<B: AutodiffBackend>(
     model: &AlphaFold<B>,
     batch: &FeatureBatch,
     config: &ModelConfig,
+    key: DropoutKey,
     device: &B::Device,
 ) -> Result<IterationOutput<B>> {
     let iterations = batch.num_iterations()?;
-    let prev = Recycled::from_inner(recycled_without_gradients(model, batch, config, device)?);
+    let prev = Recycled::from_inner(recycled_without_gradients(model, batch, config, key, device)?);
     let inputs = batch.iteration::<B>(iterations - 1, config, device)?;
-    Ok(model.iteration(&inputs, &prev, None))
+    Ok(model.iteration(&inputs, &prev, &Pass::training(config, key), None))
 }
 
 /// What the last iteration of `batch` receives from the ones before it, which run without
 /// gradients (on the inner backend: no graph is recorded) but with dropout, as AlphaFold's
-/// training does, each iteration with its own masks.
+/// training does, each iteration with its own masks ([`DropoutKey::recycling_pass`] of `key`).
 pub(crate) fn recycled_without_gradients<B: AutodiffBackend>(
     model: &AlphaFold<B>,
     batch: &FeatureBatch,
     config: &ModelConfig,
+    key: DropoutKey,
     device: &B::Device,
 ) -> Result<Recycled<B::InnerBackend>> {
     let iterations = batch.num_iterations()?;
     let mut prev = Recycled::<B::InnerBackend>::zeros(batch.num_residues()?, config, device);
     if iterations > 1 {
         let inner = model.valid();
-        let example_seed = dropout_seed();
-        let _dropout = dropout_always();
         for i in 0..iterations - 1 {
-            seed_dropout(example_seed ^ (i as u64 + 1).wrapping_mul(0xd1b5_4a32_d192_ed03));
+            let pass = Pass::training(config, key.recycling_pass(i));
             let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
-            prev = inner.iteration(&inputs, &prev, None).recycled();
+            prev = inner.iteration(&inputs, &prev, &pass, None).recycled();
         }
-        // The gradient pass draws the example's own masks.
-        seed_dropout(example_seed);
     }
     Ok(prev)
 }
@@ -461,9 +460,9 @@ fn summed_gradients<B: AutodiffBackend>(
     let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
     let mut terms: BTreeMap<String, f64> = BTreeMap::new();
     for example in examples {
-        // Seeded from the example, its dropout masks are the same however the examples are
-        // batched, and again after a resume.
-        seed_dropout(example.seed ^ DROPOUT_SEED_MIX);
+        // Keyed by the example, its dropout masks are the same however the examples are
+        // batched, on whichever thread, and again after a resume.
+        let key = DropoutKey(example.seed ^ DROPOUT_SEED_MIX);
         let labels = example.labels.to_tensors::<B>(device);
         let mut mean_loss = |out: &IterationOutput<B>| {
             let breakdown = alphafold_loss(
@@ -478,9 +477,9 @@ fn summed_gradients<B: AutodiffBackend>(
             breakdown.total.div_scalar(n)
         };
         let grads = if rematerialise {
-            rematerialised_gradients(model, &example.batch, model_config, device, mean_loss)?
+            rematerialised_gradients(model, &example.batch, model_config, key, device, mean_loss)?
         } else {
-            let out = forward_for_training(model, &example.batch, model_config, device)?;
+            let out = forward_for_training(model, &example.batch, model_config, key, device)?;
             GradientsParams::from_grads(mean_loss(&out).backward(), model)
         };
         accumulator.accumulate(model, grads);
@@ -815,10 +814,8 @@ mod tests {
             };
             // Two recycling passes before the gradient pass; the same features every time.
             let example = make_example(&chain, &examples, 2, 1).unwrap();
-            seed_dropout(seed);
-            let prev = recycled_without_gradients(&model, &example.batch, &config, &device);
-            // The gradient pass gets the example's seed back.
-            assert_eq!(dropout_seed(), seed);
+            let key = DropoutKey(seed);
+            let prev = recycled_without_gradients(&model, &example.batch, &config, key, &device);
             crate::losses::host(prev.unwrap().pair)
         };
         assert_eq!(recycled(true, 5), recycled(true, 5));

@@ -42,7 +42,8 @@ fn example(config: &ModelConfig) -> TrainingExample {
 /// would straddle): unclamped backbone FAPE, distogram, masked MSA, chi and angle norm.
 fn loss(model: &AlphaFold<B>, config: &ModelConfig, ex: &TrainingExample) -> Tensor<B, 1> {
     let device = Default::default();
-    let out = forward_for_training(model, &ex.batch, config, &device).unwrap();
+    let key = ferrofold_model::DropoutKey(ex.seed);
+    let out = forward_for_training(model, &ex.batch, config, key, &device).unwrap();
     let loss_config = LossConfig {
         fape_clamped_fraction: 0.0,
         sidechain_weight_fraction: 0.0,

@@ -10,6 +10,7 @@ use crate::config::ModelConfig;
 use crate::evoformer::msa_row_attention_with_pair_bias::mask_bias;
 use crate::evoformer::TemplatePairBlock;
 use crate::params::ParamBuilder;
+use crate::plan::StageContext;
 use crate::primitives::Chunking;
 use crate::primitives::{bool_to_float, Attention, LayerNorm, Linear, LinearInit};
 
@@ -58,11 +59,11 @@ impl<B: Backend> TemplateEmbedding<B> {
         &self,
         features: Tensor<B, 3>,
         pair_mask: Tensor<B, 2>,
-        chunking: Chunking,
+        context: &StageContext,
     ) -> Tensor<B, 3> {
         let mut act = self.embedding2d.forward(features);
         for block in &self.template_pair_stack {
-            act = block.forward(act, pair_mask.clone(), chunking);
+            act = block.forward(act, pair_mask.clone(), context);
         }
         self.output_layer_norm.forward(act)
     }
@@ -73,14 +74,15 @@ impl<B: Backend> TemplateEmbedding<B> {
         pair: Tensor<B, 3>,
         templates: &TemplateInputs<B>,
         pair_mask: Tensor<B, 2>,
-        chunking: Chunking,
+        context: &StageContext,
     ) -> Tensor<B, 3> {
+        let chunking = context.chunking;
         let [r, _, c_z] = pair.dims();
         let t = templates.template_mask.dims()[0];
         let embedded: Vec<Tensor<B, 3>> = (0..t)
             .map(|k| {
                 let features = templates.pair_features.clone().narrow(0, k, 1).squeeze_dim::<3>(0);
-                self.single_template(features, pair_mask.clone(), chunking)
+                self.single_template(features, pair_mask.clone(), context)
             })
             .collect();
         let c_t = embedded[0].dims()[2];

@@ -1,6 +1,6 @@
 //! One Evoformer block (Jumper et al. 2021, Suppl. Alg. 6), also used, with global column
 //! attention, as the extra-MSA block (Suppl. Alg. 18). Dropout (AlphaFold's rates, shared
-//! across rows or columns) acts only in training (`primitives::dropout`).
+//! across rows or columns) acts where the stage's context draws masks (training passes).
 
 use burn::prelude::*;
 
@@ -10,7 +10,7 @@ use super::{
 };
 use crate::config::{DropoutConfig, EvoformerBlockConfig};
 use crate::params::ParamBuilder;
-use crate::primitives::{dropout, Chunking};
+use crate::plan::StageContext;
 
 /// Shared dropout masks are broadcast along this axis: the same dropped entries in every MSA
 /// row / pair row (AlphaFold's `per_row`) or pair column (`per_column`).
@@ -117,12 +117,13 @@ impl<B: Backend> EvoformerBlock<B> {
         act: MsaPair<B>,
         msa_mask: Tensor<B, 2>,
         pair_mask: Tensor<B, 2>,
-        chunking: Chunking,
+        context: &StageContext,
     ) -> MsaPair<B> {
+        let (chunking, dropout) = (context.chunking, &context.dropout);
         let MsaPair { mut msa, mut pair } = act;
         let triangle = self.triangle_dropout;
         msa = msa.clone()
-            + dropout(
+            + dropout.apply(
                 self.msa_row_attention_with_pair_bias.forward(
                     msa,
                     msa_mask.clone(),
@@ -144,17 +145,17 @@ impl<B: Backend> EvoformerBlock<B> {
         msa = msa.clone() + self.msa_transition.forward(msa, chunking);
         pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
         let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
-        pair = pair + dropout(update, triangle, PER_ROW);
+        pair = pair + dropout.apply(update, triangle, PER_ROW);
         let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask.clone());
-        pair = pair + dropout(update, triangle, PER_ROW);
+        pair = pair + dropout.apply(update, triangle, PER_ROW);
         let update = self.triangle_attention_starting_node.forward(
             pair.clone(),
             pair_mask.clone(),
             chunking,
         );
-        pair = pair + dropout(update, triangle, PER_ROW);
+        pair = pair + dropout.apply(update, triangle, PER_ROW);
         let update = self.triangle_attention_ending_node.forward(pair.clone(), pair_mask, chunking);
-        pair = pair + dropout(update, triangle, PER_COLUMN);
+        pair = pair + dropout.apply(update, triangle, PER_COLUMN);
         pair = pair.clone() + self.pair_transition.forward(pair, chunking);
         MsaPair { msa, pair }
     }
@@ -219,8 +220,9 @@ impl<B: Backend> TemplatePairBlock<B> {
         &self,
         pair: Tensor<B, 3>,
         pair_mask: Tensor<B, 2>,
-        chunking: Chunking,
+        context: &StageContext,
     ) -> Tensor<B, 3> {
+        let (chunking, dropout) = (context.chunking, &context.dropout);
         let rate = self.triangle_dropout;
         let mut pair = pair;
         let update = self.triangle_attention_starting_node.forward(
@@ -228,14 +230,14 @@ impl<B: Backend> TemplatePairBlock<B> {
             pair_mask.clone(),
             chunking,
         );
-        pair = pair + dropout(update, rate, PER_ROW);
+        pair = pair + dropout.apply(update, rate, PER_ROW);
         let update =
             self.triangle_attention_ending_node.forward(pair.clone(), pair_mask.clone(), chunking);
-        pair = pair + dropout(update, rate, PER_COLUMN);
+        pair = pair + dropout.apply(update, rate, PER_COLUMN);
         let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
-        pair = pair + dropout(update, rate, PER_ROW);
+        pair = pair + dropout.apply(update, rate, PER_ROW);
         let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask);
-        pair = pair + dropout(update, rate, PER_ROW);
+        pair = pair + dropout.apply(update, rate, PER_ROW);
         pair.clone() + self.pair_transition.forward(pair, chunking)
     }
 }

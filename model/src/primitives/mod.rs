@@ -8,7 +8,7 @@ pub mod layer_norm;
 pub mod linear;
 
 pub use attention::{Attention, GlobalAttention};
-pub use dropout::{dropout, dropout_always, dropout_seed, seed_dropout, seed_dropout_stage};
+pub use dropout::Dropout;
 
 /// How much work one step does, to bound memory: `rows` of the batch axis of every attention and
 /// transition at a time (AlphaFold's `subbatch_size`; the result is identical), and `keys` per

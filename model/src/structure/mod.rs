@@ -12,7 +12,7 @@ use burn::tensor::activation::relu;
 use crate::batch::ResidueTables;
 use crate::config::StructureModuleConfig;
 use crate::params::ParamBuilder;
-use crate::primitives::{dropout, LayerNorm, Linear, LinearInit};
+use crate::primitives::{Dropout, LayerNorm, Linear, LinearInit};
 pub use ipa::InvariantPointAttention;
 pub use rigid::{QuatAffine, Rigid};
 pub use sidechain::{MultiRigidSidechain, SidechainOutput};
@@ -113,6 +113,7 @@ impl<B: Backend> StructureModule<B> {
         pair: Tensor<B, 3>,
         seq_mask: Tensor<B, 1>,
         tables: &ResidueTables<B>,
+        dropout: &Dropout,
     ) -> StructureOutput<B> {
         let [r, _] = single.dims();
         let f = &self.fold_iteration;
@@ -126,7 +127,7 @@ impl<B: Backend> StructureModule<B> {
         for _ in 0..self.num_layer {
             act = act.clone()
                 + f.invariant_point_attention.forward(act, pair.clone(), seq_mask.clone(), &affine);
-            act = f.attention_layer_norm.forward(dropout(act, self.dropout, None));
+            act = f.attention_layer_norm.forward(dropout.apply(act, self.dropout, None));
             let input_act = act.clone();
             for (k, linear) in f.transition.iter().enumerate() {
                 act = linear.forward(act);
@@ -134,7 +135,8 @@ impl<B: Backend> StructureModule<B> {
                     act = relu(act);
                 }
             }
-            act = f.transition_layer_norm.forward(dropout(act + input_act, self.dropout, None));
+            act =
+                f.transition_layer_norm.forward(dropout.apply(act + input_act, self.dropout, None));
             affine = affine.pre_compose(f.affine_update.forward(act.clone()));
             let scaled = affine.scale_translation(self.position_scale);
             sidechains.push(f.rigid_sidechain.forward(
