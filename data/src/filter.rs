@@ -5,33 +5,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::ChainEntry;
 
-/// Which chains to keep. `None` switches a criterion off.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Which chains to keep; each criterion is also a flag of the commands that filter (clap).
+/// `None` switches a criterion off. The defaults are AlphaFold's: resolution ≤ 9 Å, no residue
+/// type above 80%, at least 10 residues.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, clap::Parser)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChainFilter {
-    /// At most this resolution (Å); chains without one (NMR, predictions) pass unless
-    /// `require_resolution`.
+    /// Only chains of at most this resolution (Å); chains without one (NMR, predictions) pass
+    /// unless `require_resolution`.
+    #[arg(long, default_value = "9")]
     pub max_resolution: Option<f64>,
+    /// Leave out chains whose file states no resolution.
+    #[arg(long)]
     pub require_resolution: bool,
-    /// Released strictly before this date (`YYYY-MM-DD`); chains without a date fail.
+    /// Only chains released strictly before this date (YYYY-MM-DD); chains without a date fail.
+    #[arg(long)]
     pub released_before: Option<String>,
+    #[arg(long, default_value = "10")]
     pub min_length: Option<usize>,
+    #[arg(long)]
     pub max_length: Option<usize>,
     /// At most this fraction of the residues of one type (AlphaFold: 0.8).
+    #[arg(long, default_value = "0.8")]
     pub max_single_residue_fraction: Option<f64>,
 }
 
 impl Default for ChainFilter {
-    /// AlphaFold's: resolution ≤ 9 Å, no residue type above 80%, at least 10 residues.
+    /// The defaults of the flags above.
     fn default() -> Self {
-        Self {
-            max_resolution: Some(9.0),
-            require_resolution: false,
-            released_before: None,
-            min_length: Some(10),
-            max_length: None,
-            max_single_residue_fraction: Some(0.8),
-        }
+        <Self as clap::Parser>::parse_from(["filter"])
     }
 }
 

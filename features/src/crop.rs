@@ -7,7 +7,8 @@ use ndarray::ArrayView2;
 use rand::Rng;
 
 /// How a crop is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CropMode {
     Contiguous,
     Spatial,

@@ -26,6 +26,18 @@ pub enum InferenceError {
     #[error("cannot write {path}: {message}")]
     Output { path: PathBuf, message: String },
 
+    /// A run over many records stopped at an output failure.
+    #[error("{error}; stopped, {remaining} of {records} records not predicted")]
+    Stopped { error: Box<InferenceError>, remaining: usize, records: usize },
+
+    /// An MSA or template search failed (`what` says which).
+    #[error("{what}")]
+    Search {
+        what: &'static str,
+        #[source]
+        source: Box<InferenceError>,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

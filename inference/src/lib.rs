@@ -7,10 +7,14 @@ pub mod error;
 pub mod memory;
 pub mod plots;
 pub mod predict;
+pub mod records;
 pub mod score;
 pub mod search;
 
 pub use error::{InferenceError, Result};
 pub use predict::{
     predict_record, ModelSpec, PredictOptions, Progress, RecordInputs, RecordResult, Weights,
+};
+pub use records::{
+    read_records, AlignmentSource, PredictRun, RunEvent, RunSummary, TemplateSource,
 };

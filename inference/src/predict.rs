@@ -17,8 +17,8 @@ use ferrofold_features::process::{process_monomer_features, MonomerIterations};
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
-use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
-use ndarray::{Array1, Array2, Array3, ArrayD, Axis, Ix1, Ix2, Ix3};
+use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile, Prediction};
+use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
 
 use crate::bundled;
@@ -228,10 +228,6 @@ fn plan_memory(
     })))
 }
 
-fn host_array(outputs: &ferrofold_model::alphafold::Outputs, name: &str) -> ArrayD<f64> {
-    outputs.get(name).cloned().unwrap_or_else(|| panic!("the network always outputs {name}"))
-}
-
 /// Runs every model on one record (on `device` of backend `B`) and writes its outputs under
 /// `out_dir/<id>/`.
 pub fn predict_record<B: Backend>(
@@ -314,11 +310,11 @@ pub fn predict_record<B: Backend>(
         })?;
         let seconds = model_started.elapsed().as_secs_f64();
         progress(Progress::ModelFinished { model: &spec.name, seconds });
-        let outputs = output.finite_outputs(&config).map_err(|e| InferenceError::Input {
+        let prediction = output.prediction(&config).map_err(|e| InferenceError::Input {
             origin: format!("{id} ({})", spec.name),
             message: e.to_string(),
         })?;
-        results.push(model_result(spec, &outputs, record, seconds)?);
+        results.push(model_result(spec, prediction, record, seconds));
     }
     results.sort_by(|a, b| b.ranking_confidence.total_cmp(&a.ranking_confidence));
     let dir = out_dir.join(&id);
@@ -400,37 +396,30 @@ fn publish(staging: tempfile::TempDir, dir: &Path) -> Result<()> {
 
 fn model_result(
     spec: &ModelSpec,
-    outputs: &ferrofold_model::alphafold::Outputs,
+    prediction: Prediction,
     record: &FastaRecord,
     seconds: f64,
-) -> Result<ModelResult> {
-    let plddt: Array1<f64> =
-        host_array(outputs, "plddt").into_dimensionality::<Ix1>().expect("plddt is 1-D");
-    let positions: Array3<f64> = host_array(outputs, "structure_module/final_atom_positions")
-        .into_dimensionality::<Ix3>()
-        .expect("atom positions are [r, 37, 3]");
-    let mask: Array2<f64> = host_array(outputs, "structure_module/final_atom_mask")
-        .into_dimensionality::<Ix2>()
-        .expect("atom mask is [r, 37]");
+) -> ModelResult {
+    let Prediction { atom_positions, atom_mask, plddt, aligned_error } = prediction;
     let aatype: Array1<i32> = record
         .sequence
         .bytes()
         .map(|c| ferrofold_features::residue_constants::restype_order_with_x(c) as i32)
         .collect();
     let residues = aatype.len();
-    let b_factors = &mask * &plddt.clone().insert_axis(Axis(1));
+    let b_factors = &atom_mask * &plddt.clone().insert_axis(Axis(1));
     let protein = Protein {
         chain_id: "A".into(),
-        atom_positions: positions,
-        atom_mask: mask,
+        atom_positions,
+        atom_mask,
         aatype,
         residue_index: (1..=residues as i32).collect(),
         insertion_codes: vec![None; residues],
         b_factors,
     };
     let mean_plddt = plddt.mean().unwrap_or(0.0);
-    let ptm = outputs.get("ptm").and_then(|p| p.iter().next().copied());
-    Ok(ModelResult {
+    let ptm = aligned_error.as_ref().map(|a| a.ptm);
+    ModelResult {
         model: spec.name.clone(),
         preset: spec.preset.clone(),
         bundled: spec.is_bundled(),
@@ -438,15 +427,11 @@ fn model_result(
         ptm,
         ranking_confidence: ptm.unwrap_or(mean_plddt / 100.0),
         plddt: plddt.to_vec(),
-        predicted_aligned_error: outputs
-            .get("predicted_aligned_error")
-            .map(|a| a.clone().into_dimensionality::<Ix2>().expect("PAE is [r, r]")),
-        max_predicted_aligned_error: outputs
-            .get("max_predicted_aligned_error")
-            .and_then(|a| a.iter().next().copied()),
+        max_predicted_aligned_error: aligned_error.as_ref().map(|a| a.max_predicted_aligned_error),
+        predicted_aligned_error: aligned_error.map(|a| a.predicted_aligned_error),
         protein,
         seconds,
-    })
+    }
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {

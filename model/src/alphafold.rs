@@ -1,18 +1,15 @@
 //! The whole network with AlphaFold's recycling: iteration `i` reads slice `i` of the batch and
 //! the previous iteration's positions, MSA first row and pair (gradients stopped).
 
-use std::collections::BTreeMap;
-
 use burn::prelude::*;
-use ndarray::ArrayD;
 
-use crate::batch::{linspace, FeatureBatch, IterationInputs};
+use crate::batch::{FeatureBatch, IterationInputs};
 use crate::config::ModelConfig;
 use crate::embedders::Recycled;
 use crate::error::{ModelError, Result};
 use crate::evoformer::MsaPair;
-use crate::heads::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score, Heads};
-use crate::params::{to_array, ParamBuilder, ParamFile, ParamLayout};
+use crate::heads::Heads;
+use crate::params::{ParamBuilder, ParamFile, ParamLayout};
 use crate::plan::{Pass, Stage, StageContext};
 use crate::structure::{StructureModule, StructureOutput};
 use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture, TrunkState};
@@ -35,9 +32,6 @@ pub struct IterationOutput<B: Backend> {
     pub predicted_lddt_logits: Tensor<B, 2>,
     pub predicted_aligned_error_logits: Option<Tensor<B, 3>>,
 }
-
-/// Named outputs (AlphaFold's flattened names) as float64 arrays.
-pub type Outputs = BTreeMap<String, ArrayD<f64>>;
 
 impl<B: Backend> AlphaFold<B> {
     /// Builds the network for `config` in `builder`'s scope root (AlphaFold's
@@ -200,112 +194,5 @@ impl<B: Backend> IterationOutput<B> {
             msa_first_row: self.representations.msa_first_row.clone(),
             pair: self.representations.pair.clone(),
         }
-    }
-
-    /// [`Self::to_outputs`], refused when any value is NaN or infinite (weights or inputs that
-    /// overflow): such outputs must never reach a file.
-    pub fn finite_outputs(&self, config: &ModelConfig) -> Result<Outputs> {
-        let outputs = self.to_outputs(config);
-        for (name, array) in &outputs {
-            let count = array.iter().filter(|x| !x.is_finite()).count();
-            if count > 0 {
-                return Err(ModelError::NonFiniteOutput { name: name.clone(), count });
-            }
-        }
-        Ok(outputs)
-    }
-
-    /// Every output under AlphaFold's flattened names, with the confidence summaries.
-    pub fn to_outputs(&self, config: &ModelConfig) -> Outputs {
-        let mut out = Outputs::new();
-        let r = &self.representations;
-        out.insert("representations/single".into(), to_array(r.single.clone()));
-        out.insert("representations/pair".into(), to_array(r.pair.clone()));
-        out.insert("representations/msa".into(), to_array(r.msa.clone()));
-        out.insert("representations/msa_first_row".into(), to_array(r.msa_first_row.clone()));
-        out.insert("representations/structure_module".into(), to_array(self.structure.act.clone()));
-        let s = &self.structure;
-        out.insert(
-            "structure_module/final_atom_positions".into(),
-            to_array(s.final_atom_positions.clone()),
-        );
-        out.insert("structure_module/final_atom_mask".into(), to_array(s.final_atom_mask.clone()));
-        out.insert(
-            "structure_module/final_atom14_positions".into(),
-            to_array(s.final_atom14_positions.clone()),
-        );
-        out.insert("structure_module/act".into(), to_array(s.layer_acts.clone()));
-        let traj = to_array(s.traj.clone());
-        let layers = traj.shape()[0];
-        out.insert(
-            "structure_module/final_affines".into(),
-            traj.index_axis(ndarray::Axis(0), layers - 1).to_owned(),
-        );
-        out.insert("structure_module/traj".into(), traj);
-        let stack = |f: &dyn Fn(&crate::structure::SidechainOutput<B>) -> Tensor<B, 3>| {
-            to_array(Tensor::stack::<4>(s.sidechains.iter().map(f).collect(), 0))
-        };
-        out.insert(
-            "structure_module/sidechains/angles_sin_cos".into(),
-            stack(&|x| x.angles_sin_cos.clone()),
-        );
-        out.insert(
-            "structure_module/sidechains/unnormalized_angles_sin_cos".into(),
-            stack(&|x| x.unnormalized_angles_sin_cos.clone()),
-        );
-        out.insert("structure_module/sidechains/atom_pos".into(), stack(&|x| x.atom_pos.clone()));
-        out.insert("structure_module/sidechains/frames".into(), stack(&|x| x.frames.clone()));
-
-        let h = &config.heads;
-        out.insert("distogram/logits".into(), to_array(self.distogram_logits.clone()));
-        let edges =
-            linspace(h.distogram_first_break, h.distogram_last_break, h.distogram_num_bins - 1);
-        out.insert(
-            "distogram/bin_edges".into(),
-            ArrayD::from_shape_vec(vec![edges.len()], edges).unwrap(),
-        );
-        out.insert("masked_msa/logits".into(), to_array(self.masked_msa_logits.clone()));
-        out.insert(
-            "experimentally_resolved/logits".into(),
-            to_array(self.experimentally_resolved_logits.clone()),
-        );
-        let plddt_logits = to_array(self.predicted_lddt_logits.clone());
-        let residues = plddt_logits.shape()[0];
-        let plddt = compute_plddt(plddt_logits.as_slice().unwrap(), h.predicted_lddt_num_bins);
-        out.insert("plddt".into(), ArrayD::from_shape_vec(vec![residues], plddt).unwrap());
-        out.insert("predicted_lddt/logits".into(), plddt_logits);
-        if let (Some(logits), Some(bins)) =
-            (&self.predicted_aligned_error_logits, h.predicted_aligned_error_num_bins)
-        {
-            let logits = to_array(logits.clone());
-            let flat = logits.as_slice().unwrap();
-            let (pae, probs, max_pae) = compute_predicted_aligned_error(
-                flat,
-                bins,
-                h.predicted_aligned_error_max_error_bin,
-            );
-            let ptm =
-                predicted_tm_score(flat, residues, bins, h.predicted_aligned_error_max_error_bin);
-            let (breaks, _) = crate::heads::aligned_error_bin_centers(
-                bins,
-                h.predicted_aligned_error_max_error_bin,
-            );
-            out.insert(
-                "predicted_aligned_error".into(),
-                ArrayD::from_shape_vec(vec![residues, residues], pae).unwrap(),
-            );
-            out.insert(
-                "aligned_confidence_probs".into(),
-                ArrayD::from_shape_vec(logits.shape().to_vec(), probs).unwrap(),
-            );
-            out.insert("max_predicted_aligned_error".into(), ArrayD::from_elem(vec![], max_pae));
-            out.insert("ptm".into(), ArrayD::from_elem(vec![], ptm));
-            out.insert(
-                "predicted_aligned_error/breaks".into(),
-                ArrayD::from_shape_vec(vec![breaks.len()], breaks).unwrap(),
-            );
-            out.insert("predicted_aligned_error/logits".into(), logits);
-        }
-        out
     }
 }

@@ -18,7 +18,7 @@ use ndarray::{s, Array1, Array2, Array3, Array4, ArrayD, Axis};
 
 use crate::config::{DistogramBins, ModelConfig};
 use crate::error::{ModelError, Result};
-use crate::primitives::{float_options, int_options};
+use crate::host::{host_tensor, int_options};
 
 const GLY: i64 = 7;
 
@@ -26,20 +26,6 @@ const GLY: i64 = 7;
 #[derive(Debug, Clone)]
 pub struct FeatureBatch {
     pub features: FeatureDict,
-}
-
-/// Float tensor from f64 values on the host.
-pub fn host_tensor<B: Backend, const D: usize>(
-    values: ArrayD<f64>,
-    device: &B::Device,
-) -> Tensor<B, D> {
-    let shape: [usize; D] = values.shape().try_into().expect("rank checked by caller");
-    let data: Vec<f64> = values.iter().copied().collect();
-    Tensor::<B, 1>::from_data(
-        TensorData::new(data, [values.len()]).convert::<B::FloatElem>(),
-        float_options::<B>(device),
-    )
-    .reshape(shape)
 }
 
 /// The inputs of one recycling iteration, as tensors.

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_model::batch::host_tensor;
 use ferrofold_model::evoformer::block::ColumnAttention;
 use ferrofold_model::evoformer::MsaPair;
-use ferrofold_model::params::to_array;
+use ferrofold_model::host::host_tensor;
+use ferrofold_model::host::to_array;
 use ferrofold_model::plan::StageContext;
 use ferrofold_model::primitives::Chunking;
 use ferrofold_model::structure::QuatAffine;

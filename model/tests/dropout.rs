@@ -9,7 +9,7 @@ use burn::backend::Autodiff;
 use burn::prelude::*;
 use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
-use ferrofold_model::params::to_array;
+use ferrofold_model::host::to_array;
 use ferrofold_model::{AlphaFold, CpuF64, DropoutKey, FeatureBatch, ModelConfig, ParamFile, Pass};
 
 type Training = Autodiff<CpuF64>;

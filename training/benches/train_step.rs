@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 use burn::backend::Autodiff;
 use ferrofold_model::CpuF32;
-use ferrofold_training::trainer::{train, TrainConfig};
+use ferrofold_training::trainer::train;
+use clap::ValueEnum;
+use ferrofold_training::{ActivationCheckpointing, TrainConfig};
 
 const CHAIN: &str = "1US0_A";
 const DEFAULT_CASES: &str =
@@ -53,7 +55,7 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
     let steps = env_usize("FERROFOLD_BENCH_STEPS", 3).max(1);
     let config = TrainConfig {
         preset: preset.into(),
-        data: data.path().to_path_buf(),
+        data: Some(data.path().to_path_buf()),
         msa_dir: Some(shared_data().join("msa/jackhmmer")),
         out: out.path().to_path_buf(),
         steps,
@@ -62,7 +64,8 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
         warmup_steps: 10,
         checkpoint_every: 1_000_000,
         default_resolution: 2.0,
-        activation_checkpointing: checkpointing.into(),
+        activation_checkpointing: ActivationCheckpointing::from_str(checkpointing, true)
+            .expect("none, balanced or blocks"),
         ..TrainConfig::default()
     };
     let mut seconds = Vec::new();

@@ -22,7 +22,7 @@ use ferrofold_data::TrainingChain;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::process::PipelineConfig;
 use ferrofold_features::residue_constants::ATOM_CA;
-use ferrofold_model::batch::host_tensor;
+use ferrofold_model::host::host_tensor;
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
 use ferrofold_training::example::{make_example, ExampleConfig};
 use ferrofold_training::losses::{alphafold_loss, LossConfig, Predictions};

@@ -13,8 +13,8 @@ use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_model::{AlphaFold, ModelConfig, ParamFile, ParamLayout};
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
 use crate::error::{io, Result, TrainingError};
-use crate::trainer::TrainConfig;
 
 /// The saved state besides the tensors.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use ferrofold_features::labels::{
 };
 use ferrofold_features::protein::Protein;
 use ferrofold_features::residue_constants::derived;
-use ferrofold_model::batch::host_tensor;
+use ferrofold_model::host::host_tensor;
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis};
 
 /// Labels of one chain on the host, float64.
@@ -188,5 +188,5 @@ pub struct LabelTensors<B: Backend> {
 
 /// Host values of a tensor (float64), for targets built from predictions without gradients.
 pub fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> ArrayD<f64> {
-    ferrofold_model::params::to_array(tensor.detach())
+    ferrofold_model::host::to_array(tensor.detach())
 }

@@ -4,6 +4,7 @@
 //! resumable checkpoints.
 
 pub mod checkpoint;
+pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod example;
@@ -14,7 +15,8 @@ pub mod trainer;
 
 pub use ferrofold_data as data;
 
+pub use config::{ActivationCheckpointing, Phase, TrainConfig};
 pub use error::{Result, TrainingError};
 pub use labels::{LabelTensors, StructureLabels};
 pub use losses::{LossBreakdown, LossConfig, Predictions};
-pub use trainer::{train, StepReport, TrainConfig, TrainSummary};
+pub use trainer::{train, StepReport, TrainSummary};

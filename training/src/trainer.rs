@@ -16,7 +16,6 @@ use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::process::PipelineConfig;
-use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
 use ferrofold_model::{
@@ -28,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::checkpoint::latest_checkpoint;
 use crate::checkpoint::{adam, checkpoints_dir, load_checkpoint, save_checkpoint};
+use crate::config::{ActivationCheckpointing, TrainConfig};
 use crate::corpus::Corpus;
 use crate::error::{io, Result, TrainingError};
 use crate::example::{make_example, ExampleConfig, TrainingExample};
@@ -36,219 +36,6 @@ use crate::losses::{alphafold_loss, LossConfig, Predictions};
 use crate::rematerialise::rematerialised_gradients;
 use ferrofold_data::sampling::read_clusters;
 use ferrofold_data::{ChainFilter, TrainingChain, WeightedSampler};
-
-/// Every option of a run. Read from TOML (`ferrofold train --config`), each also a flag.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainConfig {
-    /// Network preset (`reduced`, `model_1_ptm`, ...).
-    pub preset: String,
-    /// Directory of PDB/mmCIF files (one chain each), or a store built by `ferrofold data
-    /// build`.
-    pub data: PathBuf,
-    /// mmseqs2 cluster file (`representative<TAB>member`): chains are drawn with AlphaFold's
-    /// weights (1 / cluster size, longer chains favoured); without it, uniformly.
-    pub clusters: Option<PathBuf>,
-    /// Which chains of `data` to train on (AlphaFold's filters by default).
-    pub filter: ChainFilter,
-    /// Predicted structures (pLDDT in the B-factor column) as a second source, a directory or
-    /// a store: AlphaFold's self-distillation set.
-    pub distillation_data: Option<PathBuf>,
-    /// Fraction of examples drawn from `distillation_data` (AlphaFold: 0.75).
-    pub distillation_fraction: f64,
-    /// Residues of distillation structures below this pLDDT leave the labels (AlphaFold: 70).
-    pub distillation_min_plddt: f64,
-    /// Directory of alignments named after the structure files (`<stem>.a3m|.sto|.aln`).
-    pub msa_dir: Option<PathBuf>,
-    /// Output directory: `metrics.jsonl`, `checkpoints/`, the final weights.
-    pub out: PathBuf,
-    /// Optimizer steps in all (a resumed run continues up to this count).
-    pub steps: usize,
-    pub seed: u64,
-    pub crop_size: usize,
-    /// `contiguous` (AlphaFold's monomer training) or `spatial`.
-    pub crop_mode: String,
-    pub max_msa_clusters: usize,
-    pub max_extra_msa: usize,
-    /// Each step runs 1 to `max_recycles + 1` iterations, uniformly.
-    pub max_recycles: usize,
-    /// Examples per optimizer step (their gradients averaged): the batch size.
-    pub accumulate: usize,
-    /// Model replicas that compute a step's examples in parallel, each on its share (data
-    /// parallelism; on the CPU backend, threads; [`train_on_devices`] takes GPUs).
-    pub data_parallel: usize,
-    pub learning_rate: f64,
-    /// Linear warm-up of the learning rate over these steps.
-    pub warmup_steps: usize,
-    /// After this many steps the learning rate is multiplied by `decay_factor`.
-    pub decay_after: usize,
-    pub decay_factor: f64,
-    /// Gradients are scaled down to this global norm when larger.
-    pub grad_clip_norm: f64,
-    pub ema_decay: f64,
-    pub checkpoint_every: usize,
-    /// Older checkpoints are deleted beyond this many.
-    pub keep_checkpoints: usize,
-    /// `initial` (no violation or experimentally-resolved terms) or `finetune`.
-    pub phase: String,
-    /// Fraction of the backbone FAPE that is clamped at 10 Å (AlphaFold: 0.9). Lower values
-    /// give every residue pair a gradient from the start, which speeds up fitting few chains.
-    pub fape_clamped_fraction: Option<f64>,
-    /// AlphaFold's dropout in the network (rates of `DropoutConfig::alphafold`); off: none.
-    pub dropout: bool,
-    /// `blocks`: only each trunk block's input is kept, and the blocks are recomputed one at a
-    /// time in the backward pass (AlphaFold's gradient checkpointing, see
-    /// [`rematerialised_gradients`]); `balanced`: burn's `BalancedCheckpointing` (the outputs of
-    /// memory-bound operations are recomputed in the backward pass instead of kept: measured
-    /// 39% less memory for 3% more time, full network at crop 64); `none`: keep every
-    /// activation. For `balanced` the caller picks the backend type
-    /// (`Autodiff<_, BalancedCheckpointing>`).
-    pub activation_checkpointing: String,
-    /// Stop after this many steps in a row with a non-finite loss or gradient.
-    pub max_nonfinite_steps: usize,
-    /// Resolution (Å) assumed for structures whose file states none; 0 leaves them out of the
-    /// confidence heads' losses.
-    pub default_resolution: f64,
-    /// Start from these weights (AlphaFold `.npz` or ferrofold `.safetensors`) instead of
-    /// AlphaFold's random initialisation: fine-tuning.
-    pub init_params: Option<PathBuf>,
-    /// Continue from the last checkpoint in `out` when there is one.
-    pub resume: bool,
-    /// Held-out structures (a directory like `data`), predicted every `validate_every` steps
-    /// (and at the end) with `max_recycles` recycles; lDDT-Cα goes to `validation.jsonl`.
-    pub validation_data: Option<PathBuf>,
-    pub validate_every: usize,
-    /// Validation chains longer than this are cropped to a contiguous window of it.
-    pub validation_max_residues: usize,
-}
-
-impl Default for TrainConfig {
-    /// AlphaFold's initial-training settings, except the step count and crop size, which suit
-    /// a CPU.
-    fn default() -> Self {
-        Self {
-            preset: "reduced".into(),
-            data: PathBuf::new(),
-            clusters: None,
-            filter: ChainFilter::default(),
-            distillation_data: None,
-            distillation_fraction: 0.75,
-            distillation_min_plddt: 70.0,
-            msa_dir: None,
-            out: PathBuf::from("training_run"),
-            steps: 100,
-            seed: 0,
-            crop_size: 64,
-            crop_mode: "contiguous".into(),
-            max_msa_clusters: 128,
-            max_extra_msa: 1024,
-            max_recycles: 3,
-            accumulate: 1,
-            data_parallel: 1,
-            learning_rate: 1e-3,
-            warmup_steps: 1000,
-            decay_after: 50_000,
-            decay_factor: 0.95,
-            grad_clip_norm: 0.1,
-            ema_decay: 0.999,
-            checkpoint_every: 50,
-            keep_checkpoints: 3,
-            phase: "initial".into(),
-            fape_clamped_fraction: None,
-            dropout: true,
-            activation_checkpointing: "none".into(),
-            max_nonfinite_steps: 10,
-            default_resolution: 0.0,
-            init_params: None,
-            resume: false,
-            validation_data: None,
-            validate_every: 100,
-            validation_max_residues: 256,
-        }
-    }
-}
-
-impl TrainConfig {
-    pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = ferrofold_features::error::read_text(path)?;
-        toml::from_str(&text).map_err(|e| TrainingError::Invalid {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
-    }
-
-    fn validate(&self) -> Result<(CropMode, LossConfig, ModelConfig)> {
-        let crop_mode: CropMode = self.crop_mode.parse().map_err(TrainingError::Config)?;
-        let mut loss = match self.phase.as_str() {
-            "initial" => LossConfig::initial_training(),
-            "finetune" => LossConfig::fine_tuning(),
-            other => {
-                return Err(TrainingError::Config(format!(
-                    "unknown phase `{other}` (initial or finetune)"
-                )))
-            }
-        };
-        if let Some(fraction) = self.fape_clamped_fraction {
-            if !(0.0..=1.0).contains(&fraction) {
-                return Err(TrainingError::Config(
-                    "fape_clamped_fraction must lie in [0, 1]".into(),
-                ));
-            }
-            loss.fape_clamped_fraction = fraction;
-        }
-        if self.data_parallel == 0 {
-            return Err(TrainingError::Config("data_parallel must be at least 1".into()));
-        }
-        if self.steps == 0 || self.accumulate == 0 {
-            return Err(TrainingError::Config("steps and accumulate must be at least 1".into()));
-        }
-        if self.max_recycles > ferrofold_model::config::MAX_RECYCLES {
-            return Err(TrainingError::Config(format!(
-                "max_recycles {} is more than {}",
-                self.max_recycles,
-                ferrofold_model::config::MAX_RECYCLES
-            )));
-        }
-        if !["none", "balanced", "blocks"].contains(&self.activation_checkpointing.as_str()) {
-            return Err(TrainingError::Config(format!(
-                "unknown activation_checkpointing `{}` (none, balanced or blocks)",
-                self.activation_checkpointing
-            )));
-        }
-        let mut model = ModelConfig::preset(&self.preset)?;
-        if !self.dropout {
-            model.dropout = DropoutConfig::none();
-        }
-        if model.heads.predicted_aligned_error_num_bins.is_some() {
-            loss = loss.with_predicted_aligned_error();
-        }
-        if self.crop_size == 0 || self.checkpoint_every == 0 || self.max_msa_clusters == 0 {
-            return Err(TrainingError::Config(
-                "crop_size, checkpoint_every and max_msa_clusters must be positive".into(),
-            ));
-        }
-        if !(self.learning_rate > 0.0 && self.grad_clip_norm > 0.0) {
-            return Err(TrainingError::Config(
-                "learning_rate and grad_clip_norm must be positive".into(),
-            ));
-        }
-        if !(0.0..1.0).contains(&self.ema_decay) {
-            return Err(TrainingError::Config("ema_decay must lie in [0, 1)".into()));
-        }
-        Ok((crop_mode, loss, model))
-    }
-
-    /// The learning rate of step `step` (0-based).
-    pub fn learning_rate_at(&self, step: usize) -> f64 {
-        let warmup = if self.warmup_steps == 0 {
-            1.0
-        } else {
-            ((step + 1) as f64 / self.warmup_steps as f64).min(1.0)
-        };
-        let decay = if step >= self.decay_after { self.decay_factor } else { 1.0 };
-        self.learning_rate * warmup * decay
-    }
-}
 
 /// What one step did, as written to `metrics.jsonl`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -577,14 +364,15 @@ pub fn train_on_devices<B: AutodiffBackend>(
 ) -> Result<TrainSummary> {
     let device =
         devices.first().ok_or_else(|| TrainingError::Config("no device to train on".into()))?;
-    let (crop_mode, loss_config, model_config) = config.validate()?;
-    let rematerialise = config.activation_checkpointing == "blocks";
-    let corpus = Corpus::open(&config.data, config.msa_dir.as_deref(), &config.filter)?;
+    let (loss_config, model_config) = config.validate()?;
+    let rematerialise = config.activation_checkpointing == ActivationCheckpointing::Blocks;
+    let data = config.data.as_deref().expect("validate refuses a configuration without data");
+    let corpus = Corpus::open(data, config.msa_dir.as_deref(), &config.filter)?;
     let sampler = match &config.clusters {
         Some(path) => WeightedSampler::new(&corpus.lengths(), &read_clusters(path)?),
         None => WeightedSampler::uniform(corpus.len()),
     };
-    tracing::info!("{} chains from {}", corpus.len(), config.data.display());
+    tracing::info!("{} chains from {}", corpus.len(), data.display());
     let distillation = match &config.distillation_data {
         Some(dir) => {
             let corpus = Corpus::open(dir, config.msa_dir.as_deref(), &ChainFilter::default())?;
@@ -596,7 +384,7 @@ pub fn train_on_devices<B: AutodiffBackend>(
     io(&config.out, std::fs::create_dir_all(checkpoints_dir(&config.out)))?;
     let example_config = ExampleConfig {
         crop_size: config.crop_size,
-        crop_mode,
+        crop_mode: config.crop_mode,
         pipeline: PipelineConfig {
             max_msa_clusters: config.max_msa_clusters,
             max_extra_msa: config.max_extra_msa,
@@ -791,6 +579,7 @@ fn update_ema(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrofold_model::config::DropoutConfig;
 
     #[test]
     fn recycling_passes_apply_dropout_with_their_own_masks() {
@@ -822,35 +611,5 @@ mod tests {
         assert_ne!(recycled(true, 5), recycled(true, 6));
         assert_eq!(recycled(false, 5), recycled(false, 6));
         assert_ne!(recycled(true, 5), recycled(false, 5));
-    }
-
-    #[test]
-    fn configurations_round_trip_through_toml() {
-        let mut config = TrainConfig {
-            data: PathBuf::from("structures"),
-            msa_dir: Some(PathBuf::from("alignments")),
-            fape_clamped_fraction: Some(0.5),
-            ..TrainConfig::default()
-        };
-        config.filter.released_before = Some("2018-04-30".into());
-        let text = toml::to_string_pretty(&config).unwrap();
-        let back: TrainConfig = toml::from_str(&text).unwrap();
-        assert_eq!(back, config);
-        // Unknown keys are refused with their name, missing ones take the defaults.
-        let err = toml::from_str::<TrainConfig>("stepz = 3\n").unwrap_err().to_string();
-        assert!(err.contains("stepz"), "{err}");
-        let partial: TrainConfig =
-            toml::from_str("steps = 7\n[filter]\nmax_length = 300\n").unwrap();
-        assert_eq!((partial.steps, partial.filter.max_length), (7, Some(300)));
-        assert_eq!(partial.crop_size, TrainConfig::default().crop_size);
-    }
-
-    #[test]
-    fn learning_rate_warms_up_then_decays() {
-        let config = TrainConfig { warmup_steps: 10, decay_after: 100, ..TrainConfig::default() };
-        assert!((config.learning_rate_at(0) - 1e-4).abs() < 1e-12);
-        assert!((config.learning_rate_at(9) - 1e-3).abs() < 1e-12);
-        assert!((config.learning_rate_at(99) - 1e-3).abs() < 1e-12);
-        assert!((config.learning_rate_at(100) - 0.95e-3).abs() < 1e-12);
     }
 }

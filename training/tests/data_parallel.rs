@@ -12,9 +12,8 @@ use common::{largest_difference, B};
 use ferrofold_features::crop::CropMode;
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ParamFile};
 use ferrofold_training::example::{make_example, ExampleConfig};
-use ferrofold_training::trainer::{
-    batch_gradients, batch_gradients_on_devices, train, TrainConfig,
-};
+use ferrofold_training::trainer::{batch_gradients, batch_gradients_on_devices, train};
+use ferrofold_training::TrainConfig;
 use ferrofold_training::LossConfig;
 
 fn fixtures() -> PathBuf {
@@ -72,7 +71,7 @@ fn training_with_two_replicas_follows_training_with_one() {
         let out = tempfile::tempdir().unwrap();
         let config = TrainConfig {
             preset: "reduced".into(),
-            data: data.path().to_path_buf(),
+            data: Some(data.path().to_path_buf()),
             msa_dir: Some(fixtures()),
             out: out.path().to_path_buf(),
             steps: 3,

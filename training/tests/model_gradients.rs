@@ -13,7 +13,7 @@ use burn::prelude::*;
 use ferrofold_data::TrainingChain;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::process::PipelineConfig;
-use ferrofold_model::params::to_array;
+use ferrofold_model::host::to_array;
 use ferrofold_model::primitives::Linear;
 use ferrofold_model::{AlphaFold, CpuF64, ModelConfig};
 use ferrofold_training::example::{make_example, ExampleConfig, TrainingExample};
@@ -92,7 +92,7 @@ fn check(name: &str, pick: fn(&mut AlphaFold<B>) -> &mut Linear<B>) {
             let w = pick(&mut m).weights.clone();
             let mut bump = ndarray::ArrayD::<f64>::zeros(shape.clone());
             bump[[i, j]] = delta;
-            let new = w.val() + ferrofold_model::batch::host_tensor::<B, 2>(bump, &device);
+            let new = w.val() + ferrofold_model::host::host_tensor::<B, 2>(bump, &device);
             pick(&mut m).weights = Param::initialized(w.id, new.detach().require_grad());
             value(loss(&m, &config, &ex))
         };

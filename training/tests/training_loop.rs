@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 use burn::backend::Autodiff;
 use ferrofold_model::CpuF32;
-use ferrofold_training::trainer::{
-    latest_checkpoint, train, StepReport, TrainConfig, ValidationReport,
-};
+use ferrofold_training::trainer::{latest_checkpoint, train, StepReport, ValidationReport};
+use ferrofold_training::TrainConfig;
 use ferrofold_training::TrainingError;
 
 type B = Autodiff<CpuF32>;
@@ -21,7 +20,7 @@ fn fixtures() -> PathBuf {
 fn config(data: &Path, out: &Path, steps: usize) -> TrainConfig {
     TrainConfig {
         preset: "reduced".into(),
-        data: data.to_path_buf(),
+        data: Some(data.to_path_buf()),
         msa_dir: Some(fixtures()),
         out: out.to_path_buf(),
         steps,
@@ -33,7 +32,7 @@ fn config(data: &Path, out: &Path, steps: usize) -> TrainConfig {
         warmup_steps: 2,
         checkpoint_every: 3,
         keep_checkpoints: 2,
-        phase: "finetune".into(),
+        phase: ferrofold_training::Phase::Finetune,
         default_resolution: 2.0,
         resume: true,
         ..TrainConfig::default()
@@ -256,7 +255,7 @@ fn a_batch_gradient_is_the_mean_of_its_examples_gradients() {
     impl ModuleVisitor<B> for Compare<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             let get = |g: &burn::optim::GradientsParams| {
-                g.get::<ferrofold_model::CpuF32, D>(param.id).map(ferrofold_model::params::to_array)
+                g.get::<ferrofold_model::CpuF32, D>(param.id).map(ferrofold_model::host::to_array)
             };
             let (Some(both), Some(a), Some(b)) =
                 (get(self.grads[0]), get(self.grads[1]), get(self.grads[2]))

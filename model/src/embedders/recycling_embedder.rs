@@ -6,8 +6,9 @@ use burn::prelude::*;
 use crate::batch::squared_bin_bounds;
 use crate::config::{DistogramBins, ModelConfig};
 use crate::evoformer::MsaPair;
+use crate::host::float_options;
 use crate::params::ParamBuilder;
-use crate::primitives::{bool_to_float, float_options, LayerNorm, Linear, LinearInit};
+use crate::primitives::{bool_to_float, LayerNorm, Linear, LinearInit};
 
 #[derive(Module, Debug)]
 pub struct RecyclingEmbedder<B: Backend> {

@@ -137,9 +137,10 @@ pub(crate) fn add_bias<B: Backend, const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::float_options;
     use crate::primitives::activation::{sigmoid, softmax_last_axis};
     use crate::primitives::linear::matmul_last;
-    use crate::primitives::{float_options, LayerNorm};
+    use crate::primitives::LayerNorm;
     use crate::{CpuF32, CpuF64};
     use burn::backend::Autodiff;
     use burn::module::Param;

@@ -3,8 +3,8 @@
 //! same residue pairs dropped in every MSA row, or every row of the pair representation).
 //!
 //! There is no hidden random state: a stage of the network receives a [`Dropout`], either off
-//! (inference, validation) or a generator seeded from the pass's key and the stage's id
-//! ([`crate::plan::Pass::context`]). A stage recomputed on its own, on any thread, therefore
+//! (inference, validation) or a generator seeded from the pass's key and the stage's id (the
+//! stage plan's `Pass::context`). A stage recomputed on its own, on any thread, therefore
 //! draws the masks it drew the first time. Shared masks are small ([1, r, c]), so they are
 //! drawn on the host.
 
@@ -15,7 +15,7 @@ use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::batch::host_tensor;
+use crate::host::host_tensor;
 
 /// The dropout masks of one stage: off, or drawn in order from a generator of the stage.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ impl Dropout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::primitives::float_options;
+    use crate::host::float_options;
     use burn::backend::{Autodiff, NdArray};
 
     type Inference = NdArray<f64>;

@@ -21,21 +21,8 @@ pub struct Chunking {
 pub use layer_norm::LayerNorm;
 pub use linear::{Linear, LinearInit};
 
+use crate::host::float_options;
 use burn::prelude::*;
-use burn::tensor::{Element, TensorCreationOptions};
-
-/// Creation options with the backend's own float type. burn keeps one default dtype per device
-/// *type* for the whole process (set by the first tensor created), and `NdArray<f32>` and
-/// `NdArray<f64>` share a device type: without an explicit dtype, a float64 model in a process
-/// that first used float32 would silently create float32 tensors.
-pub fn float_options<B: Backend>(device: &B::Device) -> TensorCreationOptions<B> {
-    (device, <B::FloatElem as Element>::dtype()).into()
-}
-
-/// Same for the backend's integer type.
-pub fn int_options<B: Backend>(device: &B::Device) -> TensorCreationOptions<B> {
-    (device, <B::IntElem as Element>::dtype()).into()
-}
 
 /// 1.0 where `mask` is true, in the backend's float type (`Tensor::float` would use the
 /// device's process-wide default; see [`float_options`]).

@@ -6,7 +6,7 @@ use burn::prelude::*;
 
 use super::rigid::{QuatAffine, Rigid};
 use crate::batch::ResidueTables;
-use crate::primitives::float_options;
+use crate::host::float_options;
 
 /// The 8 rigid-group frames of each residue in global coordinates: [r, 8].
 /// `angles` [r, 7, 2] are (sin, cos) of ω, φ, ψ, χ1..χ4.

@@ -6,7 +6,7 @@
 
 use burn::prelude::*;
 
-use crate::primitives::float_options;
+use crate::host::float_options;
 
 /// A rotation and translation per element of a batch: `x ↦ R x + t`.
 #[derive(Debug, Clone)]

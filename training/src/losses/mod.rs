@@ -10,7 +10,7 @@ pub mod violations;
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
-use ferrofold_model::batch::host_tensor;
+use ferrofold_model::host::host_tensor;
 use ferrofold_model::IterationOutput;
 use ndarray::{Array2, ArrayD};
 

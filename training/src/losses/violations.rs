@@ -102,10 +102,9 @@ fn between_residue_bonds<B: Backend>(
     let device = pos.device();
     let r = pos.dims()[0];
     let m = r.saturating_sub(1);
-    let zero =
-        || Tensor::<B, 1>::zeros([1], ferrofold_model::primitives::float_options::<B>(&device));
+    let zero = || Tensor::<B, 1>::zeros([1], ferrofold_model::host::float_options::<B>(&device));
     if m == 0 {
-        let z = Tensor::zeros([r], ferrofold_model::primitives::float_options::<B>(&device));
+        let z = Tensor::zeros([r], ferrofold_model::host::float_options::<B>(&device));
         return BetweenResidueBonds {
             c_n_loss_mean: zero(),
             ca_c_n_loss_mean: zero(),

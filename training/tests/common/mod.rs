@@ -4,7 +4,7 @@ use burn::backend::Autodiff;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use ferrofold_model::params::to_array;
+use ferrofold_model::host::to_array;
 use ferrofold_model::{AlphaFold, CpuF64, ParamLayout};
 
 pub type B = Autodiff<CpuF64>;

@@ -1,0 +1,87 @@
+//! `ferrofold forward`: the network on a processed feature batch, every output written under
+//! AlphaFold's names.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use ferrofold_features::feature_dict::FeatureDict;
+use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(clap::Args)]
+pub struct ForwardArgs {
+    /// Processed feature batch (.npz), AlphaFold's model input.
+    #[arg(long)]
+    features: PathBuf,
+    /// Parameters: DeepMind's params_model_*.npz, an OpenFold .pt checkpoint or ferrofold .safetensors.
+    #[arg(long)]
+    params: PathBuf,
+    /// Network preset: model_1 … model_5, model_1_ptm … model_5_ptm, reduced.
+    #[arg(long)]
+    preset: String,
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Precision,
+    /// Process attention and transitions in chunks of this many rows (less memory, same result).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    chunk_size: Option<usize>,
+    /// Visit this many keys at a time inside attention, with a running log-sum-exp (less memory;
+    /// equal up to rounding).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    key_chunk_size: Option<usize>,
+    /// Output .npz.
+    #[arg(long)]
+    output: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+/// Runs in the chosen precision.
+pub fn run(args: ForwardArgs) -> Result<()> {
+    match args.precision {
+        Precision::F32 => forward::<ferrofold_model::CpuF32>(args),
+        Precision::F64 => forward::<ferrofold_model::CpuF64>(args),
+    }
+}
+
+fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
+    let mut config = ModelConfig::preset(&args.preset)?;
+    config.chunk_size = args.chunk_size;
+    config.key_chunk_size = args.key_chunk_size;
+    let params = ParamFile::read(&args.params)?;
+    let device = B::Device::default();
+    let model = AlphaFold::<B>::load(&params, &config, &device)?;
+    drop(params);
+    let batch = FeatureBatch::read(&args.features)?;
+    let iterations = batch.num_iterations()?;
+    let bar = ProgressBar::new(iterations as u64).with_style(
+        ProgressStyle::with_template("{bar:40} iteration {pos}/{len} {elapsed}")
+            .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let output = model
+        .forward(&batch, &config, &device, |_, _| bar.inc(1))
+        .with_context(|| format!("running {} on {}", args.preset, args.features.display()))?;
+    bar.finish_and_clear();
+    tracing::info!(
+        "forward pass: {iterations} iteration(s) in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut dict = FeatureDict::default();
+    let outputs = output
+        .finite_outputs(&config)
+        .with_context(|| format!("running {} on {}", args.preset, args.features.display()))?;
+    for (name, array) in outputs {
+        match args.precision {
+            Precision::F32 => dict.insert(name, array.mapv(|x| x as f32)),
+            Precision::F64 => dict.insert(name, array),
+        }
+    }
+    dict.save_npz(&args.output)?;
+    tracing::info!("wrote {}", args.output.display());
+    Ok(())
+}

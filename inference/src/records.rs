@@ -1,0 +1,251 @@
+//! `predict` over every record of an input: the records read and checked, each record's
+//! alignments and template hits found (given files, per-record directories, or a search), then
+//! [`predict_record`] one record after another. A record that fails is reported and counted and
+//! the others go on; a write failure (a full disk, a read-only directory) stops the run, since
+//! every later record would fail the same way.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Backend;
+use ferrofold_features::featurize::{alignments_in_dir, record_id, unique_record_ids};
+use ferrofold_features::parsers::fasta::{parse_fasta_file, FastaRecord};
+use ferrofold_features::tools::RunOptions;
+
+use crate::error::{InferenceError, Result};
+use crate::predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};
+use crate::search::{search_alignments, search_templates, MsaTool};
+
+/// Where each record's alignments come from.
+#[derive(Debug, Clone)]
+pub enum AlignmentSource {
+    /// None: single-sequence mode, asked for.
+    SingleSequence,
+    /// These files (for an input of one record; none: single-sequence mode, with a warning).
+    Files(Vec<PathBuf>),
+    /// `<id>.a3m|.sto|.aln` in a directory (ColabFold's layout).
+    Directory(PathBuf),
+    /// A search of each record against every database.
+    Search { tool: MsaTool, databases: Vec<PathBuf> },
+}
+
+/// Where each record's template hits (`.hhr`) come from.
+#[derive(Debug, Clone)]
+pub enum TemplateSource {
+    None,
+    /// This file (for an input of one record).
+    File(PathBuf),
+    /// `<id>.hhr` in a directory; records without one get no templates.
+    Directory(PathBuf),
+    /// hhsearch of each record's first alignment in this database.
+    Search {
+        database: PathBuf,
+    },
+}
+
+impl TemplateSource {
+    /// The hits file of record `id`, where it is given (a file, or `<id>.hhr` in the
+    /// directory); `None` for a search or none.
+    pub fn given_hits(&self, id: &str) -> Option<PathBuf> {
+        match self {
+            TemplateSource::File(path) => Some(path.clone()),
+            TemplateSource::Directory(dir) => {
+                Some(dir.join(format!("{id}.hhr"))).filter(|p| p.is_file())
+            }
+            TemplateSource::None | TemplateSource::Search { .. } => None,
+        }
+    }
+}
+
+/// A prediction run over many records.
+#[derive(Debug, Clone)]
+pub struct PredictRun {
+    /// The FASTA file or directory the records came from (it names them in messages).
+    pub input: PathBuf,
+    pub out_dir: PathBuf,
+    pub alignments: AlignmentSource,
+    pub templates: TemplateSource,
+    /// How the search tools run.
+    pub search: RunOptions,
+    pub options: PredictOptions,
+}
+
+/// What happens during a run, for progress and messages.
+pub enum RunEvent<'a> {
+    /// Progress of the record being predicted.
+    Record { id: &'a str, progress: Progress<'a> },
+    /// A record was predicted and written.
+    Predicted(&'a RecordResult),
+    /// A record failed; the run goes on. `origin`: file, line and header of the record.
+    Failed { origin: String, error: &'a InferenceError },
+}
+
+/// How many records a run predicted and how many failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSummary {
+    pub records: usize,
+    pub failures: usize,
+}
+
+/// The records of a FASTA file, or of every `.fasta`/`.fa`/`.faa` file of a directory (in
+/// name order); refused when two would write the same record directory.
+pub fn read_records(input: &Path) -> Result<Vec<FastaRecord>> {
+    let files = if input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+            .map_err(|e| InferenceError::io(input, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                matches!(p.extension().and_then(|e| e.to_str()), Some("fasta" | "fa" | "faa"))
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(InferenceError::Input {
+                origin: input.display().to_string(),
+                message: "no .fasta, .fa or .faa file in the directory".into(),
+            });
+        }
+        files
+    } else {
+        vec![input.to_path_buf()]
+    };
+    let mut records = Vec::new();
+    for file in files {
+        records.extend(parse_fasta_file(&file)?);
+    }
+    unique_record_ids(&records).map_err(|e| InferenceError::Input {
+        origin: input.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(records)
+}
+
+impl PredictRun {
+    /// Refuses inputs meant for one record when there are several.
+    fn check(&self, records: &[FastaRecord]) -> Result<()> {
+        let single = |what: &str, instead: &str| {
+            if records.len() > 1 {
+                return Err(InferenceError::Input {
+                    origin: self.input.display().to_string(),
+                    message: format!(
+                        "{what} is for a single record, but the input has {} records; use \
+                         {instead}",
+                        records.len()
+                    ),
+                });
+            }
+            Ok(())
+        };
+        if matches!(&self.alignments, AlignmentSource::Files(files) if !files.is_empty()) {
+            single("--msa", "--msa-dir")?;
+        }
+        if matches!(self.templates, TemplateSource::File(_)) {
+            single("--template-hits", "--template-dir")?;
+        }
+        Ok(())
+    }
+
+    /// The record's alignments.
+    fn alignments(&self, record: &FastaRecord, id: &str) -> Result<Vec<PathBuf>> {
+        Ok(match &self.alignments {
+            AlignmentSource::SingleSequence => vec![],
+            AlignmentSource::Files(files) => {
+                if files.is_empty() {
+                    tracing::warn!(
+                        "{id}: no MSA given; single-sequence mode (expect low accuracy)"
+                    );
+                }
+                files.clone()
+            }
+            AlignmentSource::Directory(dir) => {
+                let found = alignments_in_dir(dir, id);
+                if found.is_empty() {
+                    tracing::warn!("{id}: no alignment in {}; single-sequence mode", dir.display());
+                }
+                found
+            }
+            AlignmentSource::Search { tool, databases } => search_alignments(
+                &record.sequence,
+                *tool,
+                databases,
+                &self.search,
+                &self.out_dir.join(id),
+            )
+            .map_err(|e| InferenceError::Search { what: "MSA search", source: Box::new(e) })?,
+        })
+    }
+
+    /// The record's template hits, if any.
+    fn template_hits(
+        &self,
+        record: &FastaRecord,
+        id: &str,
+        alignments: &[PathBuf],
+    ) -> Result<Option<PathBuf>> {
+        Ok(match &self.templates {
+            TemplateSource::Search { database } => Some(
+                search_templates(
+                    &record.sequence,
+                    alignments,
+                    database,
+                    &self.search,
+                    &self.out_dir.join(id),
+                )
+                .map_err(|e| InferenceError::Search {
+                    what: "template search",
+                    source: Box::new(e),
+                })?,
+            ),
+            given => given.given_hits(id),
+        })
+    }
+
+    /// Predicts every record on `device`, reporting through `events`.
+    pub fn run<B: Backend>(
+        &self,
+        device: &B::Device,
+        records: &[FastaRecord],
+        events: &mut dyn FnMut(RunEvent),
+    ) -> Result<RunSummary> {
+        self.check(records)?;
+        std::fs::create_dir_all(&self.out_dir)
+            .map_err(|e| InferenceError::output(&self.out_dir, e))?;
+        let mut failures = 0;
+        for (index, record) in records.iter().enumerate() {
+            let id = record_id(record);
+            let result = self.alignments(record, &id).and_then(|alignments| {
+                let hits = self.template_hits(record, &id, &alignments)?;
+                let inputs =
+                    RecordInputs { alignments: &alignments, template_hits: hits.as_deref() };
+                predict_record::<B>(
+                    device,
+                    record,
+                    &inputs,
+                    &self.options,
+                    &self.out_dir,
+                    &mut |progress| events(RunEvent::Record { id: &id, progress }),
+                )
+            });
+            match result {
+                Ok(result) => events(RunEvent::Predicted(&result)),
+                Err(error @ InferenceError::Output { .. }) => {
+                    return Err(InferenceError::Stopped {
+                        error: Box::new(error),
+                        remaining: records.len() - index,
+                        records: records.len(),
+                    })
+                }
+                Err(error) => {
+                    failures += 1;
+                    let origin = format!(
+                        "{}:{} ({})",
+                        self.input.display(),
+                        record.line,
+                        record.description
+                    );
+                    events(RunEvent::Failed { origin, error: &error });
+                }
+            }
+        }
+        Ok(RunSummary { records: records.len(), failures })
+    }
+}
