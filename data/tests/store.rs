@@ -1,15 +1,9 @@
 //! The HDF5 store holds exactly what the structure and alignment files hold, a killed build
 //! continues where it stopped, and `verify` finds a damaged shard.
 
-use std::path::PathBuf;
-
 use ferrofold_data::store::{build_store, BuildOptions, ChainStore, Manifest};
 use ferrofold_data::TrainingChain;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data")
-}
-
+use ferrofold_tests::data as fixture_data;
 fn options() -> BuildOptions {
     BuildOptions { shard_size: 2 }
 }
@@ -17,8 +11,14 @@ fn options() -> BuildOptions {
 #[test]
 fn store_round_trips_chains_and_alignments() {
     let store = tempfile::tempdir().unwrap();
-    let summary =
-        build_store(&fixtures(), Some(&fixtures()), store.path(), &options(), |_, _| {}).unwrap();
+    let summary = build_store(
+        &fixture_data(""),
+        Some(&fixture_data("")),
+        store.path(),
+        &options(),
+        |_, _| {},
+    )
+    .unwrap();
     // Four chains come as both .cif and .pdb: the second file of each is refused by name.
     assert_eq!((summary.added, summary.skipped, summary.total), (5, 4, 5));
     let opened = ChainStore::open(store.path()).unwrap();
@@ -26,7 +26,8 @@ fn store_round_trips_chains_and_alignments() {
     for entry in opened.entries() {
         let stored = opened.read(&entry.id).unwrap();
         let original =
-            TrainingChain::read(std::path::Path::new(&entry.source), Some(&fixtures())).unwrap();
+            TrainingChain::read(std::path::Path::new(&entry.source), Some(&fixture_data("")))
+                .unwrap();
         assert_eq!(stored.sequence(), original.sequence());
         assert_eq!(stored.protein.aatype, original.protein.aatype);
         assert_eq!(stored.protein.residue_index, original.protein.residue_index);
@@ -48,7 +49,7 @@ fn store_round_trips_chains_and_alignments() {
 #[test]
 fn a_killed_build_continues_and_verify_finds_damage() {
     let store = tempfile::tempdir().unwrap();
-    build_store(&fixtures(), None, store.path(), &options(), |_, _| {}).unwrap();
+    build_store(&fixture_data(""), None, store.path(), &options(), |_, _| {}).unwrap();
     let manifest_path = store.path().join("manifest.json");
     let complete: Manifest =
         serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
@@ -65,7 +66,7 @@ fn a_killed_build_continues_and_verify_finds_damage() {
     std::fs::write(&manifest_path, serde_json::to_string(&cut).unwrap()).unwrap();
     std::fs::write(store.path().join("shards/shard_00099.h5.partial"), b"half").unwrap();
 
-    let again = build_store(&fixtures(), None, store.path(), &options(), |_, _| {}).unwrap();
+    let again = build_store(&fixture_data(""), None, store.path(), &options(), |_, _| {}).unwrap();
     assert!(again.added >= lost.len() && again.added > 0);
     assert_eq!(again.total, complete.chains.len());
     let reopened = ChainStore::open(store.path()).unwrap();
@@ -77,7 +78,7 @@ fn a_killed_build_continues_and_verify_finds_damage() {
     assert_eq!(reopened.verify(), Vec::<String>::new());
 
     // Nothing left to do.
-    let idle = build_store(&fixtures(), None, store.path(), &options(), |_, _| {}).unwrap();
+    let idle = build_store(&fixture_data(""), None, store.path(), &options(), |_, _| {}).unwrap();
     assert_eq!(idle.added, 0);
 
     // A damaged shard: every chain in it is reported.
@@ -98,7 +99,7 @@ fn opening_a_directory_without_manifest_names_the_problem() {
 #[test]
 fn mmseqs_clusters_the_stored_sequences() {
     let store = tempfile::tempdir().unwrap();
-    build_store(&fixtures(), None, store.path(), &options(), |_, _| {}).unwrap();
+    build_store(&fixture_data(""), None, store.path(), &options(), |_, _| {}).unwrap();
     let opened = ChainStore::open(store.path()).unwrap();
     let (path, count) = ferrofold_data::cluster::cluster_store(
         &opened,
@@ -118,7 +119,7 @@ fn mmseqs_clusters_the_stored_sequences() {
 #[test]
 fn verify_finds_values_changed_inside_a_readable_shard() {
     let store = tempfile::tempdir().unwrap();
-    build_store(&fixtures(), None, store.path(), &options(), |_, _| {}).unwrap();
+    build_store(&fixture_data(""), None, store.path(), &options(), |_, _| {}).unwrap();
     let opened = ChainStore::open(store.path()).unwrap();
     assert!(opened.entries().iter().all(|e| e.checksum.is_some()), "checksums recorded");
     let entry = &opened.entries()[0];

@@ -1,5 +1,5 @@
-//! Benchmark: featurize every chain of `../shared/data` (FASTA record 1 + its jackhmmer MSA when
-//! there is one), sequentially and in parallel (rayon), and report chains per second.
+//! Benchmark: featurize every chain of the external data set (`FERROFOLD_DATA`, see
+//! `ferrofold_tests::external_data`: FASTA record 1 + its jackhmmer MSA when there is one), sequentially and in parallel (rayon), and report chains per second.
 //! Run: `cargo bench -p ferrofold-features --bench featurize`. Writes bench/results/featurize.json.
 
 use std::path::{Path, PathBuf};
@@ -66,11 +66,10 @@ fn deepmind_seconds(data: &Path, repeats: usize) -> Option<f64> {
 }
 
 fn main() {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    if !data.join("fasta").is_dir() {
-        println!("skipped: {} not found (the benchmark reads the shared data set)", data.display());
+    let Some(data) = ferrofold_tests::external_data() else {
+        println!("FERROFOLD_DATA is not set to the data set (see ferrofold_tests::external_data): skipping");
         return;
-    }
+    };
     let chains = load_chains(&data);
     let residues: usize = chains.iter().map(|c| c.record.sequence.len()).sum();
     let with_msa = chains.iter().filter(|c| !c.alignments.is_empty()).count();

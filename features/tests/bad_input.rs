@@ -1,9 +1,6 @@
 //! Malformed input gives a typed error naming the file (and line where there is one), never a
 //! panic; property tests feed arbitrary text to every parser.
 
-mod common;
-
-use common::data;
 use ferrofold_features::parsers::hhr::parse_hhr;
 use ferrofold_features::parsers::mmcif::{parse_cif, parse_mmcif_entry};
 use ferrofold_features::parsers::{
@@ -12,6 +9,7 @@ use ferrofold_features::parsers::{
 use ferrofold_features::protein::{parse_structure, read_structure, StructureFormat};
 use ferrofold_features::templates::{get_templates, TemplateConfig};
 use ferrofold_features::FeaturesError;
+use ferrofold_tests::data;
 use proptest::prelude::*;
 
 #[test]
@@ -135,14 +133,20 @@ fn wrong_chain_is_named() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    // Arbitrary text of the characters these formats use, including the structural ones.
+    // Arbitrary text of the characters these formats use, including the structural ones: no
+    // panic, and every refusal names the file.
     #[test]
     fn alignment_parsers_never_panic(text in "[>#/= \\n\\t.\\-a-zA-Z0-9*]{0,300}") {
-        let _ = parse_fasta(&text, "p");
-        let _ = parse_a3m(&text, "p");
-        let _ = parse_stockholm(&text, "p");
-        let _ = parse_clustal(&text, "p");
-        let _ = parse_hhr(&text, "p");
+        let results = [
+            parse_fasta(&text, "in.aln").map(drop),
+            parse_a3m(&text, "in.aln").map(drop),
+            parse_stockholm(&text, "in.aln").map(drop),
+            parse_clustal(&text, "in.aln").map(drop),
+            parse_hhr(&text, "in.aln").map(drop),
+        ];
+        for error in results.into_iter().filter_map(Result::err) {
+            prop_assert!(error.to_string().starts_with("in.aln"), "{}", error);
+        }
     }
 
     #[test]
@@ -170,7 +174,9 @@ proptest! {
             let text = std::fs::read_to_string(data(name)).unwrap();
             let cut = cut.min(text.len());
             let mangled = format!("{}{}", &text[..cut], junk);
-            let _ = parse_structure(&mangled, format, None, "p");
+            if let Err(e) = parse_structure(&mangled, format, None, "in.pdb") {
+                prop_assert!(e.to_string().starts_with("in.pdb"), "{}", e);
+            }
         }
         let text = std::fs::read_to_string(data("templates/mmcif/2hhb.cif")).unwrap();
         let cut = cut.min(text.len());

@@ -1,10 +1,8 @@
 //! The HHR parser reads hhsearch's output exactly as DeepMind's `parsers.parse_hhr` does
 //! (tools/reference/make_hhr_fixtures.py), and names the line of what it cannot read.
 
-mod common;
-
-use common::{data, fixtures};
 use ferrofold_features::parsers::hhr::{parse_hhr, parse_hhr_file, HhrHit};
+use ferrofold_tests::{data, fixtures};
 
 #[test]
 fn hits_equal_deepminds_parse() {

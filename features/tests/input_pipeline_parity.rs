@@ -1,15 +1,13 @@
 //! The deterministic transforms of the input pipeline equal DeepMind's processed batch
-//! (`../shared/reference/reduced_s0/features.npz`, copied to tests/fixtures/data), slice 0.
+//! (`reduced_s0_features.npz` in tests/fixtures/data, the reduced case's batch), slice 0.
 
-mod common;
-
-use common::{array, assert_close, data};
 use ferrofold_features::input_pipeline::{
     fix_templates_aatype, make_atom14_masks, make_target_feat, make_template_pseudo_beta,
     one_hot_to_index,
 };
 use ferrofold_features::process::{process_monomer_features, PipelineConfig};
 use ferrofold_features::{FeatureArray, FeatureDict};
+use ferrofold_tests::{array, assert_close, data};
 use ndarray::{ArrayD, Axis, Ix1, Ix2, Ix3, Ix4};
 
 fn first_slice(batch: &FeatureDict, name: &str) -> ArrayD<f64> {

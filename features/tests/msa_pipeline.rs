@@ -2,9 +2,6 @@
 //! transform of `alphafold.model.tf.data_transforms` run in turn on the raw features of 1A1F
 //! chain A), and the sampled steps and the whole inference pipeline by their properties.
 
-mod common;
-
-use common::{array, assert_close, reference};
 use ferrofold_features::msa_transforms::{
     correct_msa_restypes, make_hhblits_profile, make_masked_msa, make_msa_feat,
     nearest_neighbor_clusters, sample_msa, summarize_clusters, MaskedMsaConfig, MsaRows,
@@ -12,6 +9,7 @@ use ferrofold_features::msa_transforms::{
 };
 use ferrofold_features::process::{process_monomer_features, PipelineConfig};
 use ferrofold_features::FeatureDict;
+use ferrofold_tests::{array, assert_close, reference};
 use ndarray::{Array2, ArrayD, Axis, Ix1, Ix2, Ix3};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -1,13 +1,11 @@
 //! Raw sequence and MSA features equal DeepMind's `make_sequence_features` /
 //! `make_msa_features` on real chains (jackhmmer Stockholm MSAs) and on the model fixture's A3M.
 
-mod common;
-
-use common::{array, assert_exact, data, fixtures, reference};
 use ferrofold_features::parsers::{
     a3m::parse_a3m_file, fasta::parse_fasta_file, stockholm::parse_stockholm_file,
 };
 use ferrofold_features::raw_features::{make_monomer_raw_features, make_msa_features};
+use ferrofold_tests::{array, assert_exact, data, fixtures, reference};
 
 const KEYS: [&str; 4] = ["1UBQ_A", "5PTI_A", "1A1F_A", "1AKE_A"];
 const RAW_KEYS: [&str; 7] = [
@@ -52,7 +50,7 @@ fn deduplication_across_alignments() {
 
 #[test]
 fn model_fixture_a3m() {
-    // The A3M and raw features the model fixtures (../shared/reference/reduced_s0) were made from.
+    // The A3M and raw features the model fixtures (tests/fixtures/reference/reduced_s0) were made from.
     let msa = parse_a3m_file(&data("reduced_s0_query.a3m")).unwrap();
     let query = msa.sequences[0].clone();
     let ours = make_monomer_raw_features(&query, "random_query", &[msa]).unwrap();

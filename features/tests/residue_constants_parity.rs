@@ -1,10 +1,8 @@
 //! The derived residue-constant arrays equal DeepMind's (`tools/reference/make_fixtures.py`).
 
-mod common;
-
-use common::{array, assert_close, assert_exact, reference};
 use ferrofold_features::residue_constants::{self as rc, derived};
 use ferrofold_features::FeatureArray;
+use ferrofold_tests::{array, assert_close, assert_exact, reference};
 use ndarray::{ArrayD, IxDyn};
 
 fn int_array<const A: usize, const B: usize>(rows: &[[usize; B]; A]) -> FeatureArray {

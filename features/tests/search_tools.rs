@@ -1,11 +1,9 @@
 //! The search-tool runners against the real Debian tools (installed by `.ci/run`) on a tiny
 //! database made from fixture sequences.
 
-mod common;
-
-use common::data;
 use ferrofold_features::parsers::{fasta::parse_fasta, stockholm::parse_stockholm};
 use ferrofold_features::tools::{jackhmmer, kalign, mmseqs_easy_search, RunOptions};
+use ferrofold_tests::data;
 
 /// A FASTA database: the ungapped rows of two real jackhmmer alignments (ubiquitins, zinc fingers).
 fn tiny_database(dir: &std::path::Path) -> std::path::PathBuf {

@@ -2,13 +2,11 @@
 //! derived from them equal `all_atom.atom37_to_frames` / `atom37_to_torsion_angles` /
 //! `atom37_to_atom14` (DeepMind's code run in float64, see tools/reference/make_fixtures.py).
 
-mod common;
-
-use common::{array, assert_close, data, reference};
 use ferrofold_features::labels::{
     atom37_to_frames, atom37_to_torsion_angles, make_atom14_positions,
 };
 use ferrofold_features::protein::{read_structure, Protein};
+use ferrofold_tests::{array, assert_close, data, reference};
 use ndarray::{ArrayD, Axis, Dimension};
 
 const KEYS: [&str; 4] = ["1UBQ_A", "5PTI_A", "1A1F_A", "1AKE_A"];

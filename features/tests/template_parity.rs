@@ -4,12 +4,10 @@
 //! arginine, duplicates and short alignments filtered, release-date cut-offs, max hits.
 //! Needs `kalign` (Debian package kalign) on PATH.
 
-mod common;
-
-use common::{array, assert_exact, data, fixtures, reference};
 use ferrofold_features::parsers::hhr::{parse_hhr_file, HhrHit};
 use ferrofold_features::parsers::mmcif::{parse_cif, read_mmcif_entry};
 use ferrofold_features::templates::{get_templates, TemplateConfig};
+use ferrofold_tests::{array, assert_exact, data, fixtures, reference};
 use serde_json::Value;
 
 fn report() -> Value {

@@ -1,10 +1,8 @@
 //! PDB and mmCIF written by ferrofold read back (with pdbtbx) as the chain that was written.
 
-mod common;
-
-use common::data;
 use ferrofold_features::protein::{parse_structure, read_structure, Protein, StructureFormat};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
+use ferrofold_tests::data;
 
 fn assert_same_chain(read_back: &Protein, original: &Protein, what: &str) {
     assert_eq!(read_back.aatype, original.aatype, "{what}: aatype");

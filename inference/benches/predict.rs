@@ -1,6 +1,6 @@
 //! Wall time and peak memory of `predict` (featurize, network with 3 recycles, write) on three
 //! real chains of about 60, 150 and 300 residues with their jackhmmer MSAs from
-//! `../shared/data`, CPU. Each chain runs in its own process, so that its peak resident memory
+//! the external data set (`FERROFOLD_DATA`, see `ferrofold_tests::external_data`), CPU. Each chain runs in its own process, so that its peak resident memory
 //! is its own.
 //!
 //! ```sh
@@ -22,8 +22,8 @@ use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
 
 const CHAINS: [&str; 3] = ["1FAS_A", "3NBK_A", "1US0_A"];
 
-fn shared_data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+fn data_set() -> PathBuf {
+    ferrofold_tests::external_data().expect("checked in main")
 }
 
 fn model_spec(work: &std::path::Path) -> ModelSpec {
@@ -47,10 +47,9 @@ fn model_spec(work: &std::path::Path) -> ModelSpec {
 
 /// One chain in this process: prints a JSON line.
 fn run_chain(key: &str, work: &std::path::Path) {
-    let record = parse_fasta_file(&shared_data().join(format!("fasta/{key}.fasta")))
-        .expect("fasta")
-        .remove(0);
-    let msa = shared_data().join(format!("msa/jackhmmer/{key}.sto"));
+    let record =
+        parse_fasta_file(&data_set().join(format!("fasta/{key}.fasta"))).expect("fasta").remove(0);
+    let msa = data_set().join(format!("msa/jackhmmer/{key}.sto"));
     let options =
         PredictOptions { models: vec![model_spec(work)], plots: false, ..Default::default() };
     let out = tempfile::tempdir().expect("temporary directory");
@@ -80,8 +79,8 @@ fn main() {
         run_chain(&key, &work);
         return;
     }
-    if !shared_data().join("fasta").is_dir() {
-        eprintln!("{} not found: skipping the predict benchmark", shared_data().display());
+    if ferrofold_tests::external_data().is_none() {
+        eprintln!("FERROFOLD_DATA is not set to the data set (see ferrofold_tests::external_data): skipping");
         return;
     }
     let spec = model_spec(&work);
@@ -112,7 +111,7 @@ fn main() {
         "benchmark": "ferrofold predict on CPU (NdArray<f32>), 3 recycles, jackhmmer MSAs",
         "model": spec.name,
         "preset": spec.preset,
-        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "threads": rayon::current_num_threads(),
         "results": results,
     });
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,5 +1,5 @@
 //! ferrofold's bundled model: the `small` network (0.34 M parameters) trained by this project
-//! on ../shared/data's structures and families on two CPU cores (bench/RESULTS.md, "The
+//! on the project's data set of structures and families on two CPU cores (bench/RESULTS.md, "The
 //! bundled model"), shipped inside the binary so that `predict` runs with no download. Its
 //! accuracy on chains it never saw is low; every run says so.
 

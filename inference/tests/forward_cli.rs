@@ -5,14 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use ferrofold_features::feature_dict::{FeatureArray, FeatureDict};
+use ferrofold_tests::reduced_case;
 use ndarray::{ArrayD, Axis};
-
-fn case(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/reference/reduced_s0")
-        .join(name)
-}
-
 fn ferrofold(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferrofold")).args(args).output().expect("run ferrofold")
 }
@@ -21,8 +15,7 @@ fn max_relative_error(ours: &FeatureDict, reference: &FeatureDict, name: &str) -
     let a = ours.get(name).unwrap_or_else(|| panic!("{name} not written")).to_f64();
     let b = reference.get(name).unwrap().to_f64();
     assert_eq!(a.shape(), b.shape(), "{name}");
-    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    a.iter().zip(&b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+    ferrofold_tests::relative_error(&a, &b)
 }
 
 #[test]
@@ -31,27 +24,27 @@ fn forward_from_npz_converted_safetensors_and_openfold_pt_match_deepmind() {
     let converted = dir.path().join("reduced.safetensors");
     let out = ferrofold(&[
         "convert-weights",
-        case("params_reduced.npz").to_str().unwrap(),
+        reduced_case("params_reduced.npz").to_str().unwrap(),
         "--preset",
         "reduced",
         "--output",
         converted.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let reference = FeatureDict::load_npz(&case("outputs.npz")).unwrap();
+    let reference = FeatureDict::load_npz(&reduced_case("outputs.npz")).unwrap();
     // The converted file, with both kinds of chunking, and OpenFold's checkpoint of the same
     // parameters must give the same outputs.
     for (params, chunking) in [
-        (case("params_reduced.npz"), vec![]),
+        (reduced_case("params_reduced.npz"), vec![]),
         (converted, vec!["--chunk-size", "5", "--key-chunk-size", "7"]),
-        (case("openfold_reduced.pt"), vec![]),
+        (reduced_case("openfold_reduced.pt"), vec![]),
     ] {
         let output = dir.path().join("out.npz");
         let out = ferrofold(
             &[
                 "forward",
                 "--features",
-                case("features.npz").to_str().unwrap(),
+                reduced_case("features.npz").to_str().unwrap(),
                 "--params",
                 params.to_str().unwrap(),
                 "--preset",
@@ -85,9 +78,9 @@ fn parameters_of_another_preset_are_refused_with_every_mismatch_named() {
     let out = ferrofold(&[
         "forward",
         "--features",
-        case("features.npz").to_str().unwrap(),
+        reduced_case("features.npz").to_str().unwrap(),
         "--params",
-        case("params_reduced.npz").to_str().unwrap(),
+        reduced_case("params_reduced.npz").to_str().unwrap(),
         "--preset",
         "model_1_ptm",
         "--output",
@@ -178,7 +171,7 @@ fn forward(dir: &Path, features: &Path, params: &Path) -> (Output, bool) {
 
 /// The reduced case's parameters with `edit` applied to one tensor, written to `dir`.
 fn edited_params(dir: &Path, name: &str, edit: impl Fn(&mut ArrayD<f32>)) -> PathBuf {
-    let mut params = FeatureDict::load_npz(&case("params_reduced.npz")).unwrap();
+    let mut params = FeatureDict::load_npz(&reduced_case("params_reduced.npz")).unwrap();
     match params.arrays.get_mut(name) {
         Some(FeatureArray::F32(a)) => edit(a),
         _ => panic!("{name} is not a float32 parameter of the reduced case"),
@@ -190,7 +183,7 @@ fn edited_params(dir: &Path, name: &str, edit: impl Fn(&mut ArrayD<f32>)) -> Pat
 
 /// The reduced case's features with `edit` applied, written to `dir`.
 fn edited_features(dir: &Path, edit: impl Fn(&mut FeatureDict)) -> PathBuf {
-    let mut features = FeatureDict::load_npz(&case("features.npz")).unwrap();
+    let mut features = FeatureDict::load_npz(&reduced_case("features.npz")).unwrap();
     edit(&mut features);
     let path = dir.join("features.npz");
     write_npz_unchecked(&path, &features);
@@ -213,7 +206,7 @@ const WEIGHTS: &str = "alphafold/alphafold_iteration/evoformer/preprocess_1d//we
 fn a_nan_in_one_weight_is_refused_naming_the_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let params = edited_params(dir.path(), WEIGHTS, |a| a[[3, 5]] = f32::NAN);
-    let (out, written) = forward(dir.path(), &case("features.npz"), &params);
+    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params);
     assert_refused(&out, written, &[params.to_str().unwrap(), WEIGHTS, "1 non-finite value"]);
 }
 
@@ -222,7 +215,7 @@ fn weights_that_overflow_the_network_give_an_error_not_a_file() {
     let dir = tempfile::tempdir().unwrap();
     // Finite, but every activation they touch overflows float32.
     let params = edited_params(dir.path(), WEIGHTS, |a| a.fill(3e38));
-    let (out, written) = forward(dir.path(), &case("features.npz"), &params);
+    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params);
     assert_refused(&out, written, &["features.npz", "not finite"]);
 }
 
@@ -233,19 +226,19 @@ fn a_non_finite_feature_is_refused_by_name() {
         Some(FeatureArray::F32(a)) => a.iter_mut().nth(7).map(|x| *x = f32::INFINITY).unwrap(),
         _ => panic!("msa_feat is float32"),
     });
-    let (out, written) = forward(dir.path(), &features, &case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"));
     assert_refused(&out, written, &["features.npz", "msa_feat", "not finite"]);
 }
 
 #[test]
 fn a_batch_missing_part_of_the_template_features_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let reference = FeatureDict::load_npz(&case("features.npz")).unwrap();
+    let reference = FeatureDict::load_npz(&reduced_case("features.npz")).unwrap();
     assert!(reference.get("template_aatype").is_some(), "the reduced case has templates");
     let features = edited_features(dir.path(), |f| {
         f.arrays.remove("template_aatype");
     });
-    let (out, written) = forward(dir.path(), &features, &case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"));
     assert_refused(&out, written, &["features.npz", "template_aatype missing"]);
 }
 
@@ -261,22 +254,22 @@ fn a_batch_without_msa_rows_is_refused_not_a_crash() {
             }
         }
     });
-    let (out, written) = forward(dir.path(), &features, &case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"));
     assert_refused(&out, written, &["features.npz", "msa_feat", "no MSA row"]);
 }
 
 #[test]
 fn a_truncated_batch_and_a_directory_as_parameters_are_named_plainly() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = std::fs::read(case("features.npz")).unwrap();
+    let bytes = std::fs::read(reduced_case("features.npz")).unwrap();
     let cut = dir.path().join("cut.npz");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let (out, written) = forward(dir.path(), &cut, &case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &cut, &reduced_case("params_reduced.npz"));
     assert_refused(&out, written, &["cut.npz", "not a readable .npz archive"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("feature ``"));
     let params_dir = dir.path().join("params_dir");
     std::fs::create_dir(&params_dir).unwrap();
-    let (out, written) = forward(dir.path(), &case("features.npz"), &params_dir);
+    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params_dir);
     assert_refused(&out, written, &["params_dir", "a directory, not a parameter file"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");

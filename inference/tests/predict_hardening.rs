@@ -2,19 +2,15 @@
 //! results (the hardening campaign): each is now a non-zero exit with one line naming the file
 //! or option, and no record directory is left half-written.
 
-use std::path::{Path, PathBuf};
+use ferrofold_tests::workspace_root;
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn data(name: &str) -> String {
-    root().join("tests/fixtures/data").join(name).to_str().unwrap().to_string()
+    workspace_root().join("tests/fixtures/data").join(name).to_str().unwrap().to_string()
 }
 
 fn example(name: &str) -> String {
-    root().join("examples").join(name).to_str().unwrap().to_string()
+    workspace_root().join("examples").join(name).to_str().unwrap().to_string()
 }
 
 fn ferrofold(args: &[&str]) -> Output {
@@ -153,7 +149,7 @@ fn truncated_and_empty_inputs_are_errors_not_fewer_rows_or_no_templates() {
 #[test]
 fn a_rerun_replaces_the_record_directory_as_a_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let params = root().join("tests/fixtures/reference/reduced_s0/params_reduced.npz");
+    let params = workspace_root().join("tests/fixtures/reference/reduced_s0/params_reduced.npz");
     // Two models, so two ranked files; the copy's name makes it a second model.
     let copy = dir.path().join("other_reduced.npz");
     std::fs::copy(&params, &copy).unwrap();

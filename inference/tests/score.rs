@@ -6,12 +6,8 @@ use std::process::Command;
 
 use ferrofold_features::protein::{read_structure, Protein};
 use ferrofold_inference::score::score;
+use ferrofold_tests::data;
 use ndarray::s;
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data").join(name)
-}
-
 /// `TMscore MODEL REF` → (TM-score, GDT-TS, RMSD), or `None` when the program is absent.
 fn tm_score_program(model: &PathBuf, reference: &PathBuf) -> Option<(f64, f64, f64)> {
     let out = Command::new("TMscore").arg(model).arg(reference).output().ok()?;

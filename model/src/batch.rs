@@ -341,7 +341,7 @@ impl FeatureBatch {
                 for a in 0..r {
                     // Without the previous residue's CA and C (both at the origin), the
                     // pre-omega frame is degenerate and AlphaFold's value is rounding noise
-                    // (README of shared/reference, pitfall 2); it is defined here as (0, 0).
+                    // (the pre-omega torsion of a segment's first residue is rounding noise in DeepMind's code); it is defined here as (0, 0).
                     let no_previous = a == 0 || (msk[[a - 1, 1]] == 0.0 && msk[[a - 1, 2]] == 0.0);
                     let mut torsions_a = torsions.sin_cos.slice(s![a, .., ..]).to_owned();
                     let mut alt_a = torsions.alt_sin_cos.slice(s![a, .., ..]).to_owned();

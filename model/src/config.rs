@@ -188,7 +188,7 @@ impl ModelConfig {
     }
 
     /// AlphaFold's `model_1` … `model_5` (and `_ptm`) networks, and `reduced`: `model_1_ptm`
-    /// narrowed for tests (the preset of `shared/reference/reduced_s0`).
+    /// narrowed for tests (the preset of `tests/fixtures/reference/reduced_s0`).
     pub fn preset(name: &str) -> crate::error::Result<Self> {
         let unknown = || ModelError::UnknownPreset(name.to_string(), PRESETS.join(", "));
         if name == "reduced" {

@@ -7,10 +7,6 @@
 //! run; float64 within 1e-12 of its float64 run, which only an implementation computing the
 //! same function (not merely a close one) achieves.
 
-mod common;
-
-use std::path::PathBuf;
-
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::evoformer::block::ColumnAttention;
@@ -21,11 +17,7 @@ use ferrofold_model::plan::StageContext;
 use ferrofold_model::primitives::Chunking;
 use ferrofold_model::structure::QuatAffine;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, ModelConfig, ParamFile};
-
-fn reference(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/reference").join(name)
-}
-
+use ferrofold_tests::reduced_case;
 struct Blocks<B: Backend> {
     model: AlphaFold<B>,
     fixtures: FeatureDict,
@@ -37,9 +29,11 @@ impl<B: Backend> Blocks<B> {
     fn new(fixtures: &str, tolerance: f64) -> Self {
         let device = B::Device::default();
         let config = ModelConfig::preset("reduced").unwrap();
-        let params = ParamFile::read(&reference("reduced_s0/params_reduced.npz")).unwrap();
+        let params = ParamFile::read(&reduced_case("params_reduced.npz")).unwrap();
         let model = AlphaFold::load(&params, &config, &device).unwrap();
-        let fixtures = FeatureDict::load_npz(&reference(fixtures)).unwrap();
+        let fixtures =
+            FeatureDict::load_npz(&ferrofold_tests::fixtures().join("reference").join(fixtures))
+                .unwrap();
         Self { model, fixtures, device, tolerance }
     }
 
@@ -54,7 +48,7 @@ impl<B: Backend> Blocks<B> {
     fn check<const D: usize>(&self, block: &str, name: &str, ours: Tensor<B, D>) {
         let key = format!("{block}/{name}");
         let expected = self.fixtures.get(&key).unwrap_or_else(|| panic!("{key} missing")).to_f64();
-        common::check(&key, &to_array(ours), &expected, self.tolerance);
+        ferrofold_tests::check(&key, &to_array(ours), &expected, self.tolerance);
     }
 
     fn all(&self) {

@@ -3,30 +3,24 @@
 //! rates it computes something else, reproducibly from the key. Replicas on other threads draw
 //! the masks of their own keys (no state is shared between threads).
 
-use std::path::PathBuf;
-
 use burn::backend::Autodiff;
 use burn::prelude::*;
 use ferrofold_model::config::DropoutConfig;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::host::to_array;
 use ferrofold_model::{AlphaFold, CpuF64, DropoutKey, FeatureBatch, ModelConfig, ParamFile, Pass};
+use ferrofold_tests::{data, reduced_case};
 
 type Training = Autodiff<CpuF64>;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
 /// The last layer's positions of one iteration of the reduced network on the fixture batch;
 /// a training pass with dropout drawn from `key` when given, else an inference pass.
 fn positions<B: Backend>(dropout: DropoutConfig, key: Option<u64>) -> ndarray::ArrayD<f64> {
     let mut config = ModelConfig::preset("reduced").unwrap();
     config.dropout = dropout;
     let device = Default::default();
-    let params = ParamFile::read(&fixtures().join("reference/reduced_s0/params_reduced.npz"));
+    let params = ParamFile::read(&reduced_case("params_reduced.npz"));
     let model = AlphaFold::<B>::load(&params.unwrap(), &config, &device).unwrap();
-    let batch = FeatureBatch::read(&fixtures().join("data/reduced_s0_features.npz")).unwrap();
+    let batch = FeatureBatch::read(&data("reduced_s0_features.npz")).unwrap();
     let inputs = batch.iteration::<B>(0, &config, &device).unwrap();
     let prev = Recycled::zeros(batch.num_residues().unwrap(), &config, &device);
     let pass = match key {

@@ -16,18 +16,12 @@
 //! `tests/fixtures/reference/model_1_ptm_s1` (float32 and float64 runs of DeepMind's code); the
 //! 64-residue case against the outputs make_ref.py writes next to its parameters.
 
-mod common;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
+use ferrofold_tests::workspace_root;
 fn compare<B: Backend>(params: &Path, features: &Path, reference: &Path, tolerance: f64) {
     assert!(
         params.exists(),
@@ -43,7 +37,7 @@ fn compare<B: Backend>(params: &Path, features: &Path, reference: &Path, toleran
     let mut compared = 0;
     for (name, ours) in &outputs {
         let Some(expected) = reference.get(name) else { continue };
-        common::check(name, ours, &expected.to_f64(), tolerance);
+        ferrofold_tests::check(name, ours, &expected.to_f64(), tolerance);
         compared += 1;
     }
     assert!(compared >= 14, "only {compared} outputs compared");
@@ -52,16 +46,18 @@ fn compare<B: Backend>(params: &Path, features: &Path, reference: &Path, toleran
 #[test]
 #[ignore = "needs the 373 MB parameter file from tools/reference/make_ref.py; minutes of CPU"]
 fn model_1_ptm_32_residues_float32() {
-    let fixtures = root().join("tests/fixtures/reference/model_1_ptm_s1");
-    let params = root().join("target/reference/model_1_ptm_s1/params/params_model_1_ptm.npz");
+    let fixtures = workspace_root().join("tests/fixtures/reference/model_1_ptm_s1");
+    let params =
+        workspace_root().join("target/reference/model_1_ptm_s1/params/params_model_1_ptm.npz");
     compare::<CpuF32>(&params, &fixtures.join("features.npz"), &fixtures.join("outputs.npz"), 1e-4);
 }
 
 #[test]
 #[ignore = "needs the 373 MB parameter file from tools/reference/make_ref.py; minutes of CPU"]
 fn model_1_ptm_32_residues_float64() {
-    let fixtures = root().join("tests/fixtures/reference/model_1_ptm_s1");
-    let params = root().join("target/reference/model_1_ptm_s1/params/params_model_1_ptm.npz");
+    let fixtures = workspace_root().join("tests/fixtures/reference/model_1_ptm_s1");
+    let params =
+        workspace_root().join("target/reference/model_1_ptm_s1/params/params_model_1_ptm.npz");
     compare::<CpuF64>(
         &params,
         &fixtures.join("features.npz"),
@@ -73,7 +69,7 @@ fn model_1_ptm_32_residues_float64() {
 #[test]
 #[ignore = "needs the case made by tools/reference/make_ref.py --n_res 64; minutes of CPU"]
 fn model_1_ptm_64_residues_float32() {
-    let case = root().join("target/reference/model_1_ptm_64");
+    let case = workspace_root().join("target/reference/model_1_ptm_64");
     compare::<CpuF32>(
         &case.join("params/params_model_1_ptm.npz"),
         &case.join("features.npz"),

@@ -5,22 +5,14 @@
 //! `params_reduced.npz` with OpenFold's own weight import and was saved with `torch.save`. Read
 //! back by ferrofold, every parameter must equal DeepMind's, bit for bit.
 
-use std::path::PathBuf;
-
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ModelError, ParamFile, ParamProblem};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/reference/reduced_s0")
-        .join(name)
-}
-
+use ferrofold_tests::reduced_case;
 #[test]
 fn openfold_checkpoint_loads_to_deepminds_parameters_exactly() {
     let config = ModelConfig::preset("reduced").unwrap();
     let device = Default::default();
-    let deepmind = ParamFile::read(&fixture("params_reduced.npz")).unwrap();
-    let openfold = ParamFile::read(&fixture("openfold_reduced.pt")).unwrap();
+    let deepmind = ParamFile::read(&reduced_case("params_reduced.npz")).unwrap();
+    let openfold = ParamFile::read(&reduced_case("openfold_reduced.pt")).unwrap();
     let (model, layout) =
         AlphaFold::<CpuF32>::load_with_layout(&openfold, &config, &device).unwrap();
     let exported = layout.export(&model, "openfold");
@@ -38,7 +30,7 @@ fn openfold_checkpoint_loads_to_deepminds_parameters_exactly() {
 
 #[test]
 fn openfold_checkpoint_of_another_preset_is_refused_with_the_names() {
-    let openfold = ParamFile::read(&fixture("openfold_reduced.pt")).unwrap();
+    let openfold = ParamFile::read(&reduced_case("openfold_reduced.pt")).unwrap();
     let config = ModelConfig::preset("model_1_ptm").unwrap();
     let Err(ModelError::ParamMismatch { problems, .. }) =
         AlphaFold::<CpuF32>::load(&openfold, &config, &Default::default())
@@ -59,7 +51,7 @@ fn other_files_named_pt_get_a_clear_error() {
     assert!(message.contains("weights.pt") && message.contains("PyTorch"), "{message}");
     // DeepMind's file under a .pt name: a zip, but no PyTorch pickle inside.
     let npz_named_pt = dir.path().join("params.pt");
-    std::fs::copy(fixture("params_reduced.npz"), &npz_named_pt).unwrap();
+    std::fs::copy(reduced_case("params_reduced.npz"), &npz_named_pt).unwrap();
     let message = ParamFile::read(&npz_named_pt).unwrap_err().to_string();
     assert!(message.contains("params.pt"), "{message}");
 }

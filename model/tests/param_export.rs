@@ -2,16 +2,10 @@
 //! stacks reassembled), and its parameter ids are stable across builds (so that optimizer
 //! states saved by one run attach to the same parameters in the next).
 
-use std::path::PathBuf;
-
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ParamFile};
-
-fn params_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/reference/reduced_s0/params_reduced.npz")
-}
+use ferrofold_tests::reduced_case;
 
 struct Ids(Vec<ParamId>);
 impl<B: Backend> ModuleVisitor<B> for Ids {
@@ -29,7 +23,7 @@ fn ids<M: Module<CpuF32>>(module: &M) -> Vec<ParamId> {
 #[test]
 fn export_reproduces_the_loaded_file_exactly() {
     let config = ModelConfig::preset("reduced").unwrap();
-    let file = ParamFile::read(&params_path()).unwrap();
+    let file = ParamFile::read(&reduced_case("params_reduced.npz")).unwrap();
     let device = Default::default();
     let (model, layout) = AlphaFold::<CpuF32>::load_with_layout(&file, &config, &device).unwrap();
     let exported = layout.export(&model, "exported");

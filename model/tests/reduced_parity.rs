@@ -1,16 +1,11 @@
 //! Parity with DeepMind's AlphaFold2 (alphafold 2.0.0, JAX, CPU) on the `reduced` preset with
-//! random weights: `tests/fixtures/reference/reduced_s0`, copied from `shared/reference` (see its
+//! random weights: `tests/fixtures/reference/reduced_s0` (tests/fixtures/README.md; see its
 //! README). Each block is fed the reference's own inputs and must reproduce the reference's
 //! activations; the whole model must reproduce every output.
 //!
 //! Error measure: max |ours − reference| / max |reference| over the tensor.
 
-mod common;
-
-use std::path::PathBuf;
-
 use burn::prelude::*;
-use common::check;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::evoformer::MsaPair;
@@ -21,16 +16,11 @@ use ferrofold_model::primitives::Chunking;
 use ferrofold_model::trunk::TrunkCapture;
 use ferrofold_model::Pass;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
+use ferrofold_tests::check;
+use ferrofold_tests::reduced_case;
 use ndarray::ArrayD;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/reference/reduced_s0")
-        .join(name)
-}
-
 fn load(name: &str) -> FeatureDict {
-    FeatureDict::load_npz(&fixture(name)).unwrap_or_else(|e| panic!("{e}"))
+    FeatureDict::load_npz(&reduced_case(name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn get(dict: &FeatureDict, name: &str) -> ArrayD<f64> {
@@ -47,9 +37,9 @@ struct Case<B: Backend> {
 fn case<B: Backend>() -> Case<B> {
     let device = B::Device::default();
     let config = ModelConfig::preset("reduced").unwrap();
-    let params = ParamFile::read(&fixture("params_reduced.npz")).unwrap();
+    let params = ParamFile::read(&reduced_case("params_reduced.npz")).unwrap();
     let model = AlphaFold::load(&params, &config, &device).unwrap();
-    let batch = FeatureBatch::read(&fixture("features.npz")).unwrap();
+    let batch = FeatureBatch::read(&reduced_case("features.npz")).unwrap();
     Case { model, config, batch, device }
 }
 
@@ -184,7 +174,7 @@ fn embedders_and_template_embedding_match_reference_on_first_iteration<B: Backen
         tolerance,
     );
     // MSA rows, then the template torsion rows. DeepMind's float64 run computed template
-    // torsions in float32 (shared/reference/README.md), so those rows only agree to float32
+    // torsions in float32 (tests/fixtures/README.md), so those rows only agree to float32
     // precision there.
     let evo = to_array(capture.evoformer_block0_in.unwrap().msa);
     let expected = get(&reference, "recycle_0/evoformer_block0_in/msa");
@@ -363,5 +353,5 @@ fn no_template_features_equal_fully_masked_templates() {
     }
     // The templates do matter when they are not masked.
     let pair = "representations/pair";
-    assert!(common::relative_error(&full[pair], &without[pair]) > 1e-3);
+    assert!(ferrofold_tests::relative_error(&full[pair], &without[pair]) > 1e-3);
 }

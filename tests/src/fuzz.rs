@@ -58,10 +58,6 @@ pub enum Budget {
     Time(Duration),
 }
 
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
 /// A reader's result: an error must name `named` (the label or the file it was given).
 fn named<T, E: std::fmt::Display>(result: Result<T, E>, named: &str) -> Result<(), String> {
     match result {
@@ -270,7 +266,7 @@ pub fn fuzz(target: &Target, budget: Budget, seed: u64) -> Report {
         .seeds
         .iter()
         .map(|s| {
-            let path = fixtures().join(s);
+            let path = crate::fixtures().join(s);
             std::fs::read(&path).unwrap_or_else(|e| panic!("seed {}: {e}", path.display()))
         })
         .collect();

@@ -1,7 +1,8 @@
 //! Every parser and loader, fuzzed briefly (longer runs: `src/bin/fuzz.rs`), and every input
 //! that a fuzzing run ever found a problem with, replayed.
 
-use ferrofold_tests::fuzz::{fixtures, fuzz, run_one, targets, Budget, Target};
+use ferrofold_tests::fixtures;
+use ferrofold_tests::fuzz::{fuzz, run_one, targets, Budget, Target};
 
 #[test]
 fn a_short_fuzzing_run_finds_nothing_in_any_reader() {

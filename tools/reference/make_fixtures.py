@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates the reference fixtures of ferrofold's `features` parity tests from DeepMind's code.
 
-Inputs are the files under tests/fixtures/data/ (real chains copied from ../shared/data). Outputs,
+Inputs are the files under tests/fixtures/data/ (real chains copied from the project's data set). Outputs,
 under tests/fixtures/reference/:
   residue_constants.npz     DeepMind's derived residue-constant arrays (masks, maps, frames).
   raw_<KEY>.npz             make_sequence_features + make_msa_features (alphafold 2.0.0

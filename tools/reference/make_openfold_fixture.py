@@ -19,6 +19,8 @@ make_ref.py --preset model_1_ptm writes).
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import types
 
@@ -89,11 +91,24 @@ def main():
     import_jax_weights_(model, args.params, version="model_1_ptm")
     state = model.state_dict()
     torch.save(state, args.out)
-    print(json.dumps({
+    # Provenance beside the checkpoint: the OpenFold revision and torch version that made it.
+    try:
+        revision = subprocess.run(["git", "-C", args.openfold_src, "rev-parse", "HEAD"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        revision = None
+    meta = {
+        "generator": "tools/reference/make_openfold_fixture.py",
+        "args": vars(args),
+        "openfold_revision": revision,
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
         "tensors": len(state),
         "parameters": int(sum(v.numel() for v in state.values())),
-        "torch": torch.__version__,
-    }))
+    }
+    with open(os.path.splitext(args.out)[0] + ".meta.json", "w") as f:
+        json.dump(meta, f, indent=1)
+    print(json.dumps(meta))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ DeepMind's TemplateHitFeaturizer (alphafold 2.0.0, `alphafold/data/templates.py`
 script builds a case that walks through its branches and records what it returns:
 
   * an hhsearch run (Debian hhsuite) of 2HHB_B's jackhmmer alignment against a database of 16
-    chains of ../shared/data (their jackhmmer alignments, or the sequence alone): a real homolog
+    chains of the project's data set ($FERROFOLD_DATA) (their jackhmmer alignments, or the sequence alone): a real homolog
     (2HHB_A), the query itself (removed as a duplicate), weak hits (some removed by the
     align-ratio filter);
-  * mmCIF files rewritten from ../shared/data/structures with Biopython: release dates added
+  * mmCIF files rewritten from $FERROFOLD_DATA/structures with Biopython: release dates added
     (two entries released after the cut-off, one between the two runs' cut-offs), chem_comp
     types set (the originals say '.', and AlphaFold keeps only chains with peptide components),
     2HHB's chains A and B in one file; in chain A one residue of the SEQRES changed (the hit's
@@ -69,7 +69,9 @@ from Bio.PDB.MMCIF2Dict import MMCIF2Dict  # noqa: E402
 from Bio.PDB.mmcifio import MMCIFIO  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
-SHARED = os.path.abspath(os.path.join(ROOT, '..', 'shared', 'data'))
+if 'FERROFOLD_DATA' not in os.environ:
+    sys.exit('set FERROFOLD_DATA to the data set directory (structures/, msa/jackhmmer/, fasta/)')
+SHARED = os.path.abspath(os.environ['FERROFOLD_DATA'])
 OUT_DATA = os.path.join(ROOT, 'tests', 'fixtures', 'data', 'templates')
 OUT_REF = os.path.join(ROOT, 'tests', 'fixtures', 'reference')
 QUERY = '2HHB_B'

@@ -1,7 +1,7 @@
 //! Seconds per training step (featurize + forward + losses + backward + Adam) on the CPU, at
 //! crops of 64, 128 and 256 residues, for the `reduced` and the full `model_1_ptm` network, with
 //! peak memory. One real chain (1US0_A, 313 residues, with its jackhmmer MSA from
-//! `../shared/data`), AlphaFold's training MSA depths (128 clusters, 1,024 extra rows), no
+//! `FERROFOLD_DATA`, see `ferrofold_tests::external_data`), AlphaFold's training MSA depths (128 clusters, 1,024 extra rows), no
 //! recycling before the gradient pass. Each case runs in its own process so that its peak
 //! resident memory is its own.
 //!
@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing;
 use burn::backend::Autodiff;
+use clap::ValueEnum;
 use ferrofold_model::CpuF32;
 use ferrofold_training::trainer::train;
-use clap::ValueEnum;
 use ferrofold_training::{ActivationCheckpointing, TrainConfig};
 
 const CHAIN: &str = "1US0_A";
@@ -38,8 +38,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn shared_data() -> PathBuf {
-    root().join("../shared/data")
+fn data_set() -> PathBuf {
+    ferrofold_tests::external_data().expect("checked in main")
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -49,14 +49,14 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// One case, in this process: prints a JSON line.
 fn run_case(preset: &str, crop: usize, checkpointing: &str) {
     let data = tempfile::tempdir().expect("temporary directory");
-    let source = shared_data().join("structures").join(format!("{CHAIN}.pdb"));
+    let source = data_set().join("structures").join(format!("{CHAIN}.pdb"));
     std::fs::copy(&source, data.path().join(format!("{CHAIN}.pdb"))).expect("copy chain");
     let out = tempfile::tempdir().expect("temporary directory");
     let steps = env_usize("FERROFOLD_BENCH_STEPS", 3).max(1);
     let config = TrainConfig {
         preset: preset.into(),
         data: Some(data.path().to_path_buf()),
-        msa_dir: Some(shared_data().join("msa/jackhmmer")),
+        msa_dir: Some(data_set().join("msa/jackhmmer")),
         out: out.path().to_path_buf(),
         steps,
         crop_size: crop,
@@ -99,8 +99,8 @@ fn main() {
         run_case(parts[0], parts[1].parse().expect("crop size"), checkpointing);
         return;
     }
-    if !shared_data().join("structures").join(format!("{CHAIN}.pdb")).exists() {
-        eprintln!("{} not found: skipping the training benchmark", shared_data().display());
+    if ferrofold_tests::external_data().is_none() {
+        eprintln!("FERROFOLD_DATA is not set to the data set (see ferrofold_tests::external_data): skipping");
         return;
     }
     let timeout = Duration::from_secs(env_usize("FERROFOLD_BENCH_TIMEOUT", 1800) as u64);
@@ -147,7 +147,7 @@ fn main() {
     }
     let report = serde_json::json!({
         "benchmark": "training step on CPU (Autodiff<NdArray<f32>>), chain 1US0_A",
-        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "threads": rayon::current_num_threads(),
         "results": results,
     });
     let name = std::env::var("FERROFOLD_BENCH_RESULTS").unwrap_or_else(|_| "train_step".into());

@@ -26,7 +26,7 @@ use ferrofold_model::host::host_tensor;
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
 use ferrofold_training::example::{make_example, ExampleConfig};
 use ferrofold_training::losses::{alphafold_loss, LossConfig, Predictions};
-use ferrofold_training::trainer::forward_for_training;
+use ferrofold_training::passes::forward_for_training;
 
 type Train = Autodiff<CpuF32>;
 

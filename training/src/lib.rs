@@ -8,8 +8,10 @@ pub mod config;
 pub mod corpus;
 pub mod error;
 pub mod example;
+pub mod gradients;
 pub mod labels;
 pub mod losses;
+pub mod passes;
 pub mod rematerialise;
 pub mod trainer;
 

@@ -28,7 +28,7 @@ use ferrofold_model::{
 use crate::Result;
 
 /// The gradient of `loss_of(output)` for the last iteration of `batch` (earlier iterations
-/// run without gradients, as in [`crate::trainer::forward_for_training`]), with dropout drawn
+/// run without gradients, as in [`crate::passes::forward_for_training`]), with dropout drawn
 /// from `key` and the trunk's blocks rematerialised.
 pub fn rematerialised_gradients<B: AutodiffBackend>(
     model: &AlphaFold<B>,
@@ -39,7 +39,7 @@ pub fn rematerialised_gradients<B: AutodiffBackend>(
     loss_of: impl FnOnce(&IterationOutput<B>) -> Tensor<B, 1>,
 ) -> Result<GradientsParams> {
     let last = batch.num_iterations()? - 1;
-    let prev = crate::trainer::recycled_without_gradients(model, batch, config, key, device)?;
+    let prev = crate::passes::recycled_without_gradients(model, batch, config, key, device)?;
     let pass = Pass::training(config, key);
     let inputs = batch.iteration::<B>(last, config, device)?;
     let trunk = &model.evoformer;

@@ -9,18 +9,15 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
-use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
+use burn::module::{AutodiffModule, ParamId};
+use burn::optim::Optimizer;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::process::PipelineConfig;
-use ferrofold_model::embedders::Recycled;
 use ferrofold_model::params::parameter_values;
-use ferrofold_model::{
-    AlphaFold, DropoutKey, FeatureBatch, IterationOutput, ModelConfig, ParamFile, Pass,
-};
+use ferrofold_model::{AlphaFold, ModelConfig, ParamFile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -30,10 +27,9 @@ use crate::checkpoint::{adam, checkpoints_dir, load_checkpoint, save_checkpoint}
 use crate::config::{ActivationCheckpointing, TrainConfig};
 use crate::corpus::Corpus;
 use crate::error::{io, Result, TrainingError};
-use crate::example::{make_example, ExampleConfig, TrainingExample};
+use crate::example::{make_example, ExampleConfig};
+use crate::gradients::{batch_gradients_on_devices, gradient_norm, scale_gradients};
 use crate::losses::heads::CaLddt;
-use crate::losses::{alphafold_loss, LossConfig, Predictions};
-use crate::rematerialise::rematerialised_gradients;
 use ferrofold_data::sampling::read_clusters;
 use ferrofold_data::{ChainFilter, TrainingChain, WeightedSampler};
 
@@ -91,44 +87,6 @@ pub struct TrainSummary {
     pub metrics: PathBuf,
 }
 
-/// The network run for training, with dropout drawn from `key`: iterations before the last
-/// without gradients (on the inner backend: no graph is recorded), the last with them.
-pub fn forward_for_training<B: AutodiffBackend>(
-    model: &AlphaFold<B>,
-    batch: &FeatureBatch,
-    config: &ModelConfig,
-    key: DropoutKey,
-    device: &B::Device,
-) -> Result<IterationOutput<B>> {
-    let iterations = batch.num_iterations()?;
-    let prev = Recycled::from_inner(recycled_without_gradients(model, batch, config, key, device)?);
-    let inputs = batch.iteration::<B>(iterations - 1, config, device)?;
-    Ok(model.iteration(&inputs, &prev, &Pass::training(config, key), None))
-}
-
-/// What the last iteration of `batch` receives from the ones before it, which run without
-/// gradients (on the inner backend: no graph is recorded) but with dropout, as AlphaFold's
-/// training does, each iteration with its own masks ([`DropoutKey::recycling_pass`] of `key`).
-pub(crate) fn recycled_without_gradients<B: AutodiffBackend>(
-    model: &AlphaFold<B>,
-    batch: &FeatureBatch,
-    config: &ModelConfig,
-    key: DropoutKey,
-    device: &B::Device,
-) -> Result<Recycled<B::InnerBackend>> {
-    let iterations = batch.num_iterations()?;
-    let mut prev = Recycled::<B::InnerBackend>::zeros(batch.num_residues()?, config, device);
-    if iterations > 1 {
-        let inner = model.valid();
-        for i in 0..iterations - 1 {
-            let pass = Pass::training(config, key.recycling_pass(i));
-            let inputs = batch.iteration::<B::InnerBackend>(i, config, device)?;
-            prev = inner.iteration(&inputs, &prev, &pass, None).recycled();
-        }
-    }
-    Ok(prev)
-}
-
 /// Predicts every validation chain with `model` (no gradients) and scores its Cα against the
 /// structure: lDDT-Cα as `ferrofold score` computes it (the residues correspond one to one).
 pub fn validate<B: Backend>(
@@ -154,169 +112,11 @@ pub fn validate<B: Backend>(
             labels.all_atom_mask.view(),
             15.0,
         )
-        .mean();
+        .global();
         scores.insert(chain.id.clone(), score);
     }
     let mean = scores.values().sum::<f64>() / scores.len().max(1) as f64;
     Ok(ValidationReport { step, mean_lddt_ca: mean, chains: scores })
-}
-
-/// The gradient of the mean loss over `examples` (a batch, one example at a time so that memory
-/// stays that of one), with the mean of every loss term. With `rematerialise`, the trunk's
-/// blocks are recomputed in the backward pass instead of kept ([`rematerialised_gradients`]).
-pub fn batch_gradients<B: AutodiffBackend>(
-    model: &AlphaFold<B>,
-    examples: &[TrainingExample],
-    model_config: &ModelConfig,
-    loss_config: &LossConfig,
-    rematerialise: bool,
-    device: &B::Device,
-) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
-    let examples: Vec<&TrainingExample> = examples.iter().collect();
-    let n = examples.len().max(1);
-    summed_gradients(model, &examples, n, model_config, loss_config, rematerialise, device)
-}
-
-/// [`batch_gradients`] with the examples shared out over `devices` (data parallelism, as burn's
-/// multi-device training does it): each device trains a replica of the model (`fork`) on its
-/// share in its own thread; the gradients are moved to the first device and summed there, in
-/// the order of the devices. The result is the gradient of the same mean loss.
-pub fn batch_gradients_on_devices<B: AutodiffBackend>(
-    model: &AlphaFold<B>,
-    examples: &[TrainingExample],
-    model_config: &ModelConfig,
-    loss_config: &LossConfig,
-    rematerialise: bool,
-    devices: &[B::Device],
-) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
-    let main = devices.first().expect("at least one device");
-    if devices.len() == 1 {
-        return batch_gradients(model, examples, model_config, loss_config, rematerialise, main);
-    }
-    let n = examples.len().max(1);
-    let shares: Vec<Vec<&TrainingExample>> = (0..devices.len())
-        .map(|d| examples.iter().skip(d).step_by(devices.len()).collect())
-        .collect();
-    let results: Vec<Result<(GradientsParams, BTreeMap<String, f64>)>> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = devices
-                .iter()
-                .zip(&shares)
-                .filter(|(_, share)| !share.is_empty())
-                .map(|(device, share)| {
-                    let replica = model.clone().fork(device);
-                    scope.spawn(move || {
-                        summed_gradients(
-                            &replica,
-                            share,
-                            n,
-                            model_config,
-                            loss_config,
-                            rematerialise,
-                            device,
-                        )
-                    })
-                })
-                .collect();
-            workers.into_iter().map(|w| w.join().expect("training worker panicked")).collect()
-        });
-    let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
-    let mut terms: BTreeMap<String, f64> = BTreeMap::new();
-    for result in results {
-        let (grads, share_terms) = result?;
-        accumulator.accumulate(model, grads.to_device(main, model));
-        for (name, value) in share_terms {
-            *terms.entry(name).or_default() += value;
-        }
-    }
-    Ok((accumulator.grads(), terms))
-}
-
-/// The gradient of the sum over `examples` of their loss divided by `n`, with the terms
-/// likewise.
-fn summed_gradients<B: AutodiffBackend>(
-    model: &AlphaFold<B>,
-    examples: &[&TrainingExample],
-    n: usize,
-    model_config: &ModelConfig,
-    loss_config: &LossConfig,
-    rematerialise: bool,
-    device: &B::Device,
-) -> Result<(GradientsParams, BTreeMap<String, f64>)> {
-    let n = n as f64;
-    let mut accumulator = GradientsAccumulator::<AlphaFold<B>>::new();
-    let mut terms: BTreeMap<String, f64> = BTreeMap::new();
-    for example in examples {
-        // Keyed by the example, its dropout masks are the same however the examples are
-        // batched, on whichever thread, and again after a resume.
-        let key = DropoutKey(example.seed ^ DROPOUT_SEED_MIX);
-        let labels = example.labels.to_tensors::<B>(device);
-        let mut mean_loss = |out: &IterationOutput<B>| {
-            let breakdown = alphafold_loss(
-                &Predictions::from_iteration(out),
-                &labels,
-                &example.msa_targets,
-                loss_config,
-            );
-            for (name, value) in breakdown.values() {
-                *terms.entry(name).or_default() += value / n;
-            }
-            breakdown.total.div_scalar(n)
-        };
-        let grads = if rematerialise {
-            rematerialised_gradients(model, &example.batch, model_config, key, device, mean_loss)?
-        } else {
-            let out = forward_for_training(model, &example.batch, model_config, key, device)?;
-            GradientsParams::from_grads(mean_loss(&out).backward(), model)
-        };
-        accumulator.accumulate(model, grads);
-    }
-    Ok((accumulator.grads(), terms))
-}
-
-/// Mixed into an example's seed for its dropout masks, so that they do not repeat the draws
-/// of its input pipeline.
-const DROPOUT_SEED_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// Global L2 norm of all gradients.
-fn gradient_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: &M,
-    grads: &GradientsParams,
-) -> f64 {
-    struct Norm<'a> {
-        grads: &'a GradientsParams,
-        sum: f64,
-    }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Norm<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                self.sum += g.powi_scalar(2).sum().into_scalar().elem::<f64>();
-            }
-        }
-    }
-    let mut norm = Norm { grads, sum: 0.0 };
-    model.visit(&mut norm);
-    norm.sum.sqrt()
-}
-
-/// Multiplies every gradient by `factor`.
-fn scale_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: &M,
-    grads: &mut GradientsParams,
-    factor: f64,
-) {
-    struct Scale<'a> {
-        grads: &'a mut GradientsParams,
-        factor: f64,
-    }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
-                self.grads.register::<B::InnerBackend, D>(param.id, g.mul_scalar(self.factor));
-            }
-        }
-    }
-    model.visit(&mut Scale { grads, factor });
 }
 
 /// The random draws of step `step`, independent of every other step.
@@ -573,43 +373,5 @@ fn update_ema(
                 ema.insert(*id, values.clone());
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrofold_model::config::DropoutConfig;
-
-    #[test]
-    fn recycling_passes_apply_dropout_with_their_own_masks() {
-        type B = burn::backend::Autodiff<ferrofold_model::CpuF64>;
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-        let params = ParamFile::read(&fixtures.join("reference/reduced_s0/params_reduced.npz"));
-        let recycled = |dropout: bool, seed: u64| {
-            let mut config = ModelConfig::preset("reduced").unwrap();
-            if !dropout {
-                config.dropout = DropoutConfig::none();
-            }
-            let device = Default::default();
-            let model = AlphaFold::<B>::load(params.as_ref().unwrap(), &config, &device).unwrap();
-            let data = fixtures.join("data");
-            let chain = TrainingChain::read(&data.join("5PTI_A.pdb"), Some(&data)).unwrap();
-            let examples = ExampleConfig {
-                crop_size: 16,
-                crop_mode: CropMode::Contiguous,
-                pipeline: config.data_pipeline(0),
-                default_resolution: 2.0,
-            };
-            // Two recycling passes before the gradient pass; the same features every time.
-            let example = make_example(&chain, &examples, 2, 1).unwrap();
-            let key = DropoutKey(seed);
-            let prev = recycled_without_gradients(&model, &example.batch, &config, key, &device);
-            crate::losses::host(prev.unwrap().pair)
-        };
-        assert_eq!(recycled(true, 5), recycled(true, 5));
-        assert_ne!(recycled(true, 5), recycled(true, 6));
-        assert_eq!(recycled(false, 5), recycled(false, 6));
-        assert_ne!(recycled(true, 5), recycled(false, 5));
     }
 }

@@ -3,28 +3,23 @@
 //! as one device computing them in turn, and a training run with two replicas follows the run
 //! with one.
 
-use std::path::PathBuf;
-
 mod common;
 
 use burn::backend::Autodiff;
 use common::{largest_difference, B};
 use ferrofold_features::crop::CropMode;
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ParamFile};
+use ferrofold_tests::{data as fixture_data, reduced_case};
 use ferrofold_training::example::{make_example, ExampleConfig};
-use ferrofold_training::trainer::{batch_gradients, batch_gradients_on_devices, train};
-use ferrofold_training::TrainConfig;
+use ferrofold_training::gradients::{batch_gradients, batch_gradients_on_devices};
+use ferrofold_training::trainer::train;
 use ferrofold_training::LossConfig;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data")
-}
-
+use ferrofold_training::TrainConfig;
 #[test]
 fn replicas_compute_the_batch_gradient() {
     let config = ModelConfig::preset("reduced").unwrap();
     let device = Default::default();
-    let params = fixtures().join("../reference/reduced_s0/params_reduced.npz");
+    let params = reduced_case("params_reduced.npz");
     let (model, layout) =
         AlphaFold::<B>::load_with_layout(&ParamFile::read(&params).unwrap(), &config, &device)
             .unwrap();
@@ -39,8 +34,8 @@ fn replicas_compute_the_batch_gradient() {
         .enumerate()
         .map(|(k, id)| {
             let chain = ferrofold_data::TrainingChain::read(
-                &fixtures().join(format!("{id}.pdb")),
-                Some(&fixtures()),
+                &fixture_data(&format!("{id}.pdb")),
+                Some(&fixture_data("")),
             )
             .unwrap();
             make_example(&chain, &examples, k % 2, k as u64 + 1).unwrap()
@@ -65,14 +60,14 @@ fn training_with_two_replicas_follows_training_with_one() {
     let data = tempfile::tempdir().unwrap();
     for key in ["1UBQ_A", "5PTI_A"] {
         let name = format!("{key}.pdb");
-        std::fs::copy(fixtures().join(&name), data.path().join(&name)).unwrap();
+        std::fs::copy(fixture_data(&name), data.path().join(&name)).unwrap();
     }
     let run = |replicas: usize| {
         let out = tempfile::tempdir().unwrap();
         let config = TrainConfig {
             preset: "reduced".into(),
             data: Some(data.path().to_path_buf()),
-            msa_dir: Some(fixtures()),
+            msa_dir: Some(fixture_data("")),
             out: out.path().to_path_buf(),
             steps: 3,
             seed: 5,

@@ -2,8 +2,6 @@
 //! predictions, and so do the gradients of the structure-module loss and of each head's loss
 //! (tools/reference/make_loss_fixtures.py writes the fixture).
 
-use std::path::PathBuf;
-
 use burn::backend::Autodiff;
 use burn::prelude::*;
 use ferrofold_features::labels::{Atom14, RigidGroupFrames};
@@ -12,6 +10,7 @@ use ferrofold_features::FeatureDict;
 use ferrofold_model::host::host_tensor;
 use ferrofold_model::host::to_array;
 use ferrofold_model::CpuF64;
+use ferrofold_tests::fixtures;
 use ferrofold_training::labels::StructureLabels;
 use ferrofold_training::losses::violations::{find_structural_violations, ViolationConfig};
 use ferrofold_training::losses::{
@@ -21,11 +20,6 @@ use ndarray::{Array1, Array2, Array3, ArrayD, Ix1, Ix2, Ix3};
 
 type B = CpuF64;
 type AD = Autodiff<CpuF64>;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
 struct Fixture(FeatureDict);
 
 impl Fixture {

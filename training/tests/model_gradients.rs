@@ -4,8 +4,6 @@
 //! (With one structure-module layer: between layers AlphaFold stops the gradient through the
 //! rotations, so that with several the training gradient is deliberately not the derivative.)
 
-use std::path::PathBuf;
-
 use burn::backend::Autodiff;
 use burn::module::Param;
 use burn::optim::GradientsParams;
@@ -18,12 +16,12 @@ use ferrofold_model::primitives::Linear;
 use ferrofold_model::{AlphaFold, CpuF64, ModelConfig};
 use ferrofold_training::example::{make_example, ExampleConfig, TrainingExample};
 use ferrofold_training::losses::{alphafold_loss, LossConfig, Predictions};
-use ferrofold_training::trainer::forward_for_training;
+use ferrofold_training::passes::forward_for_training;
 
 type B = Autodiff<CpuF64>;
 
 fn example(config: &ModelConfig) -> TrainingExample {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data");
+    let data = ferrofold_tests::data("");
     let chain = TrainingChain::read(&data.join("5PTI_A.pdb"), Some(&data)).unwrap();
     let examples = ExampleConfig {
         crop_size: 20,
@@ -72,8 +70,7 @@ fn check(name: &str, pick: fn(&mut AlphaFold<B>) -> &mut Linear<B>) {
     // The reference's random parameters: unlike AlphaFold's initialisation, they have no
     // zero (final-initialised) layers that would stop gradients from reaching the layers
     // before them.
-    let params = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/reference/reduced_s0/params_reduced.npz");
+    let params = ferrofold_tests::reduced_case("params_reduced.npz");
     let mut model =
         AlphaFold::<B>::load(&ferrofold_model::ParamFile::read(&params).unwrap(), &config, &device)
             .unwrap();

@@ -3,21 +3,15 @@
 //! recomputed blocks must draw the forward pass's masks) and with a recycling iteration before
 //! the gradient pass.
 
-use std::path::PathBuf;
-
 mod common;
 
 use common::{largest_difference, B};
 use ferrofold_features::crop::CropMode;
 use ferrofold_model::{AlphaFold, ModelConfig, ParamFile};
+use ferrofold_tests::fixtures;
 use ferrofold_training::example::{make_example, ExampleConfig};
-use ferrofold_training::trainer::batch_gradients;
+use ferrofold_training::gradients::batch_gradients;
 use ferrofold_training::LossConfig;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
 #[test]
 fn rematerialised_blocks_give_the_ordinary_gradients() {
     let config = ModelConfig::preset("reduced").unwrap();

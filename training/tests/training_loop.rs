@@ -3,25 +3,21 @@
 //! also when the stop left a half-written checkpoint and a cut metrics line behind; diverging
 //! steps are skipped and a run of them stops training; validation writes its scores.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::backend::Autodiff;
 use ferrofold_model::CpuF32;
+use ferrofold_tests::{data as fixture_data, reduced_case};
 use ferrofold_training::trainer::{latest_checkpoint, train, StepReport, ValidationReport};
 use ferrofold_training::TrainConfig;
 use ferrofold_training::TrainingError;
 
 type B = Autodiff<CpuF32>;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/data")
-}
-
 fn config(data: &Path, out: &Path, steps: usize) -> TrainConfig {
     TrainConfig {
         preset: "reduced".into(),
         data: Some(data.to_path_buf()),
-        msa_dir: Some(fixtures()),
+        msa_dir: Some(fixture_data("")),
         out: out.to_path_buf(),
         steps,
         seed: 11,
@@ -51,11 +47,8 @@ fn metrics(out: &Path) -> Vec<StepReport> {
 fn resumed_run_reproduces_the_uninterrupted_run() {
     let data = tempfile::tempdir().unwrap();
     for key in ["1UBQ_A", "5PTI_A"] {
-        std::fs::copy(
-            fixtures().join(format!("{key}.pdb")),
-            data.path().join(format!("{key}.pdb")),
-        )
-        .unwrap();
+        std::fs::copy(fixture_data(&format!("{key}.pdb")), data.path().join(format!("{key}.pdb")))
+            .unwrap();
     }
     let device = Default::default();
 
@@ -117,7 +110,7 @@ fn resumed_run_reproduces_the_uninterrupted_run() {
 
 fn one_chain(key: &str) -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
-    std::fs::copy(fixtures().join(format!("{key}.pdb")), data.path().join(format!("{key}.pdb")))
+    std::fs::copy(fixture_data(&format!("{key}.pdb")), data.path().join(format!("{key}.pdb")))
         .unwrap();
     data
 }
@@ -177,8 +170,8 @@ fn trains_from_a_store_with_cluster_weights_and_filters() {
     use ferrofold_data::store::{build_store, BuildOptions};
     let store = tempfile::tempdir().unwrap();
     build_store(
-        &fixtures(),
-        Some(&fixtures()),
+        &fixture_data(""),
+        Some(&fixture_data("")),
         store.path(),
         &BuildOptions { shard_size: 2 },
         |_, _| {},
@@ -215,12 +208,12 @@ fn a_batch_gradient_is_the_mean_of_its_examples_gradients() {
     use ferrofold_features::crop::CropMode;
     use ferrofold_model::{AlphaFold, ModelConfig};
     use ferrofold_training::example::{make_example, ExampleConfig};
-    use ferrofold_training::trainer::batch_gradients;
+    use ferrofold_training::gradients::batch_gradients;
     use ferrofold_training::LossConfig;
 
     let model_config = ModelConfig::preset("reduced").unwrap();
     let device = Default::default();
-    let params = fixtures().join("../reference/reduced_s0/params_reduced.npz");
+    let params = reduced_case("params_reduced.npz");
     let model = AlphaFold::<B>::load(
         &ferrofold_model::ParamFile::read(&params).unwrap(),
         &model_config,
@@ -228,7 +221,7 @@ fn a_batch_gradient_is_the_mean_of_its_examples_gradients() {
     )
     .unwrap();
     let chain =
-        ferrofold_data::TrainingChain::read(&fixtures().join("5PTI_A.pdb"), Some(&fixtures()))
+        ferrofold_data::TrainingChain::read(&fixture_data("5PTI_A.pdb"), Some(&fixture_data("")))
             .unwrap();
     let examples = ExampleConfig {
         crop_size: 24,

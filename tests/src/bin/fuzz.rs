@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ferrofold_tests::fuzz::{fixtures, fuzz, targets, Budget};
+use ferrofold_tests::fixtures;
+use ferrofold_tests::fuzz::{fuzz, targets, Budget};
 
 #[derive(Parser)]
 #[command(about = "Fuzz ferrofold's parsers and loaders")]

@@ -80,14 +80,14 @@ pub fn masked_msa_loss<B: Backend>(
     (softmax_cross_entropy(logits, &targets).reshape([s, r]) * mask).sum().div_scalar(denominator)
 }
 
-/// lDDT-Cα per residue (AlphaFold's approximate lDDT: no stereochemistry check), over true
-/// pairs closer than `cutoff` Å: \[r\].
-pub fn lddt_per_residue(
+/// Per residue: the scored weight and the number of true pairs closer than `cutoff` Å
+/// (AlphaFold's approximate lDDT: no stereochemistry check).
+fn lddt_pairs(
     predicted: &Array2<f64>,
     truth: &Array2<f64>,
     mask: &[f64],
     cutoff: f64,
-) -> Vec<f64> {
+) -> Vec<(f64, f64)> {
     let r = mask.len();
     let dist = |x: &Array2<f64>, i: usize, j: usize| {
         (1e-10 + (0..3).map(|k| (x[(i, k)] - x[(j, k)]).powi(2)).sum::<f64>()).sqrt()
@@ -103,17 +103,32 @@ pub fn lddt_per_residue(
                 scored += weight * score;
                 total += weight;
             }
-            (1e-10 + scored) / (1e-10 + total)
+            (scored, total)
         })
         .collect()
 }
 
-/// lDDT-Cα of predicted atom37 positions against the structure's: per residue, with the
-/// structure's Cα mask.
+/// lDDT-Cα per residue, over true pairs closer than `cutoff` Å: \[r\].
+pub fn lddt_per_residue(
+    predicted: &Array2<f64>,
+    truth: &Array2<f64>,
+    mask: &[f64],
+    cutoff: f64,
+) -> Vec<f64> {
+    lddt_pairs(predicted, truth, mask, cutoff)
+        .into_iter()
+        .map(|(scored, total)| (1e-10 + scored) / (1e-10 + total))
+        .collect()
+}
+
+/// lDDT-Cα of predicted atom37 positions against the structure's, with the structure's Cα
+/// mask: per residue, and over all pairs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaLddt {
     pub per_residue: Vec<f64>,
     pub mask: Vec<f64>,
+    /// Scored weight and true pairs of each residue.
+    pairs: Vec<(f64, f64)>,
 }
 
 impl CaLddt {
@@ -126,7 +141,10 @@ impl CaLddt {
     ) -> Self {
         let ca = |x: ArrayView3<f64>| x.index_axis(ndarray::Axis(1), ATOM_CA).to_owned();
         let mask = mask.column(ATOM_CA).to_vec();
-        Self { per_residue: lddt_per_residue(&ca(predicted), &ca(truth), &mask, cutoff), mask }
+        let pairs = lddt_pairs(&ca(predicted), &ca(truth), &mask, cutoff);
+        let per_residue =
+            pairs.iter().map(|(scored, total)| (1e-10 + scored) / (1e-10 + total)).collect();
+        Self { per_residue, mask, pairs }
     }
 
     /// The mean over residues with a Cα.
@@ -134,6 +152,15 @@ impl CaLddt {
         let total: f64 = self.mask.iter().sum();
         let scored: f64 = self.per_residue.iter().zip(&self.mask).map(|(l, m)| l * m).sum();
         scored / total.max(1e-10)
+    }
+
+    /// Over all pairs at once (AlphaFold's `lddt(per_residue=False)`, and what `ferrofold
+    /// score` and the usual lDDT tools report): residues with more neighbours weigh more than
+    /// in [`Self::mean`].
+    pub fn global(&self) -> f64 {
+        let (scored, total) =
+            self.pairs.iter().fold((0.0, 0.0), |(s, t), (scored, total)| (s + scored, t + total));
+        (1e-10 + scored) / (1e-10 + total)
     }
 }
 
