@@ -535,6 +535,15 @@ fn templates_from_hhsearch_hits_reach_the_network() {
     let without = run(false, &dir.path().join("without"));
     let batch = FeatureDict::load_npz(&with.join("features_reduced.npz")).unwrap();
     assert_eq!(batch.get("template_mask").unwrap().shape(), [1, 4]);
+    // The network's templates are the featurizer's four, atom for atom.
+    for name in ["template_all_atom_positions", "template_all_atom_masks"] {
+        let ours = batch.get(name).unwrap_or_else(|| panic!("{name} in the batch")).to_f64();
+        assert_eq!(
+            ours.index_axis(ndarray::Axis(0), 0).to_owned(),
+            expected.get(&format!("max20/{name}")).unwrap().to_f64(),
+            "{name}"
+        );
+    }
     assert!(FeatureDict::load_npz(&without.join("features_reduced.npz"))
         .unwrap()
         .get("template_mask")
