@@ -1,8 +1,8 @@
 //! The search-tool runners against the real Debian tools (installed by `.ci/run`) on a tiny
 //! database made from fixture sequences.
 
-use ferrofold_features::parsers::{fasta::parse_fasta, stockholm::parse_stockholm};
-use ferrofold_features::tools::{jackhmmer, kalign, mmseqs_easy_search, RunOptions};
+use ferrofold_features::parsers::{a3m::parse_a3m, fasta::parse_fasta, stockholm::parse_stockholm};
+use ferrofold_features::tools::{hhblits, jackhmmer, kalign, mmseqs_easy_search, RunOptions};
 use ferrofold_tests::data;
 
 /// A FASTA database: the ungapped rows of two real jackhmmer alignments (ubiquitins, zinc fingers).
@@ -65,4 +65,40 @@ fn mmseqs_and_kalign_run() {
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].sequence.len(), records[1].sequence.len());
     assert_eq!(records[1].sequence.replace('X', ""), UBIQUITIN[5..60]);
+}
+
+#[test]
+fn hhblits_finds_the_ubiquitins() {
+    let dir = tempfile::tempdir().unwrap();
+    // An hhblits database of single-sequence entries: distant ubiquitins (40–85% identical to
+    // the query; hhblits filters closer ones out of its alignment) and zinc fingers.
+    let mut entries = Vec::new();
+    for key in ["1UBQ_A", "1A1F_A"] {
+        let msa = ferrofold_features::parsers::stockholm::parse_stockholm_file(&data(&format!(
+            "{key}.sto"
+        )))
+        .unwrap();
+        let query = msa.sequences[0].as_bytes();
+        let identity = |s: &str| {
+            let same = s.bytes().zip(query).filter(|(a, b)| a == *b && *a != b'-').count();
+            same as f64 / query.len() as f64
+        };
+        let distant = msa
+            .sequences
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, s)| key != "1UBQ_A" || (0.4..0.85).contains(&identity(s)));
+        for (i, s) in distant.take(6) {
+            entries.push((format!("{key}_{i}"), s.replace('-', "")));
+        }
+    }
+    let db = ferrofold_tests::hhsuite_database(dir.path(), &entries);
+    let a3m = hhblits(UBIQUITIN, &db, &RunOptions::default()).unwrap();
+    let msa = parse_a3m(&a3m, "hhblits output").unwrap();
+    // The query first, as AlphaFold's A3M reading expects, then hits of the ubiquitins only.
+    assert_eq!(msa.sequences[0], UBIQUITIN);
+    assert!(msa.len() >= 4, "only {} rows:\n{a3m}", msa.len());
+    let hits = &msa.descriptions[1..];
+    assert!(hits.iter().all(|d| d.starts_with("1UBQ_A")), "{hits:?}");
 }

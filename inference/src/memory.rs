@@ -152,9 +152,11 @@ pub fn describe(chunks: Chunks) -> String {
 mod tests {
     use super::*;
 
-    /// The estimate must not fall below a measured peak (bench/RESULTS.md, "Peak memory at 384
-    /// residues": model_1_ptm, 512 + 1,024 rows, chunk 4, key chunk 128: ≈ 2.0 GiB) and should
-    /// not overshoot it wildly, or long chains would be refused needlessly.
+    /// The estimate must not fall below the peak of the full network at 384 residues
+    /// (bench/RESULTS.md, "Peak memory at 384 residues": model_1_ptm, 512 + 1,024 rows, chunk
+    /// 4, key chunk 128; 2.0 GiB, from a measured run with 2 of the 48 blocks plus the others'
+    /// parameters) and should not overshoot it wildly, or long chains would be refused
+    /// needlessly.
     #[test]
     fn estimate_brackets_the_measured_peak_at_384_residues() {
         let mut config = ModelConfig::preset("model_1_ptm").unwrap();

@@ -557,46 +557,6 @@ fn templates_from_hhsearch_hits_reach_the_network() {
     assert!(stderr(&out).contains("/nonexistent/mmcif"), "{}", stderr(&out));
 }
 
-/// An hhsearch database (ffindex files `<dir>/db_*`) of single-sequence entries.
-fn hhsearch_database(dir: &Path, entries: &[(String, String)]) -> PathBuf {
-    let run = |args: &[&str]| {
-        let out = Command::new(args[0]).args(&args[1..]).current_dir(dir).output();
-        let out = out.unwrap_or_else(|e| panic!("{}: {e} (Debian package hhsuite)", args[0]));
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    };
-    for sub in ["a3m", "hhm"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    for (name, sequence) in entries {
-        std::fs::write(dir.join(format!("a3m/{name}.a3m")), format!(">{name}\n{sequence}\n"))
-            .unwrap();
-        run(&["hhmake", "-i", &format!("a3m/{name}.a3m"), "-o", &format!("hhm/{name}.hhm")]);
-    }
-    run(&["ffindex_build", "-s", "db_a3m.ffdata", "db_a3m.ffindex", "a3m/"]);
-    run(&["ffindex_build", "-s", "db_hhm.ffdata", "db_hhm.ffindex", "hhm/"]);
-    // Debian's `cstranslate` wrapper is broken; its binaries are in /usr/libexec/hhsuite.
-    let cstranslate = ["cstranslate-avx2", "cstranslate-sse2"]
-        .iter()
-        .map(|b| format!("/usr/libexec/hhsuite/{b}"))
-        .find(|p| Path::new(p).exists())
-        .unwrap_or_else(|| "cstranslate".into());
-    run(&[
-        &cstranslate,
-        "-f",
-        "-x",
-        "0.3",
-        "-c",
-        "4",
-        "-I",
-        "a3m",
-        "-i",
-        "db_a3m",
-        "-o",
-        "db_cs219",
-    ]);
-    dir.join("db")
-}
-
 #[test]
 fn templates_searched_with_hhsearch_reach_the_network() {
     let templates = workspace_root().join("tests/fixtures/data/templates");
@@ -614,7 +574,7 @@ fn templates_searched_with_hhsearch_reach_the_network() {
             .collect();
     let db_dir = dir.path().join("pdb70");
     std::fs::create_dir_all(&db_dir).unwrap();
-    let database = hhsearch_database(&db_dir, &entries);
+    let database = ferrofold_tests::hhsuite_database(&db_dir, &entries);
     let out_dir = dir.path().join("out");
     let out = ferrofold(&[
         "predict",

@@ -5,7 +5,7 @@
 //! `tests/fuzz.rs` and, for long runs, `src/bin/fuzz.rs`). The cross-crate end-to-end tests
 //! live in `tests/tests/`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferrofold_features::{FeatureArray, FeatureDict};
 
@@ -64,4 +64,47 @@ pub fn assert_exact(name: &str, ours: &FeatureArray, expected: &FeatureArray) {
 /// benchmarks then say so and skip.
 pub fn external_data() -> Option<PathBuf> {
     std::env::var_os("FERROFOLD_DATA").map(PathBuf::from).filter(|p| p.is_dir())
+}
+
+/// An hhsuite database (`<dir>/db_{a3m,hhm,cs219}.ff{data,index}`, for hhsearch and hhblits) of
+/// single-sequence entries `(name, sequence)`, made with the Debian package hhsuite's tools;
+/// returns its prefix `<dir>/db`.
+pub fn hhsuite_database(dir: &Path, entries: &[(String, String)]) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(args[0]).args(&args[1..]).current_dir(dir).output();
+        let out = out.unwrap_or_else(|e| panic!("{}: {e} (Debian package hhsuite)", args[0]));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+    };
+    for sub in ["a3m", "hhm"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (name, sequence) in entries {
+        std::fs::write(dir.join(format!("a3m/{name}.a3m")), format!(">{name}\n{sequence}\n"))
+            .unwrap();
+        run(&["hhmake", "-i", &format!("a3m/{name}.a3m"), "-o", &format!("hhm/{name}.hhm")]);
+    }
+    run(&["ffindex_build", "-s", "db_a3m.ffdata", "db_a3m.ffindex", "a3m/"]);
+    run(&["ffindex_build", "-s", "db_hhm.ffdata", "db_hhm.ffindex", "hhm/"]);
+    // Debian's `cstranslate` wrapper is broken; its binaries are in /usr/libexec/hhsuite.
+    let cstranslate = ["cstranslate-avx2", "cstranslate-sse2"]
+        .iter()
+        .map(|b| format!("/usr/libexec/hhsuite/{b}"))
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| "cstranslate".into());
+    run(&[
+        &cstranslate,
+        "-f",
+        "-x",
+        "0.3",
+        "-c",
+        "4",
+        "-I",
+        "a3m",
+        "-i",
+        "db_a3m",
+        "-o",
+        "db_cs219",
+    ]);
+    dir.join("db")
 }

@@ -2,8 +2,8 @@
 //!
 //! burn-ndarray runs every element-wise operation as its own single-threaded pass over memory: a
 //! layer norm is eight of them, a softmax five (its maximum an argmax plus a gather). Profiled on
-//! `predict`, such passes took 40% of the wall time, on one core, while the matmuls used all
-//! (bench/RESULTS.md). Each kernel here does the same arithmetic in one pass per row, rows
+//! `predict`, such passes took a large share of the wall time, on one core, while the matmuls
+//! used all (bench/RESULTS.md has the profile). Each kernel here does the same arithmetic in one pass per row, rows
 //! spread over rayon's threads.
 //!
 //! The model stays generic over the backend: each kernel takes the tensor, and gives it back
