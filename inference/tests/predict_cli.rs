@@ -2,7 +2,7 @@
 //! `forward`, and bad input (each a non-zero exit with one line naming the file, earlier
 //! outputs intact).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use ferrofold_features::feature_dict::FeatureDict;

@@ -26,7 +26,7 @@ pub struct Prediction {
     pub atom_positions: Array3<f64>,
     /// [r, 37]
     pub atom_mask: Array2<f64>,
-    /// [r], 0–100
+    /// \[r\], 0–100
     pub plddt: Array1<f64>,
     /// From the aligned-error head (`_ptm` models).
     pub aligned_error: Option<AlignedError>,

@@ -1,9 +1,9 @@
 //! The network's stages in the order they run, and how one pass runs them.
 //!
 //! One iteration of AlphaFold is a fixed sequence of stages ([`Stage`]): the embeddings, each
-//! extra-MSA block, each Evoformer block, then the structure module and heads.
-//! [`crate::AlphaFold::stages`] lists them; [`crate::AlphaFold::iteration`] walks them
-//! forwards, and training's rematerialisation walks the same list backwards. Each stage runs
+//! extra-MSA block, each Evoformer block, then the structure module and heads (the trunk's
+//! blocks in order: `EmbeddingsAndEvoformer::blocks`). [`crate::AlphaFold::iteration`] walks
+//! them forwards, and training's rematerialisation walks the same blocks backwards. Each stage runs
 //! with a [`StageContext`] made by [`Pass::context`]: its chunking and its dropout masks, drawn
 //! from the pass's [`DropoutKey`] and the stage's id, so that a stage recomputed on its own (on
 //! any thread) draws the masks it drew the first time.

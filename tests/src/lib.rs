@@ -1,5 +1,5 @@
 //! The shared test kit of ferrofold's crates: where the fixtures are ([`fixtures`], [`data`];
-//! their provenance in `tests/fixtures/README.md`), reference arrays ([`reference`]), how results
+//! their provenance in `tests/fixtures/README.md`), reference arrays ([`reference()`]), how results
 //! are compared with references ([`compare`]), the optional external data set of the benchmarks
 //! ([`external_data`]), and fuzzing of every parser and loader ([`fuzz`], run by
 //! `tests/fuzz.rs` and, for long runs, `src/bin/fuzz.rs`). The cross-crate end-to-end tests
