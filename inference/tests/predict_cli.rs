@@ -597,11 +597,36 @@ fn templates_searched_with_hhsearch_reach_the_network() {
         "--no-plots",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let hits = std::fs::read_to_string(out_dir.join("2HHB_B/msas/hhsearch_db.hhr")).unwrap();
+    let hits_path = out_dir.join("2HHB_B/msas/hhsearch_db.hhr");
+    let hits = std::fs::read_to_string(&hits_path).unwrap();
     assert!(hits.contains("2HHB_A"), "haemoglobin α is a hit:\n{hits}");
     let batch = FeatureDict::load_npz(&out_dir.join("2HHB_B/features_reduced.npz")).unwrap();
     let templates_used = batch.get("template_mask").unwrap().shape()[1];
     assert!(templates_used >= 1, "{templates_used} templates");
+    // The network's templates are what the template featurizer makes of the search's hits.
+    let record =
+        ferrofold_features::parsers::fasta::parse_fasta_file(&templates.join("2HHB_B.fasta"))
+            .unwrap()
+            .remove(0);
+    let mut raw = ferrofold_features::featurize::featurize_query(&record, &[]).unwrap();
+    let config =
+        ferrofold_features::templates::TemplateConfig::new(templates.join("mmcif"), None).unwrap();
+    ferrofold_features::templates::add_template_features(
+        &mut raw,
+        &record.sequence,
+        &hits_path,
+        &config,
+    )
+    .unwrap();
+    for name in ["template_all_atom_positions", "template_all_atom_masks"] {
+        let ours = batch.get(name).unwrap().to_f64();
+        let featurized = raw.get(name).unwrap().to_f64();
+        assert_eq!(
+            ours.index_axis(ndarray::Axis(0), 0).to_owned(),
+            featurized.slice_axis(ndarray::Axis(0), (..templates_used).into()).to_owned(),
+            "{name}"
+        );
+    }
 
     // A database that is not one is named.
     let out = ferrofold(&[
