@@ -2,6 +2,7 @@
 //! chain too long for the machine is refused with advice instead of being killed; and the
 //! choice of chunk sizes when the user gives none.
 
+use ferrofold_features::process::PipelineConfig;
 use ferrofold_model::ModelConfig;
 
 /// The sizes that drive memory.
@@ -11,6 +12,20 @@ pub struct ProblemSize {
     /// Cluster rows fed to the Evoformer (template rows excluded).
     pub msa_rows: usize,
     pub extra_rows: usize,
+}
+
+impl ProblemSize {
+    /// The sizes of a chain of `residues` with an alignment of `msa_rows` rows (the query
+    /// included), as the input pipeline splits the rows into cluster and extra rows.
+    pub fn of(residues: usize, msa_rows: usize, pipeline: &PipelineConfig) -> Self {
+        Self {
+            residues,
+            msa_rows: msa_rows.min(pipeline.max_msa_clusters),
+            extra_rows: msa_rows
+                .saturating_sub(pipeline.max_msa_clusters)
+                .min(pipeline.max_extra_msa),
+        }
+    }
 }
 
 /// Row and key chunk sizes (`None`: unchunked).
@@ -166,6 +181,24 @@ mod tests {
         let estimate = estimate_peak_bytes(size, &config, 93_200_000) as f64 / (1u64 << 30) as f64;
         eprintln!("estimate {estimate:.2} GiB");
         assert!((2.0..4.0).contains(&estimate), "estimate {estimate:.2} GiB vs measured 2.0 GiB");
+    }
+
+    /// The peaks of `predict` with the bundled model measured at 313–600 residues
+    /// (bench/RESULTS.md, "The memory estimate against measured peaks": residues, alignment
+    /// rows, peak MiB): the estimate must stay above each, by at most 15%.
+    #[test]
+    fn estimate_is_within_15_percent_above_the_measured_peaks_of_the_bundled_model() {
+        let config = ModelConfig::preset(crate::bundled::PRESET).unwrap();
+        let parameters = crate::bundled::params().unwrap().parameter_count();
+        let pipeline = config.data_pipeline(0);
+        let measured = [(313, 1, 898.0), (313, 256, 1392.0), (450, 1, 2397.0), (450, 256, 2707.0)];
+        let measured = measured.into_iter().chain([(600, 1, 5254.0), (600, 256, 5418.0)]);
+        for (residues, rows, peak_mib) in measured {
+            let size = ProblemSize::of(residues, rows, &pipeline);
+            let estimate = estimate_peak_bytes(size, &config, parameters) as f64 / 1048576.0;
+            let ratio = estimate / peak_mib;
+            assert!((1.0..=1.15).contains(&ratio), "{residues} × {rows}: {ratio:.3}");
+        }
     }
 
     #[test]

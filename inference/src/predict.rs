@@ -275,13 +275,7 @@ pub fn predict_record<B: Backend>(
     for spec in &options.models {
         let mut config = ModelConfig::preset(&spec.preset)?;
         let pipeline = config.data_pipeline(options.num_recycle);
-        let size = ProblemSize {
-            residues,
-            msa_rows: msa_rows.min(pipeline.max_msa_clusters),
-            extra_rows: msa_rows
-                .saturating_sub(pipeline.max_msa_clusters)
-                .min(pipeline.max_extra_msa),
-        };
+        let size = ProblemSize::of(residues, msa_rows, &pipeline);
         // Parameters are loaded first (their size counts in the estimate); activations,
         // by far the larger part for long chains, only after the estimate allowed them.
         let model = load_model::<B>(spec, &config, device)?;
