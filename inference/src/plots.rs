@@ -104,39 +104,80 @@ pub fn plddt_png(path: &Path, plddt: &[f64], model: &str) -> Result<()> {
 }
 
 /// The predicted aligned error matrix: row = aligned residue, column = scored residue; dark
-/// green = low error, white = `max_error` or more.
+/// green = low error, white = `max_error` or more, with a colour bar in Å beside it.
 pub fn pae_png(path: &Path, pae: &Array2<f64>, max_error: f64) -> Result<()> {
+    draw_atomically(path, PAE_SIZE, |root| draw_pae(&root, pae, max_error))
+}
+
+const PAE_SIZE: (u32, u32) = (720, 600);
+/// Width of the matrix's part of the PAE plot; the colour bar takes the rest.
+const PAE_MATRIX_WIDTH: u32 = 620;
+
+/// AlphaFold DB's scale: `t` = error / maximum, from dark green (0) to white (1).
+fn pae_color(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    RGBColor(
+        (t * 255.0 + (1.0 - t) * 15.0) as u8,
+        (t * 255.0 + (1.0 - t) * 80.0) as u8,
+        (t * 255.0 + (1.0 - t) * 15.0) as u8,
+    )
+}
+
+fn draw_pae<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    pae: &Array2<f64>,
+    max_error: f64,
+) -> std::result::Result<(), String> {
     let n = pae.nrows().max(1);
-    draw_atomically(path, (640, 600), |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Predicted aligned error (Å)", (FONT, 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0usize..n, n..0usize)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("scored residue")
-            .y_desc("aligned residue")
-            .label_style((FONT, 14))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(pae.indexed_iter().map(|((i, j), &v)| {
-                let t = (v / max_error.max(1e-6)).clamp(0.0, 1.0);
-                // From AlphaFold DB's dark green (low error) to white.
-                let color = RGBColor(
-                    (t * 255.0 + (1.0 - t) * 15.0) as u8,
-                    (t * 255.0 + (1.0 - t) * 80.0) as u8,
-                    (t * 255.0 + (1.0 - t) * 15.0) as u8,
-                );
-                Rectangle::new([(j, i), (j + 1, i + 1)], color.filled())
-            }))
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    })
+    let max_error = max_error.max(1e-6);
+    let (matrix_area, bar_area) = root.split_horizontally(PAE_MATRIX_WIDTH);
+    let mut chart = ChartBuilder::on(&matrix_area)
+        .caption("Predicted aligned error (Å)", (FONT, 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0usize..n, n..0usize)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("scored residue")
+        .y_desc("aligned residue")
+        .label_style((FONT, 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(pae.indexed_iter().map(|((i, j), &v)| {
+            Rectangle::new([(j, i), (j + 1, i + 1)], pae_color(v / max_error).filled())
+        }))
+        .map_err(|e| e.to_string())?;
+
+    // The colour bar: the same scale from 0 (bottom) to the maximum error (top), in Å.
+    let mut bar = ChartBuilder::on(&bar_area)
+        .margin_top(46)
+        .margin_bottom(52)
+        .margin_right(8)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0f64..1f64, 0f64..max_error)
+        .map_err(|e| e.to_string())?;
+    bar.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(6)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style((FONT, 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let steps = 100;
+    bar.draw_series((0..steps).map(|k| {
+        let (low, high) = (k as f64 / steps as f64, (k + 1) as f64 / steps as f64);
+        Rectangle::new(
+            [(0.0, low * max_error), (1.0, high * max_error)],
+            pae_color((low + high) / 2.0).filled(),
+        )
+    }))
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Training loss per step (light) and its moving average over `window` steps (dark), on a
@@ -193,4 +234,37 @@ pub fn moving_average(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
             (x, sum / (i + 1).min(window) as f64)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The colour bar beside the matrix runs from dark green at its foot to white at its top.
+    #[test]
+    fn the_pae_plot_has_a_colour_bar() {
+        register_font();
+        let (width, height) = PAE_SIZE;
+        let mut pixels = vec![0u8; (width * height * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut pixels, PAE_SIZE).into_drawing_area();
+            root.fill(&WHITE).unwrap();
+            let pae = Array2::from_shape_fn((20, 20), |(i, j)| i.abs_diff(j) as f64);
+            draw_pae(&root, &pae, 31.75).unwrap();
+            root.present().unwrap();
+        }
+        let pixel = |x: u32, y: u32| {
+            let at = ((y * width + x) * 3) as usize;
+            (pixels[at], pixels[at + 1], pixels[at + 2])
+        };
+        // The bar's middle column, near its foot and near its top.
+        let x = PAE_MATRIX_WIDTH + 40 + (width - PAE_MATRIX_WIDTH - 48) / 2;
+        let foot = pixel(x, height - 60);
+        let top = pixel(x, 52);
+        assert!(foot.1 < 120 && foot.0 < 60, "foot {foot:?}");
+        assert!(top.0 > 230 && top.1 > 230, "top {top:?}");
+        // Between them the colour lightens steadily.
+        let middle = pixel(x, height / 2);
+        assert!(foot.0 < middle.0 && middle.0 < top.0, "{foot:?} {middle:?} {top:?}");
+    }
 }
