@@ -17,6 +17,7 @@ use ferrofold_features::process::{process_monomer_features, MonomerIterations};
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
+use ferrofold_model::primitives::AttentionKernel;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile, Prediction};
 use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
@@ -67,6 +68,8 @@ pub struct PredictOptions {
     /// Row chunk size; `None` with `key_chunk_size` `None`: chosen from the memory estimate.
     pub chunk_size: Option<usize>,
     pub key_chunk_size: Option<usize>,
+    /// Attention's implementation (the fused kernel where the backend has one).
+    pub attention: AttentionKernel,
     /// Write each model's processed batch as `features_<model>.npz`.
     pub save_features: bool,
     /// Draw `plddt.png` and `pae.png`.
@@ -94,6 +97,7 @@ impl Default for PredictOptions {
             seed: 0,
             chunk_size: None,
             key_chunk_size: None,
+            attention: AttentionKernel::Fused,
             save_features: false,
             plots: true,
             memory_limit: None,
@@ -274,6 +278,7 @@ pub fn predict_record<B: Backend>(
     let mut results = Vec::new();
     for spec in &options.models {
         let mut config = ModelConfig::preset(&spec.preset)?;
+        config.attention_kernel = options.attention;
         let pipeline = config.data_pipeline(options.num_recycle);
         let size = ProblemSize::of(residues, msa_rows, &pipeline);
         // Parameters are loaded first (their size counts in the estimate); activations,

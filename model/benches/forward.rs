@@ -19,10 +19,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use burn::prelude::*;
-use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder, ParamFile};
-use ndarray::{ArrayD, IxDyn};
-use rand::{Rng, SeedableRng};
 
 /// Timed runs per backend and case (`FERROFOLD_BENCH_RUNS`, default 1: the 128-residue case takes
 /// minutes per run on two cores).
@@ -135,39 +132,6 @@ fn compare() {
     );
 }
 
-/// A random batch of the given size in the model's input format (one iteration).
-fn synthetic_batch(residues: usize, msa: usize, extra: usize, templates: usize) -> FeatureBatch {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let mut dict = FeatureDict::default();
-    let float =
-        |shape: &[usize], f: &mut dyn FnMut() -> f32| ArrayD::from_shape_fn(IxDyn(shape), |_| f());
-    let (r, s, e, t) = (residues, msa, extra, templates);
-    let aatype: Vec<i32> = (0..r).map(|_| rng.random_range(0..20)).collect();
-    dict.insert("aatype", ArrayD::from_shape_vec(IxDyn(&[1, r]), aatype.clone()).unwrap());
-    dict.insert("residue_index", ArrayD::from_shape_fn(IxDyn(&[1, r]), |i| i[1] as i32));
-    dict.insert(
-        "target_feat",
-        ArrayD::from_shape_fn(IxDyn(&[1, r, 22]), |i| f32::from(aatype[i[1]] as usize + 1 == i[2])),
-    );
-    dict.insert("msa_feat", float(&[1, s, r, 49], &mut || rng.random::<f32>()));
-    dict.insert("seq_mask", float(&[1, r], &mut || 1.0));
-    dict.insert("msa_mask", float(&[1, s, r], &mut || 1.0));
-    dict.insert("extra_msa", ArrayD::from_shape_fn(IxDyn(&[1, e, r]), |_| rng.random_range(0..22)));
-    dict.insert("extra_has_deletion", float(&[1, e, r], &mut || 0.0));
-    dict.insert("extra_deletion_value", float(&[1, e, r], &mut || 0.0));
-    dict.insert("extra_msa_mask", float(&[1, e, r], &mut || 1.0));
-    dict.insert("template_aatype", ArrayD::from_shape_fn(IxDyn(&[1, t, r]), |i| aatype[i[2]]));
-    dict.insert(
-        "template_all_atom_positions",
-        float(&[1, t, r, 37, 3], &mut || rng.random::<f32>() * 30.0),
-    );
-    dict.insert("template_all_atom_masks", float(&[1, t, r, 37], &mut || 1.0));
-    dict.insert("template_mask", float(&[1, t], &mut || 1.0));
-    dict.insert("template_pseudo_beta", float(&[1, t, r, 3], &mut || rng.random::<f32>() * 30.0));
-    dict.insert("template_pseudo_beta_mask", float(&[1, t, r], &mut || 1.0));
-    FeatureBatch { features: dict }
-}
-
 /// Peak memory at 384 residues. The peak is reached inside one block (activations are not kept
 /// across blocks at inference), so the Evoformer and extra-MSA stacks are cut to 2 and 1 blocks
 /// to keep the run to minutes; the other 46 + 3 blocks would add only their parameters
@@ -193,7 +157,8 @@ fn memory_384() {
         "blocks built: 2/{} Evoformer, 1/{} extra-MSA; the rest would add {missing_parameter_mib:.0} MiB of parameters",
         full_blocks.0, full_blocks.1
     );
-    let batch = synthetic_batch(residues, msa, extra, 4);
+    let batch =
+        FeatureBatch { features: ferrofold_tests::synthetic_features(residues, msa, extra, 4, 1) };
     let started = Instant::now();
     let out = model.forward(&batch, &config, &device, |_, _| {}).expect("forward");
     let _ = out.structure.final_atom_positions.into_data();

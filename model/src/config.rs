@@ -5,6 +5,7 @@ use burn::config::Config;
 use ferrofold_features::process::PipelineConfig;
 
 use crate::error::ModelError;
+use crate::primitives::AttentionKernel;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct AttentionConfig {
@@ -143,6 +144,9 @@ pub struct ModelConfig {
     pub chunk_size: Option<usize>,
     /// Keys per step inside attention (memory-efficient attention); none: all keys at once.
     pub key_chunk_size: Option<usize>,
+    /// Attention's implementation (fused kernel where the backend has one, or burn's operations).
+    #[config(default = "AttentionKernel::Fused")]
+    pub attention_kernel: AttentionKernel,
     /// Dropout in training.
     #[config(default = "DropoutConfig::alphafold()")]
     pub dropout: DropoutConfig,
@@ -279,6 +283,7 @@ impl ModelConfig {
             num_recycle: 3,
             chunk_size: None,
             key_chunk_size: None,
+            attention_kernel: AttentionKernel::Fused,
             dropout: DropoutConfig::alphafold(),
         }
     }

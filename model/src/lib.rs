@@ -13,6 +13,7 @@ pub mod error;
 pub mod evoformer;
 pub mod heads;
 pub mod host;
+pub mod kernels;
 pub mod openfold;
 pub mod outputs;
 pub mod param_formats;

@@ -85,7 +85,11 @@ impl Pass {
 }
 
 fn chunking(config: &ModelConfig) -> Chunking {
-    Chunking { rows: config.chunk_size, keys: config.key_chunk_size }
+    Chunking {
+        rows: config.chunk_size,
+        keys: config.key_chunk_size,
+        attention: config.attention_kernel,
+    }
 }
 
 /// What one stage runs with: its dropout masks and its chunking.

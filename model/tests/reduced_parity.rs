@@ -12,7 +12,7 @@ use ferrofold_model::evoformer::MsaPair;
 use ferrofold_model::host::host_tensor;
 use ferrofold_model::host::to_array;
 use ferrofold_model::plan::StageContext;
-use ferrofold_model::primitives::Chunking;
+use ferrofold_model::primitives::{AttentionKernel, Chunking};
 use ferrofold_model::trunk::TrunkCapture;
 use ferrofold_model::Pass;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
@@ -101,7 +101,8 @@ fn chunked_evoformer_block_equals_unchunked() {
         pair: host_tensor(get(&reference, "recycle_0/evoformer_block0_in/pair"), &c.device),
     };
     let block = &c.model.evoformer.evoformer_iteration[0];
-    let chunked = |rows, keys| StageContext::inference(Chunking { rows, keys });
+    let chunked =
+        |rows, keys| StageContext::inference(Chunking { rows, keys, ..Default::default() });
     let whole =
         block.forward(act.clone(), msa_mask.clone(), pair_mask.clone(), &chunked(None, None));
     let rows =
@@ -283,8 +284,14 @@ fn structure_module_and_heads_match_reference<B: Backend>(intermediates: &str, t
     }
 }
 
-fn whole_model<B: Backend>(reference_file: &str, tolerance: f64, confidence: bool) {
-    let c = case::<B>();
+fn whole_model<B: Backend>(
+    reference_file: &str,
+    tolerance: f64,
+    confidence: bool,
+    attention: AttentionKernel,
+) {
+    let mut c = case::<B>();
+    c.config.attention_kernel = attention;
     let out =
         c.model.forward(&c.batch, &c.config, &c.device, |_, _| {}).unwrap().to_outputs(&c.config);
     let reference = load(reference_file);
@@ -321,12 +328,36 @@ fn whole_model<B: Backend>(reference_file: &str, tolerance: f64, confidence: boo
 
 #[test]
 fn whole_model_float32_matches_reference() {
-    whole_model::<CpuF32>("outputs.npz", 1e-4, true);
+    whole_model::<CpuF32>("outputs.npz", 1e-4, true, AttentionKernel::Reference);
 }
 
 #[test]
 fn whole_model_float64_matches_float64_reference() {
-    whole_model::<CpuF64>("outputs_f64.npz", 1e-6, false);
+    whole_model::<CpuF64>("outputs_f64.npz", 1e-6, false, AttentionKernel::Reference);
+}
+
+/// The GPU backend (on Mesa's lavapipe where there is no GPU), with our fused attention kernel
+/// and with burn's operations: `cargo test -p ferrofold-model --features wgpu --test
+/// reduced_parity wgpu`.
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::*;
+    use burn::backend::Wgpu;
+
+    #[test]
+    fn whole_model_matches_reference_with_fused_attention() {
+        whole_model::<Wgpu>("outputs.npz", 1e-4, true, AttentionKernel::Fused);
+    }
+
+    #[test]
+    fn whole_model_matches_reference_with_reference_attention() {
+        whole_model::<Wgpu>("outputs.npz", 1e-4, true, AttentionKernel::Reference);
+    }
+
+    #[test]
+    fn evoformer_block_matches_reference_with_fused_attention() {
+        evoformer_block_matches_reference::<Wgpu>(F32, BLOCK_TOLERANCE_F32);
+    }
 }
 
 /// A batch without template features (ferrofold's pipeline when there are no template hits)

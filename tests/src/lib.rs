@@ -11,8 +11,10 @@ use ferrofold_features::{FeatureArray, FeatureDict};
 
 pub mod compare;
 pub mod fuzz;
+pub mod synthetic;
 
 pub use compare::{assert_close, check, max_abs_diff, relative_error};
+pub use synthetic::synthetic_features;
 
 /// `tests/fixtures/`: every file the tests read, all in the repository.
 pub fn fixtures() -> PathBuf {

@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{run_on_device, Attention, Device, OnDevice};
 
 #[derive(clap::Args)]
 pub struct ForwardArgs {
@@ -29,6 +31,10 @@ pub struct ForwardArgs {
     /// equal up to rounding).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     key_chunk_size: Option<usize>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
+    #[arg(long, value_enum, default_value = "fused")]
+    attention: Attention,
     /// Output .npz.
     #[arg(long)]
     output: PathBuf,
@@ -40,20 +46,32 @@ pub enum Precision {
     F64,
 }
 
-/// Runs in the chosen precision.
+/// Runs in the chosen precision, on the chosen device (float64 on the CPU only).
 pub fn run(args: ForwardArgs) -> Result<()> {
-    match args.precision {
-        Precision::F32 => forward::<ferrofold_model::CpuF32>(args),
-        Precision::F64 => forward::<ferrofold_model::CpuF64>(args),
+    match (args.precision, args.device) {
+        (Precision::F32, device) => run_on_device(device, args),
+        (Precision::F64, Device::Cpu) => {
+            forward::<ferrofold_model::CpuF64>(args, &Default::default())
+        }
+        (Precision::F64, _) => bail!("--precision f64 runs on the CPU only (--device cpu)"),
     }
 }
 
-fn forward<B: burn::prelude::Backend>(args: ForwardArgs) -> Result<()> {
+impl OnDevice for ForwardArgs {
+    type Output = ();
+
+    fn run<B: burn::prelude::Backend>(self, device: &B::Device) -> Result<()> {
+        forward::<B>(self, device)
+    }
+}
+
+fn forward<B: burn::prelude::Backend>(args: ForwardArgs, device: &B::Device) -> Result<()> {
     let mut config = ModelConfig::preset(&args.preset)?;
     config.chunk_size = args.chunk_size;
     config.key_chunk_size = args.key_chunk_size;
+    config.attention_kernel = args.attention.into();
     let params = ParamFile::read(&args.params)?;
-    let device = B::Device::default();
+    let device = device.clone();
     let model = AlphaFold::<B>::load(&params, &config, &device)?;
     drop(params);
     let batch = FeatureBatch::read(&args.features)?;

@@ -14,6 +14,58 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use ferrofold_features::templates::{read_obsolete_pdbs, TemplateConfig};
 use ferrofold_inference::TemplateSource;
+use ferrofold_model::primitives::AttentionKernel;
+
+/// Where the network runs (`--device`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Device {
+    /// The CPU (burn-ndarray, all cores).
+    Cpu,
+    /// A GPU through burn-wgpu: Vulkan, Metal or DirectX (build with `--features wgpu`).
+    Wgpu,
+    /// An NVIDIA GPU through burn-cuda (build with `--features cuda`).
+    Cuda,
+}
+
+/// `--attention`: which implementation computes attention.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Attention {
+    /// ferrofold's fused kernel on GPUs (wgpu, cuda); burn's operations on the CPU.
+    Fused,
+    /// burn's operations everywhere (the reference the kernel is tested against).
+    Reference,
+}
+
+impl From<Attention> for AttentionKernel {
+    fn from(attention: Attention) -> Self {
+        match attention {
+            Attention::Fused => AttentionKernel::Fused,
+            Attention::Reference => AttentionKernel::Reference,
+        }
+    }
+}
+
+/// Work generic over burn's backend, run by [`run_on_device`] on the backend `--device` names.
+pub trait OnDevice {
+    type Output;
+    fn run<B: burn::prelude::Backend>(self, device: &B::Device) -> Result<Self::Output>;
+}
+
+/// Runs `job` on `device`'s backend (float32), or says how to build ferrofold with it.
+pub fn run_on_device<J: OnDevice>(device: Device, job: J) -> Result<J::Output> {
+    match device {
+        Device::Cpu => job.run::<ferrofold_model::CpuF32>(&Default::default()),
+        #[cfg(feature = "wgpu")]
+        Device::Wgpu => job.run::<burn::backend::Wgpu>(&Default::default()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => job.run::<burn::backend::Cuda>(&Default::default()),
+        #[allow(unreachable_patterns)]
+        missing => {
+            let name = format!("{missing:?}").to_lowercase();
+            bail!("--device {name}: this ferrofold was built without it; rebuild with `--features {name}`")
+        }
+    }
+}
 
 /// An error and its causes on one line, each cause once: errors that already quote their
 /// cause (`path: No such file or directory`) would otherwise print it twice.

@@ -17,7 +17,7 @@ use ferrofold_inference::{
 use ferrofold_model::ModelConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{one_line, set_threads, TemplateArgs};
+use super::{one_line, run_on_device, set_threads, Attention, Device, OnDevice, TemplateArgs};
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -71,6 +71,8 @@ pub struct PredictArgs {
     key_chunk_size: Option<usize>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: Device,
+    #[arg(long, value_enum, default_value = "fused")]
+    attention: Attention,
     /// Worker threads (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
@@ -100,13 +102,6 @@ pub enum MsaMode {
     SingleSequence,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Device {
-    Cpu,
-    /// NVIDIA GPU through burn-cuda (build with `--features cuda`).
-    Cuda,
-}
-
 pub fn run(args: PredictArgs) -> Result<()> {
     set_threads(args.threads)?;
     let models = model_specs(&args)?;
@@ -127,21 +122,17 @@ pub fn run(args: PredictArgs) -> Result<()> {
             seed: args.seed,
             chunk_size: args.chunk_size,
             key_chunk_size: args.key_chunk_size,
+            attention: args.attention.into(),
             save_features: args.save_features,
             plots: !args.no_plots,
             memory_limit: std::env::var("FERROFOLD_MEMORY_LIMIT").ok().and_then(|v| v.parse().ok()),
             templates: args.templates.config()?,
         },
     };
-    let summary = match args.device {
-        Device::Cpu => run_on::<ferrofold_model::CpuF32>(
-            &prediction,
-            &Default::default(),
-            &records,
-            args.quiet,
-        ),
-        Device::Cuda => run_on_cuda(&prediction, &records, args.quiet),
-    }?;
+    let summary = run_on_device(
+        args.device,
+        Predict { prediction: &prediction, records: &records, quiet: args.quiet },
+    )?;
     if bundled {
         eprintln!("{}", bundled::warning());
     }
@@ -179,22 +170,23 @@ fn search_options(args: &PredictArgs) -> RunOptions {
     }
 }
 
-#[cfg(feature = "cuda")]
-fn run_on_cuda(
-    prediction: &PredictRun,
-    records: &[FastaRecord],
-    quiet: bool,
-) -> Result<RunSummary> {
-    run_on::<burn::backend::Cuda<f32>>(prediction, &Default::default(), records, quiet)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn run_on_cuda(_: &PredictRun, _: &[FastaRecord], _: bool) -> Result<RunSummary> {
-    bail!("--device cuda: this ferrofold was built without CUDA; rebuild with `--features cuda`")
-}
-
 /// The run on `device`, with a progress bar per model and a line per record.
-fn run_on<B: Backend>(
+struct Predict<'a> {
+    prediction: &'a PredictRun,
+    records: &'a [FastaRecord],
+    quiet: bool,
+}
+
+impl OnDevice for Predict<'_> {
+    type Output = RunSummary;
+
+    fn run<B: Backend>(self, device: &B::Device) -> Result<RunSummary> {
+        let Predict { prediction, records, quiet } = self;
+        predict_on::<B>(prediction, device, records, quiet)
+    }
+}
+
+fn predict_on<B: Backend>(
     prediction: &PredictRun,
     device: &B::Device,
     records: &[FastaRecord],

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use burn::prelude::Backend;
 use clap::parser::ValueSource;
 use clap::ArgMatches;
-use ferrofold_training::{ActivationCheckpointing, Phase, TrainConfig};
+use ferrofold_training::{ActivationCheckpointing, Phase, StepReport, TrainConfig, TrainSummary};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::set_threads;
+use super::{run_on_device, set_threads, Device, OnDevice};
 
 /// `ferrofold train`: every option of [`TrainConfig`], which the flags given override in
 /// `--config`.
@@ -24,6 +25,8 @@ pub struct TrainArgs {
     /// Worker threads (default: all cores).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: Device,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -83,7 +86,6 @@ pub fn run(args: TrainArgs, init_params: Option<PathBuf>, matches: &ArgMatches) 
                 .expect("valid template"),
         )
     };
-    let device = Default::default();
     let on_step = |r: &ferrofold_training::StepReport| {
         bar.set_position(r.step as u64);
         let lddt = r.terms.get("lddt_ca").copied().unwrap_or(f64::NAN);
@@ -95,15 +97,8 @@ pub fn run(args: TrainArgs, init_params: Option<PathBuf>, matches: &ArgMatches) 
             println!("{}", serde_json::to_string(r).expect("plain data"));
         }
     };
-    use burn::backend::{autodiff::checkpoint::strategy::BalancedCheckpointing, Autodiff};
-    use ferrofold_model::CpuF32;
-    let summary = match config.activation_checkpointing {
-        ActivationCheckpointing::Balanced => ferrofold_training::train::<
-            Autodiff<CpuF32, BalancedCheckpointing>,
-        >(&config, &device, on_step),
-        _ => ferrofold_training::train::<Autodiff<CpuF32>>(&config, &device, on_step),
-    }
-    .with_context(|| format!("training into {}", config.out.display()))?;
+    let summary = run_on_device(args.device, Train { config: &config, on_step })
+        .with_context(|| format!("training into {}", config.out.display()))?;
     bar.finish();
     // The whole curve, including steps before a resume.
     let all: Vec<(usize, f64)> = std::fs::read_to_string(&summary.metrics)
@@ -124,6 +119,27 @@ pub fn run(args: TrainArgs, init_params: Option<PathBuf>, matches: &ArgMatches) 
         plot.display()
     );
     Ok(())
+}
+
+/// The training loop on one device's backend, under autodiff.
+struct Train<'a, F> {
+    config: &'a TrainConfig,
+    on_step: F,
+}
+
+impl<F: FnMut(&StepReport)> OnDevice for Train<'_, F> {
+    type Output = TrainSummary;
+
+    fn run<B: Backend>(self, device: &B::Device) -> Result<TrainSummary> {
+        use burn::backend::{autodiff::checkpoint::strategy::BalancedCheckpointing, Autodiff};
+        let Train { config, on_step } = self;
+        Ok(match config.activation_checkpointing {
+            ActivationCheckpointing::Balanced => ferrofold_training::train::<
+                Autodiff<B, BalancedCheckpointing>,
+            >(config, device, on_step),
+            _ => ferrofold_training::train::<Autodiff<B>>(config, device, on_step),
+        }?)
+    }
 }
 
 #[cfg(test)]

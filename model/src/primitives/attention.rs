@@ -4,17 +4,18 @@
 //! Shapes follow AlphaFold: queries `[batch, queries, channels]`, memories
 //! `[batch, keys, channels]`; `bias` broadcasts to `[batch, heads, queries, keys]`. The batch
 //! axis can be processed in row chunks, and the keys in chunks with a running log-sum-exp
-//! ([`Chunking`]); both bound memory, the first changes no number, the second only rounding. [`scaled_dot_product`] is the seam where a fused kernel can replace
-//! the reference path.
+//! ([`Chunking`]); both bound memory, the first changes no number, the second only rounding. On CubeCL backends
+//! the fused kernel (`kernels`) replaces [`scaled_dot_product`] and the gate.
 
 use crate::primitives::activation::{sigmoid, softmax_last_axis};
 use burn::module::Param;
 use burn::prelude::*;
 
 use crate::config::AttentionConfig;
+use crate::kernels::{self, AttentionInputs};
 use crate::params::{Init, ParamBuilder};
 use crate::primitives::linear::matmul_last;
-use crate::primitives::Chunking;
+use crate::primitives::{AttentionKernel, Chunking};
 
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
@@ -107,7 +108,7 @@ impl<B: Backend> Attention<B> {
         let batch = q_data.dims()[0];
         let chunk = chunking.rows.unwrap_or(batch).max(1);
         if chunk >= batch {
-            return self.forward_unchunked(q_data, m_data, bias, nonbatched_bias, chunking.keys);
+            return self.forward_unchunked(q_data, m_data, bias, nonbatched_bias, chunking);
         }
         let bias_batched = bias.dims()[0] == batch;
         let pieces = (0..batch)
@@ -121,7 +122,7 @@ impl<B: Backend> Attention<B> {
                     m_data.clone().narrow(0, start, len),
                     bias_piece,
                     nonbatched_bias.clone(),
-                    chunking.keys,
+                    chunking,
                 )
             })
             .collect();
@@ -134,7 +135,7 @@ impl<B: Backend> Attention<B> {
         m_data: Tensor<B, 3>,
         bias: Tensor<B, 4>,
         nonbatched_bias: Option<Tensor<B, 3>>,
-        key_chunk: Option<usize>,
+        chunking: Chunking,
     ) -> Tensor<B, 3> {
         let h = self.num_head;
         let [b, nq, _] = q_data.dims();
@@ -147,16 +148,35 @@ impl<B: Backend> Attention<B> {
             * (kd as f64).powf(-0.5);
         let k = split_heads(matmul_last(m_data.clone(), self.key_w.val(), None), nk, kd);
         let v = split_heads(matmul_last(m_data, self.value_w.val(), None), nk, vd);
-        let mut bias = bias;
-        if let Some(nb) = nonbatched_bias {
-            bias = bias + nb.unsqueeze::<4>();
-        }
-        // [b, h, q, vd] -> [b, q, h, vd]
-        let mut weighted = scaled_dot_product(q, k, v, bias, key_chunk).swap_dims(1, 2);
-        if let (Some(gw), Some(gb)) = (&self.gating_w, &self.gating_b) {
-            let gate = sigmoid(matmul_last(q_data, gw.val(), Some(gb.val())));
-            weighted = weighted * gate.reshape([b, nq, h, vd]);
-        }
+        let gate_logits = match (&self.gating_w, &self.gating_b) {
+            (Some(gw), Some(gb)) => {
+                Some(matmul_last(q_data, gw.val(), Some(gb.val())).reshape([b, nq, h, vd]))
+            }
+            _ => None,
+        };
+        // [b, q, h, vd]
+        let weighted =
+            if chunking.attention == AttentionKernel::Fused && kernels::has_fused_attention(&q) {
+                let full = [b, h, nq, nk];
+                kernels::fused_attention(AttentionInputs {
+                    query: q,
+                    key: k,
+                    value: v,
+                    bias: bias.expand(full),
+                    pair_bias: nonbatched_bias.map(|nb| nb.unsqueeze::<4>().expand(full)),
+                    gate: gate_logits,
+                })
+            } else {
+                let mut bias = bias;
+                if let Some(nb) = nonbatched_bias {
+                    bias = bias + nb.unsqueeze::<4>();
+                }
+                let weighted = scaled_dot_product(q, k, v, bias, chunking.keys).swap_dims(1, 2);
+                match gate_logits {
+                    Some(gate) => weighted * sigmoid(gate),
+                    None => weighted,
+                }
+            };
         matmul_last(
             weighted.reshape([b, nq, h * vd]),
             self.output_w.val(),

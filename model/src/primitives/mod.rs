@@ -10,13 +10,33 @@ pub mod linear;
 pub use attention::{Attention, GlobalAttention};
 pub use dropout::Dropout;
 
-/// How much work one step does, to bound memory: `rows` of the batch axis of every attention and
+/// How each step computes, to bound memory: `rows` of the batch axis of every attention and
 /// transition at a time (AlphaFold's `subbatch_size`; the result is identical), and `keys` per
 /// step inside attention (running log-sum-exp; identical up to rounding). `None`: all at once.
+/// `attention` picks the attention implementation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Chunking {
     pub rows: Option<usize>,
     pub keys: Option<usize>,
+    pub attention: AttentionKernel,
+}
+
+/// Which implementation computes attention's `softmax(q·kᵀ + biases)·v` and its gate.
+#[derive(burn::config::Config, Debug, Copy, PartialEq, Eq)]
+pub enum AttentionKernel {
+    /// burn's tensor operations, on every backend: the reference the kernel is tested against.
+    Reference,
+    /// ferrofold's fused CubeCL kernel (`kernels`) where the backend has it (wgpu and cuda,
+    /// float32, inference); elsewhere the reference operations.
+    Fused,
+}
+
+// Written out: burn's `Config` derive re-emits the enum without `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for AttentionKernel {
+    fn default() -> Self {
+        Self::Fused
+    }
 }
 pub use layer_norm::LayerNorm;
 pub use linear::{Linear, LinearInit};

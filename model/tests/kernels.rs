@@ -1,0 +1,140 @@
+//! The fused attention kernel against burn's operations (the reference path), on wgpu. Without
+//! a GPU this runs on Mesa's lavapipe, a Vulkan driver on the CPU (`.ci/run` installs it):
+//! `cargo test -p ferrofold-model --features wgpu --test kernels`.
+#![cfg(feature = "wgpu")]
+
+use burn::backend::wgpu::{Wgpu, WgpuDevice};
+use burn::module::Param;
+use burn::prelude::*;
+use ferrofold_model::config::AttentionConfig;
+use ferrofold_model::host::to_array;
+use ferrofold_model::kernels::{fused_attention, has_fused_attention, AttentionInputs};
+use ferrofold_model::params::ParamBuilder;
+use ferrofold_model::primitives::activation::sigmoid;
+use ferrofold_model::primitives::attention::scaled_dot_product;
+use ferrofold_model::primitives::{Attention, AttentionKernel, Chunking};
+use ferrofold_tests::compare::check;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+type W = Wgpu;
+
+fn random<const D: usize>(rng: &mut ChaCha8Rng, shape: [usize; D], scale: f32) -> Tensor<W, D> {
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+    Tensor::from_data(TensorData::new(values, shape), &WgpuDevice::default())
+}
+
+/// AlphaFold's mask bias `1e9 · (mask − 1)` [b, 1, 1, k]: key `j` of batch row `i` is masked
+/// when `(i + j) % 3 == 0`, and batch row 0 has every key masked.
+fn mask_bias(batch: usize, keys: usize) -> Tensor<W, 4> {
+    let values: Vec<f32> = (0..batch * keys)
+        .map(|n| {
+            let (i, j) = (n / keys, n % keys);
+            if i == 0 || (i + j) % 3 == 0 {
+                -1e9
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch, 1, 1, keys]), &WgpuDevice::default())
+}
+
+/// (batch, heads, queries, keys, head width, value width): odd lengths, more queries than one
+/// cube's 64 units, fewer keys than one tile, every head width AlphaFold uses.
+const SHAPES: [(usize, usize, usize, usize, usize, usize); 7] = [
+    (2, 4, 37, 53, 8, 8),
+    (3, 2, 5, 70, 16, 16),
+    (2, 8, 64, 33, 32, 32),
+    (2, 4, 19, 100, 64, 64),
+    (1, 1, 130, 7, 16, 16),
+    (2, 3, 1, 1, 8, 8),
+    (3, 2, 11, 45, 16, 32),
+];
+
+#[test]
+fn fused_attention_equals_the_reference_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    for (b, h, q, k, d, e) in SHAPES {
+        let query = random(&mut rng, [b, h, q, d], 1.0) * (d as f64).powf(-0.5);
+        let key = random(&mut rng, [b, h, k, d], 1.0);
+        let value = random(&mut rng, [b, h, k, e], 1.0);
+        let bias = mask_bias(b, k);
+        let pair_bias = random(&mut rng, [1, h, q, k], 2.0);
+        let gate = random(&mut rng, [b, q, h, e], 3.0);
+        assert!(has_fused_attention(&query));
+        for (with_pair_bias, with_gate) in [(true, true), (false, false), (true, false)] {
+            let mut reference_bias = bias.clone();
+            if with_pair_bias {
+                reference_bias = reference_bias + pair_bias.clone();
+            }
+            let mut reference =
+                scaled_dot_product(query.clone(), key.clone(), value.clone(), reference_bias, None)
+                    .swap_dims(1, 2);
+            if with_gate {
+                reference = reference * sigmoid(gate.clone());
+            }
+            let full = [b, h, q, k];
+            let fused = fused_attention(AttentionInputs {
+                query: query.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                bias: bias.clone().expand(full),
+                pair_bias: with_pair_bias.then(|| pair_bias.clone().expand(full)),
+                gate: with_gate.then(|| gate.clone()),
+            });
+            let name =
+                format!("[{b},{h},{q},{k}] d={d} e={e} pair={with_pair_bias} gate={with_gate}");
+            check(&name, &to_array(fused), &to_array(reference), 1e-5);
+        }
+    }
+}
+
+/// A fully masked row attends uniformly (AlphaFold's −1e9 bias), not to nothing.
+#[test]
+fn fully_masked_rows_get_uniform_weights() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (h, q, k, d) = (2, 3, 40, 8);
+    let value = random(&mut rng, [1, h, k, d], 1.0);
+    let fused = fused_attention(AttentionInputs {
+        query: random(&mut rng, [1, h, q, d], 1.0),
+        key: random(&mut rng, [1, h, k, d], 1.0),
+        value: value.clone(),
+        bias: Tensor::<W, 4>::full([1, 1, 1, k], -1e9, &WgpuDevice::default()).expand([1, h, q, k]),
+        pair_bias: None,
+        gate: None,
+    });
+    let mean = value.mean_dim(2).swap_dims(1, 2).expand([1, q, h, d]);
+    check("fully masked rows", &to_array(fused), &to_array(mean), 1e-3);
+}
+
+/// The model's attention module (mask bias, pair bias, gate, row chunks) gives the same output
+/// with the fused kernel as with burn's operations.
+#[test]
+fn attention_module_uses_the_kernel_with_the_same_result() {
+    let device = WgpuDevice::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let config = AttentionConfig { num_head: 4, key_dim: None, value_dim: None, gating: true };
+    let mut builder = ParamBuilder::<W>::random(7, &device);
+    let mut attention = Attention::new(&mut builder, &config, 32, 32, 24);
+    // AlphaFold initialises the gate and the output projection to zero: make them count.
+    attention.gating_w = Some(Param::from_tensor(random(&mut rng, [32, 32], 0.5)));
+    attention.output_w = Param::from_tensor(random(&mut rng, [32, 24], 0.5));
+    let (b, n) = (3, 29);
+    let q_data = random(&mut rng, [b, n, 32], 1.0);
+    let pair_bias = random(&mut rng, [4, n, n], 1.0);
+    let run = |kernel, rows| {
+        let chunking = Chunking { rows, keys: None, attention: kernel };
+        to_array(attention.forward(
+            q_data.clone(),
+            q_data.clone(),
+            mask_bias(b, n),
+            Some(pair_bias.clone()),
+            chunking,
+        ))
+    };
+    let reference = run(AttentionKernel::Reference, None);
+    check("module, fused", &run(AttentionKernel::Fused, None), &reference, 1e-5);
+    check("module, fused, rows of 2", &run(AttentionKernel::Fused, Some(2)), &reference, 1e-5);
+}
