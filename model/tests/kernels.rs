@@ -138,3 +138,108 @@ fn attention_module_uses_the_kernel_with_the_same_result() {
     check("module, fused", &run(AttentionKernel::Fused, None), &reference, 1e-5);
     check("module, fused, rows of 2", &run(AttentionKernel::Fused, Some(2)), &reference, 1e-5);
 }
+
+type A = burn::backend::Autodiff<Wgpu>;
+
+/// The inputs' gradients of `Σ out ⊙ weights`, with the fused kernel or burn's operations.
+fn input_gradients(
+    shape: (usize, usize, usize, usize, usize, usize),
+    kernel: AttentionKernel,
+) -> Vec<(&'static str, ndarray::ArrayD<f64>)> {
+    let (b, h, q, k, d, e) = shape;
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let tracked = |t: Tensor<W, 4>| Tensor::<A, 4>::from_inner(t).require_grad();
+    let query = tracked(random(&mut rng, [b, h, q, d], 1.0));
+    let key = tracked(random(&mut rng, [b, h, k, d], 1.0));
+    let value = tracked(random(&mut rng, [b, h, k, e], 1.0));
+    let pair_bias = tracked(random(&mut rng, [1, h, q, k], 2.0));
+    let gate = tracked(random(&mut rng, [b, q, h, e], 3.0));
+    let weights = Tensor::<A, 4>::from_inner(random(&mut rng, [b, q, h, e], 1.0));
+    let bias = Tensor::<A, 4>::from_inner(mask_bias(b, k));
+    let out = match kernel {
+        AttentionKernel::Fused => {
+            let full = [b, h, q, k];
+            fused_attention(AttentionInputs {
+                query: query.clone(),
+                key: key.clone(),
+                value: value.clone(),
+                bias: bias.expand(full),
+                pair_bias: Some(pair_bias.clone().expand(full)),
+                gate: Some(gate.clone()),
+            })
+        }
+        AttentionKernel::Reference => {
+            scaled_dot_product(
+                query.clone(),
+                key.clone(),
+                value.clone(),
+                bias + pair_bias.clone(),
+                None,
+            )
+            .swap_dims(1, 2)
+                * sigmoid(gate.clone())
+        }
+    };
+    let grads = (out * weights).sum().backward();
+    [("query", query), ("key", key), ("value", value), ("pair_bias", pair_bias), ("gate", gate)]
+        .into_iter()
+        .map(|(name, t)| (name, to_array(t.grad(&grads).expect(name))))
+        .collect()
+}
+
+#[test]
+fn fused_attention_gradients_equal_the_reference_paths() {
+    for shape in [
+        (2, 4, 37, 53, 8, 8),
+        (3, 2, 19, 70, 16, 16),
+        (2, 2, 9, 33, 32, 32),
+        (1, 2, 13, 40, 64, 64),
+    ] {
+        let fused = input_gradients(shape, AttentionKernel::Fused);
+        let reference = input_gradients(shape, AttentionKernel::Reference);
+        for ((name, ours), (_, expected)) in fused.iter().zip(&reference) {
+            check(&format!("{shape:?} d{name}"), ours, expected, 1e-4);
+        }
+    }
+}
+
+/// Training's view: parameter gradients of the attention module (mask bias, pair bias, gate)
+/// under autodiff, fused kernel against burn's operations.
+#[test]
+fn attention_module_gradients_equal_with_the_kernel() {
+    let device = WgpuDevice::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let config = AttentionConfig { num_head: 2, key_dim: None, value_dim: None, gating: true };
+    let mut attention =
+        Attention::<A>::new(&mut ParamBuilder::random(3, &device), &config, 16, 16, 8);
+    attention.gating_w =
+        Some(Param::from_tensor(Tensor::from_inner(random(&mut rng, [16, 16], 0.5))));
+    attention.output_w = Param::from_tensor(Tensor::from_inner(random(&mut rng, [16, 8], 0.5)));
+    let (b, n) = (3, 21);
+    let q_data = Tensor::<A, 3>::from_inner(random(&mut rng, [b, n, 16], 1.0));
+    let pair_bias = Tensor::<A, 3>::from_inner(random(&mut rng, [2, n, n], 1.0)).require_grad();
+    let gradients = |kernel| {
+        let chunking = Chunking { rows: None, keys: None, attention: kernel };
+        let out = attention.forward(
+            q_data.clone(),
+            q_data.clone(),
+            Tensor::from_inner(mask_bias(b, n)),
+            Some(pair_bias.clone()),
+            chunking,
+        );
+        let grads = out.sum().backward();
+        vec![
+            to_array(attention.query_w.val().grad(&grads).unwrap()),
+            to_array(attention.value_w.val().grad(&grads).unwrap()),
+            to_array(attention.gating_w.as_ref().unwrap().val().grad(&grads).unwrap()),
+            to_array(pair_bias.grad(&grads).unwrap()),
+        ]
+    };
+    let (fused, reference) =
+        (gradients(AttentionKernel::Fused), gradients(AttentionKernel::Reference));
+    for (name, (ours, expected)) in
+        ["query_w", "value_w", "gating_w", "pair bias"].iter().zip(fused.iter().zip(&reference))
+    {
+        check(&format!("module d{name}"), ours, expected, 1e-4);
+    }
+}

@@ -26,7 +26,7 @@ pub struct AttentionInputs<B: Backend> {
 pub fn has_fused_attention<B: Backend>(probe: &Tensor<B, 4>) -> bool {
     #[cfg(feature = "gpu")]
     {
-        cube::runtime_of::<B>().is_some() && probe.dtype() == burn::tensor::DType::F32
+        cube::attention_for::<B>().is_some() && probe.dtype() == burn::tensor::DType::F32
     }
     #[cfg(not(feature = "gpu"))]
     {
@@ -36,17 +36,13 @@ pub fn has_fused_attention<B: Backend>(probe: &Tensor<B, 4>) -> bool {
 }
 
 /// `sigmoid(gate) · softmax(query·keyᵀ + bias + pair_bias) · value`, as [b, q, h, e], in one
-/// kernel launch. Call only where [`has_fused_attention`] holds.
+/// kernel launch (under autodiff, the backward pass recomputes the scores with burn's
+/// operations). Call only where [`has_fused_attention`] holds.
 pub fn fused_attention<B: Backend>(inputs: AttentionInputs<B>) -> Tensor<B, 4> {
     #[cfg(feature = "gpu")]
     {
-        match cube::runtime_of::<B>() {
-            #[cfg(feature = "wgpu")]
-            Some(cube::Runtime::Wgpu) => cube::attention::<B, cubecl::wgpu::WgpuRuntime>(inputs),
-            #[cfg(feature = "cuda")]
-            Some(cube::Runtime::Cuda) => cube::attention::<B, cubecl::cuda::CudaRuntime>(inputs),
-            None => panic!("fused_attention called on a backend without the kernel"),
-        }
+        let run = cube::attention_for::<B>().expect("has_fused_attention was checked");
+        run(inputs)
     }
     #[cfg(not(feature = "gpu"))]
     {
@@ -56,50 +52,59 @@ pub fn fused_attention<B: Backend>(inputs: AttentionInputs<B>) -> Tensor<B, 4> {
 }
 
 #[cfg(feature = "gpu")]
+mod autodiff;
+
+#[cfg(feature = "gpu")]
 mod cube {
-    use std::any::{Any, TypeId};
+    use std::any::Any;
 
     use burn::prelude::*;
     use burn::tensor::{Shape, TensorPrimitive};
-    use burn_cubecl::{tensor::CubeTensor, CubeRuntime};
+    use burn_cubecl::{element::BoolElement, tensor::CubeTensor, CubeBackend, CubeRuntime};
     use cubecl::{CubeCount, CubeDim};
 
     use super::AttentionInputs;
 
-    /// The CubeCL runtimes this build has kernels for.
-    pub enum Runtime {
-        #[cfg(feature = "wgpu")]
-        Wgpu,
-        #[cfg(feature = "cuda")]
-        Cuda,
+    /// The kernel's entry point for backend `B`.
+    pub type AttentionFn<B> = fn(AttentionInputs<B>) -> Tensor<B, 4>;
+
+    /// `run` as the entry point of `B`, if `B` is `T`.
+    fn entry_if<B: Backend, T: Backend>(run: AttentionFn<T>) -> Option<AttentionFn<B>> {
+        let run: Box<dyn Any> = Box::new(run);
+        run.downcast::<AttentionFn<B>>().ok().map(|run| *run)
     }
 
-    /// Which runtime `B`'s float tensors live on, if `B` is a plain CubeCL backend of this build.
-    pub fn runtime_of<B: Backend>() -> Option<Runtime> {
-        let primitive = TypeId::of::<B::FloatTensorPrimitive>();
+    /// The fused attention of backend `B`: the plain CubeCL backends of this build and their
+    /// autodiff wrappers (with and without activation checkpointing); none for others.
+    pub fn attention_for<B: Backend>() -> Option<AttentionFn<B>> {
+        use super::autodiff::attention as tracked;
+        use burn::backend::autodiff::checkpoint::strategy::{
+            BalancedCheckpointing, NoCheckpointing,
+        };
+        use burn::backend::Autodiff;
+        #[allow(unused_mut)]
+        let mut found: Option<AttentionFn<B>> = None;
         #[cfg(feature = "wgpu")]
-        if primitive == TypeId::of::<CubeTensor<cubecl::wgpu::WgpuRuntime>>() {
-            return Some(Runtime::Wgpu);
+        {
+            type Plain = CubeBackend<cubecl::wgpu::WgpuRuntime, f32, i32, u32>;
+            found = found
+                .or_else(|| entry_if::<B, Plain>(plain))
+                .or_else(|| entry_if::<B, Autodiff<Plain>>(tracked::<_, _, NoCheckpointing>))
+                .or_else(|| {
+                    entry_if::<B, Autodiff<Plain, BalancedCheckpointing>>(tracked::<_, _, _>)
+                });
         }
         #[cfg(feature = "cuda")]
-        if primitive == TypeId::of::<CubeTensor<cubecl::cuda::CudaRuntime>>() {
-            return Some(Runtime::Cuda);
+        {
+            type Plain = CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;
+            found = found
+                .or_else(|| entry_if::<B, Plain>(plain))
+                .or_else(|| entry_if::<B, Autodiff<Plain>>(tracked::<_, _, NoCheckpointing>))
+                .or_else(|| {
+                    entry_if::<B, Autodiff<Plain, BalancedCheckpointing>>(tracked::<_, _, _>)
+                });
         }
-        let _ = primitive;
-        None
-    }
-
-    fn to_cube<B: Backend, R: CubeRuntime>(tensor: Tensor<B, 4>) -> CubeTensor<R> {
-        let primitive: Box<dyn Any> = Box::new(tensor.into_primitive().tensor());
-        *primitive.downcast::<CubeTensor<R>>().expect("runtime_of checked the primitive type")
-    }
-
-    fn from_cube<B: Backend, R: CubeRuntime>(tensor: CubeTensor<R>) -> Tensor<B, 4> {
-        let primitive: Box<dyn Any> = Box::new(tensor);
-        let primitive = primitive
-            .downcast::<B::FloatTensorPrimitive>()
-            .expect("runtime_of checked the primitive type");
-        Tensor::from_primitive(TensorPrimitive::Float(*primitive))
+        found
     }
 
     /// Most units per cube (one query each).
@@ -110,25 +115,53 @@ mod cube {
     /// A grid axis holds at most this many cubes on every backend.
     const MAX_GRID: usize = 65_535;
 
-    pub fn attention<B: Backend, R: CubeRuntime>(inputs: AttentionInputs<B>) -> Tensor<B, 4> {
-        let [batch, heads, queries, head_dim] = inputs.query.dims();
-        let keys = inputs.key.dims()[2];
-        let value_dim = inputs.value.dims()[3];
-        let query = to_cube::<B, R>(inputs.query);
+    fn cube<R: CubeRuntime, BT: BoolElement>(
+        tensor: Tensor<CubeBackend<R, f32, i32, BT>, 4>,
+    ) -> CubeTensor<R> {
+        tensor.into_primitive().tensor()
+    }
+
+    /// The kernel on a plain CubeCL backend.
+    pub fn plain<R: CubeRuntime, BT: BoolElement>(
+        inputs: AttentionInputs<CubeBackend<R, f32, i32, BT>>,
+    ) -> Tensor<CubeBackend<R, f32, i32, BT>, 4> {
+        let AttentionInputs { query, key, value, bias, pair_bias, gate } = inputs;
+        let out = launch(
+            cube(query),
+            cube(key),
+            cube(value),
+            cube(bias),
+            pair_bias.map(cube),
+            gate.map(cube),
+        );
+        Tensor::from_primitive(TensorPrimitive::Float(out))
+    }
+
+    /// Launches the kernel on CubeCL tensors (shapes as [`AttentionInputs`]); [b, q, h, e].
+    pub fn launch<R: CubeRuntime>(
+        query: CubeTensor<R>,
+        key: CubeTensor<R>,
+        value: CubeTensor<R>,
+        bias: CubeTensor<R>,
+        pair_bias: Option<CubeTensor<R>>,
+        gate: Option<CubeTensor<R>>,
+    ) -> CubeTensor<R> {
+        let [batch, heads, queries, head_dim] = query.meta.shape().dims::<4>();
+        let keys = key.meta.shape().dims::<4>()[2];
+        let value_dim = value.meta.shape().dims::<4>()[3];
         let dtype = query.dtype;
         let client = query.client.clone();
-        let device = query.device.clone();
         let shape = Shape::new([batch, queries, heads, value_dim]);
         let handle = client.empty(shape.num_elements() * dtype.size());
-        let out = CubeTensor::new_contiguous(client.clone(), device, shape, handle, dtype);
+        let out =
+            CubeTensor::new_contiguous(client.clone(), query.device.clone(), shape, handle, dtype);
         if [batch, heads, queries, value_dim].contains(&0) {
-            return from_cube::<B, R>(out);
+            return out;
         }
-        let bias = to_cube::<B, R>(inputs.bias);
-        let has_pair_bias = inputs.pair_bias.is_some();
-        let pair_bias = inputs.pair_bias.map(to_cube::<B, R>).unwrap_or_else(|| bias.clone());
-        let has_gate = inputs.gate.is_some();
-        let gate = inputs.gate.map(to_cube::<B, R>).unwrap_or_else(|| query.clone());
+        let has_pair_bias = pair_bias.is_some();
+        let pair_bias = pair_bias.unwrap_or_else(|| bias.clone());
+        let has_gate = gate.is_some();
+        let gate = gate.unwrap_or_else(|| query.clone());
 
         let units = queries.next_power_of_two().min(MAX_UNITS);
         let key_tile = (TILE_FLOATS / (head_dim + value_dim)).clamp(1, 32).min(keys.max(1));
@@ -143,8 +176,8 @@ mod cube {
             count,
             CubeDim::new_1d(units as u32),
             query.into_tensor_arg(),
-            to_cube::<B, R>(inputs.key).into_tensor_arg(),
-            to_cube::<B, R>(inputs.value).into_tensor_arg(),
+            key.into_tensor_arg(),
+            value.into_tensor_arg(),
             bias.into_tensor_arg(),
             pair_bias.into_tensor_arg(),
             gate.into_tensor_arg(),
@@ -156,6 +189,6 @@ mod cube {
             has_gate,
             dtype.into(),
         );
-        from_cube::<B, R>(out)
+        out
     }
 }
