@@ -46,7 +46,14 @@ pub const CHUNK_LADDER: [Chunks; 5] = [
 /// Element counts follow the shapes of the network's tensors; each term is an upper bound of
 /// what is alive at once, so the sum is above the measured peak without a margin
 /// (bench/RESULTS.md, "The memory estimate against measured peaks", has the comparison).
-pub fn estimate_peak_bytes(size: ProblemSize, config: &ModelConfig, parameters: usize) -> u64 {
+/// With `fused_attention` (the kernel runs on this backend), attention holds no scores: only
+/// its projections and output, which are linear in the keys.
+pub fn estimate_peak_bytes(
+    size: ProblemSize,
+    config: &ModelConfig,
+    parameters: usize,
+    fused_attention: bool,
+) -> u64 {
     let r = size.residues as f64;
     let template_rows = if config.template.enabled { 4.0 } else { 0.0 };
     let s = size.msa_rows as f64 + template_rows;
@@ -61,8 +68,9 @@ pub fn estimate_peak_bytes(size: ProblemSize, config: &ModelConfig, parameters: 
 
     // Representations alive across a block: input, residual sum, normalised copy, update.
     let live = 4.0 * (s * r * cm + r * r * cz + e * r * ce) + r * r * cz;
-    // Softmax over logits holds logits, exponentials and weights at once.
-    let softmax = 3.0;
+    // Softmax over logits holds logits, exponentials and weights at once; the fused kernel
+    // keeps one tile of one query's scores in registers.
+    let softmax = if fused_attention { 0.0 } else { 3.0 };
     let temporaries = [
         // MSA row attention with pair bias: projections + logits.
         4.0 * s * r * cm
@@ -178,7 +186,8 @@ mod tests {
         config.chunk_size = Some(4);
         config.key_chunk_size = Some(128);
         let size = ProblemSize { residues: 384, msa_rows: 512, extra_rows: 1024 };
-        let estimate = estimate_peak_bytes(size, &config, 93_200_000) as f64 / (1u64 << 30) as f64;
+        let estimate =
+            estimate_peak_bytes(size, &config, 93_200_000, false) as f64 / (1u64 << 30) as f64;
         eprintln!("estimate {estimate:.2} GiB");
         assert!((2.0..4.0).contains(&estimate), "estimate {estimate:.2} GiB vs measured 2.0 GiB");
     }
@@ -195,7 +204,7 @@ mod tests {
         let measured = measured.into_iter().chain([(600, 1, 5254.0), (600, 256, 5418.0)]);
         for (residues, rows, peak_mib) in measured {
             let size = ProblemSize::of(residues, rows, &pipeline);
-            let estimate = estimate_peak_bytes(size, &config, parameters) as f64 / 1048576.0;
+            let estimate = estimate_peak_bytes(size, &config, parameters, false) as f64 / 1048576.0;
             let ratio = estimate / peak_mib;
             assert!((1.0..=1.15).contains(&ratio), "{residues} × {rows}: {ratio:.3}");
         }
@@ -227,12 +236,27 @@ mod tests {
     fn chunking_lowers_the_estimate_and_length_raises_it() {
         let mut config = ModelConfig::preset("model_1_ptm").unwrap();
         let size = ProblemSize { residues: 1000, msa_rows: 512, extra_rows: 5120 };
-        let unchunked = estimate_peak_bytes(size, &config, 93_200_000);
+        let unchunked = estimate_peak_bytes(size, &config, 93_200_000, false);
         config.chunk_size = Some(4);
         config.key_chunk_size = Some(128);
-        let chunked = estimate_peak_bytes(size, &config, 93_200_000);
+        let chunked = estimate_peak_bytes(size, &config, 93_200_000, false);
         assert!(chunked * 4 < unchunked, "{chunked} vs {unchunked}");
         let longer = ProblemSize { residues: 2000, ..size };
-        assert!(estimate_peak_bytes(longer, &config, 93_200_000) > 2 * chunked);
+        assert!(estimate_peak_bytes(longer, &config, 93_200_000, false) > 2 * chunked);
+    }
+
+    /// Unchunked, burn's attention holds `heads × N³` scores (triangle attention), so with a
+    /// shallow alignment doubling the chain multiplies the estimate by nearly 8; the fused
+    /// kernel holds none, and what remains grows as N² (pair activations).
+    #[test]
+    fn fused_attention_removes_the_cubic_term() {
+        let config = ModelConfig::preset("model_1_ptm").unwrap();
+        let estimate = |residues, fused| {
+            let size = ProblemSize { residues, msa_rows: 64, extra_rows: 0 };
+            estimate_peak_bytes(size, &config, 93_200_000, fused) as f64
+        };
+        assert!(estimate(2000, false) / estimate(1000, false) > 6.0);
+        assert!(estimate(2000, true) / estimate(1000, true) < 4.5);
+        assert!(estimate(1000, true) * 3.0 < estimate(1000, false));
     }
 }

@@ -17,6 +17,7 @@ use ferrofold_features::process::{process_monomer_features, MonomerIterations};
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
+use ferrofold_model::kernels;
 use ferrofold_model::primitives::AttentionKernel;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile, Prediction};
 use ndarray::{Array1, Array2, Axis};
@@ -177,6 +178,24 @@ fn load_model<B: Backend>(
     })
 }
 
+/// What the backend tells about memory: whether attention runs as the fused kernel, and the
+/// device's total memory where the backend reports it (CUDA; otherwise the host's is used).
+#[derive(Debug, Clone, Copy)]
+struct DeviceMemory {
+    fused_attention: bool,
+    total_bytes: Option<u64>,
+}
+
+impl DeviceMemory {
+    fn of<B: Backend>(config: &ModelConfig, device: &B::Device) -> Self {
+        Self {
+            fused_attention: config.attention_kernel == AttentionKernel::Fused
+                && kernels::backend_has_fused_attention::<B>(),
+            total_bytes: kernels::device_memory_bytes::<B>(device),
+        }
+    }
+}
+
 /// Picks chunk sizes (the user's, or the fastest that fits) and refuses a problem that fits
 /// under none; returns the estimate of the chosen setting.
 fn plan_memory(
@@ -185,8 +204,9 @@ fn plan_memory(
     config: &mut ModelConfig,
     parameters: usize,
     options: &PredictOptions,
+    device: DeviceMemory,
 ) -> Result<u64> {
-    let available = options.memory_limit.or_else(memory::available_bytes);
+    let available = options.memory_limit.or(device.total_bytes).or_else(memory::available_bytes);
     let fixed = options.chunk_size.is_some() || options.key_chunk_size.is_some();
     let ladder: Vec<_> = if fixed {
         vec![(options.chunk_size, options.key_chunk_size)]
@@ -197,7 +217,8 @@ fn plan_memory(
     for &(rows, keys) in &ladder {
         config.chunk_size = rows;
         config.key_chunk_size = keys;
-        last_estimate = memory::estimate_peak_bytes(size, config, parameters);
+        last_estimate =
+            memory::estimate_peak_bytes(size, config, parameters, device.fused_attention);
         match available {
             Some(bytes) if last_estimate > bytes => continue,
             _ => {
@@ -284,8 +305,9 @@ pub fn predict_record<B: Backend>(
         // Parameters are loaded first (their size counts in the estimate); activations,
         // by far the larger part for long chains, only after the estimate allowed them.
         let model = load_model::<B>(spec, &config, device)?;
+        let device_memory = DeviceMemory::of::<B>(&config, device);
         let estimated_peak_bytes =
-            plan_memory(&id, size, &mut config, model.num_params(), options)?;
+            plan_memory(&id, size, &mut config, model.num_params(), options, device_memory)?;
 
         if options.save_features {
             let batch = process_monomer_features(&raw, &pipeline, options.seed)?;

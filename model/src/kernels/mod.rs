@@ -26,13 +26,44 @@ pub struct AttentionInputs<B: Backend> {
 pub fn has_fused_attention<B: Backend>(probe: &Tensor<B, 4>) -> bool {
     #[cfg(feature = "gpu")]
     {
-        cube::attention_for::<B>().is_some() && probe.dtype() == burn::tensor::DType::F32
+        backend_has_fused_attention::<B>() && probe.dtype() == burn::tensor::DType::F32
     }
     #[cfg(not(feature = "gpu"))]
     {
         let _ = probe;
         false
     }
+}
+
+/// Whether attention on backend `B` runs as the fused kernel (float32 tensors, as the model
+/// makes them on GPU backends).
+pub fn backend_has_fused_attention<B: Backend>() -> bool {
+    #[cfg(feature = "gpu")]
+    {
+        cube::attention_for::<B>().is_some()
+    }
+    #[cfg(not(feature = "gpu"))]
+    {
+        false
+    }
+}
+
+/// The device's total memory where the backend reports it: CUDA (cubecl-cuda reads it with
+/// `cuDeviceTotalMem` and offers a quarter of it as its largest allocation). `None` elsewhere:
+/// the CPU's is the host's, and wgpu does not say.
+pub fn device_memory_bytes<B: Backend>(device: &B::Device) -> Option<u64> {
+    #[cfg(feature = "cuda")]
+    {
+        use std::any::Any;
+        let device: &dyn Any = device;
+        if let Some(device) = device.downcast_ref::<cubecl::cuda::CudaDevice>() {
+            use cubecl::Runtime;
+            let client = cubecl::cuda::CudaRuntime::client(device);
+            return Some(client.properties().memory.max_page_size * 4);
+        }
+    }
+    let _ = device;
+    None
 }
 
 /// `sigmoid(gate) · softmax(query·keyᵀ + bias + pair_bias) · value`, as [b, q, h, e], in one
