@@ -274,3 +274,46 @@ fn a_truncated_batch_and_a_directory_as_parameters_are_named_plainly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");
 }
+
+/// `forward --device wgpu` (lavapipe without a GPU) matches DeepMind's outputs with the fused
+/// kernel and with burn's operations; float64 stays on the CPU.
+#[cfg(feature = "wgpu")]
+#[test]
+fn forward_on_wgpu_matches_deepmind_with_either_attention() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = FeatureDict::load_npz(&reduced_case("outputs.npz")).unwrap();
+    let output = dir.path().join("out.npz");
+    let features = reduced_case("features.npz");
+    let params = reduced_case("params_reduced.npz");
+    let args = |attention: &'static str| {
+        vec![
+            "forward",
+            "--features",
+            features.to_str().unwrap(),
+            "--params",
+            params.to_str().unwrap(),
+            "--preset",
+            "reduced",
+            "--output",
+            output.to_str().unwrap(),
+            "--device",
+            "wgpu",
+            "--attention",
+            attention,
+        ]
+    };
+    for attention in ["fused", "reference"] {
+        let out = ferrofold(&args(attention));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ours = FeatureDict::load_npz(&output).unwrap();
+        for name in ["structure_module/final_atom_positions", "plddt", "predicted_aligned_error"] {
+            let error = max_relative_error(&ours, &reference, name);
+            assert!(error < 1e-4, "{attention}: {name}: {error:e}");
+        }
+    }
+    let mut float64 = args("fused");
+    float64.extend(["--precision", "f64"]);
+    let out = ferrofold(&float64);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CPU only"));
+}

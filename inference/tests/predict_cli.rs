@@ -642,3 +642,68 @@ fn templates_searched_with_hhsearch_reach_the_network() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/nonexistent/pdb70"), "{}", stderr(&out));
 }
+
+/// `--device wgpu` (Mesa's lavapipe where there is no GPU; `--features wgpu`) predicts the
+/// example as the CPU does: coordinates within 0.01 Å, pLDDT within 0.01.
+#[cfg(feature = "wgpu")]
+#[test]
+fn predict_on_wgpu_agrees_with_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let example_fasta = example("ubiquitin.fasta");
+    let example_msa = example("ubiquitin.sto");
+    let predict = |device: &str| {
+        let out_dir = dir.path().join(device);
+        let out = ferrofold(&[
+            "predict",
+            &example_fasta,
+            "--msa",
+            &example_msa,
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--device",
+            device,
+            "--no-plots",
+            "--quiet",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let record = out_dir.join("1UBQ_A");
+        let protein = read_structure(&record.join("ranked_0.pdb"), None).unwrap();
+        let confidence = json(&record.join("confidence.json"));
+        let plddt: Vec<f64> =
+            confidence["plddt"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        (protein, plddt)
+    };
+    let (gpu, gpu_plddt) = predict("wgpu");
+    let (cpu, cpu_plddt) = predict("cpu");
+    assert_eq!(gpu.atom_mask, cpu.atom_mask);
+    let largest =
+        |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let coordinates =
+        largest(gpu.atom_positions.as_slice().unwrap(), cpu.atom_positions.as_slice().unwrap());
+    assert!(coordinates <= 0.01, "coordinates differ by {coordinates} Å");
+    let plddt = largest(&gpu_plddt, &cpu_plddt);
+    assert!(plddt <= 0.01, "pLDDT differs by {plddt}");
+}
+
+/// A backend missing from the build is one line saying how to build it.
+#[test]
+fn a_device_not_in_the_build_says_how_to_get_it() {
+    for (device, built) in [("cuda", cfg!(feature = "cuda")), ("wgpu", cfg!(feature = "wgpu"))] {
+        if built {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = ferrofold(&[
+            "predict",
+            &example("ubiquitin.fasta"),
+            "--out-dir",
+            dir.path().to_str().unwrap(),
+            "--device",
+            device,
+            "--quiet",
+        ]);
+        assert!(!out.status.success());
+        let message = stderr(&out);
+        assert!(message.contains(&format!("--features {device}")), "{message}");
+    }
+}
