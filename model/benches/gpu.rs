@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use ferrofold_features::system::peak_rss_mib;
-use ferrofold_model::primitives::AttentionKernel;
+use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

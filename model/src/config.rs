@@ -5,7 +5,6 @@ use burn::config::Config;
 use ferrofold_features::process::PipelineConfig;
 
 use crate::error::ModelError;
-use crate::primitives::AttentionKernel;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct AttentionConfig {
@@ -356,5 +355,23 @@ impl ModelConfig {
         s.sidechain_num_channel = 8;
         c.heads.predicted_lddt_num_channels = 8;
         c
+    }
+}
+
+/// Which implementation computes attention's `softmax(q·kᵀ + biases)·v` and its gate.
+#[derive(burn::config::Config, Debug, Copy, PartialEq, Eq)]
+pub enum AttentionKernel {
+    /// burn's tensor operations, on every backend: the reference the kernel is tested against.
+    Reference,
+    /// ferrofold's fused CubeCL kernel (`kernels`) where the backend has it (wgpu and cuda,
+    /// float32, forward and backward); elsewhere the reference operations.
+    Fused,
+}
+
+// Written out: burn's `Config` derive re-emits the enum without `#[default]`.
+#[allow(clippy::derivable_impls)]
+impl Default for AttentionKernel {
+    fn default() -> Self {
+        Self::Fused
     }
 }

@@ -7,12 +7,13 @@
 
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
+use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::embedders::Recycled;
 use ferrofold_model::evoformer::MsaPair;
 use ferrofold_model::host::host_tensor;
 use ferrofold_model::host::to_array;
 use ferrofold_model::plan::StageContext;
-use ferrofold_model::primitives::{AttentionKernel, Chunking};
+use ferrofold_model::primitives::Chunking;
 use ferrofold_model::trunk::TrunkCapture;
 use ferrofold_model::Pass;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};

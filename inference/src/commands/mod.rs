@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use ferrofold_features::templates::{read_obsolete_pdbs, TemplateConfig};
 use ferrofold_inference::TemplateSource;
-use ferrofold_model::primitives::AttentionKernel;
+use ferrofold_model::config::AttentionKernel;
 
 /// Where the network runs (`--device`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]

@@ -15,7 +15,7 @@ use burn_cubecl::{element::BoolElement, CubeBackend, CubeRuntime};
 
 use super::cube::launch;
 use super::AttentionInputs;
-use crate::primitives::activation::{sigmoid, softmax_last_axis};
+use burn::tensor::activation::{sigmoid, softmax};
 
 type Plain<R, BT> = CubeBackend<R, f32, i32, BT>;
 
@@ -47,7 +47,7 @@ impl<R: CubeRuntime, BT: BoolElement> Backward<Plain<R, BT>, 6> for FusedAttenti
         if has_pair_bias {
             scores = scores + pair_bias;
         }
-        let probs = softmax_last_axis(scores); // [b, h, q, k]
+        let probs = softmax(scores, 3); // [b, h, q, k]
         let attended = probs.clone().matmul(value.clone()); // [b, h, q, e]
         let mut grad_attended = grad_out.clone().swap_dims(1, 2);
         let mut grad_gate = None;

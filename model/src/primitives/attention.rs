@@ -12,10 +12,11 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::config::AttentionConfig;
+use crate::config::AttentionKernel;
 use crate::kernels::{self, AttentionInputs};
 use crate::params::{Init, ParamBuilder};
 use crate::primitives::linear::matmul_last;
-use crate::primitives::{AttentionKernel, Chunking};
+use crate::primitives::Chunking;
 
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {

@@ -21,26 +21,10 @@ pub struct Chunking {
     pub attention: AttentionKernel,
 }
 
-/// Which implementation computes attention's `softmax(q·kᵀ + biases)·v` and its gate.
-#[derive(burn::config::Config, Debug, Copy, PartialEq, Eq)]
-pub enum AttentionKernel {
-    /// burn's tensor operations, on every backend: the reference the kernel is tested against.
-    Reference,
-    /// ferrofold's fused CubeCL kernel (`kernels`) where the backend has it (wgpu and cuda,
-    /// float32, inference); elsewhere the reference operations.
-    Fused,
-}
-
-// Written out: burn's `Config` derive re-emits the enum without `#[default]`.
-#[allow(clippy::derivable_impls)]
-impl Default for AttentionKernel {
-    fn default() -> Self {
-        Self::Fused
-    }
-}
 pub use layer_norm::LayerNorm;
 pub use linear::{Linear, LinearInit};
 
+use crate::config::AttentionKernel;
 use crate::host::float_options;
 use burn::prelude::*;
 
