@@ -27,14 +27,14 @@ pub fn params() -> Result<ParamFile> {
 /// What a run with the bundled model prints (stderr), framed.
 pub fn warning() -> String {
     let lines = [
-        "WARNING: no --params given, so ferrofold's bundled model is used: a small".to_string(),
-        format!("network trained for {TRAINING_STEPS} steps on two CPU cores. On chains it never"),
+        "WARNING: no weights installed and no --params given, so ferrofold's bundled".into(),
+        format!("model is used: a small network trained for {TRAINING_STEPS} steps on two CPU"),
         format!(
-            "saw it scores lDDT-Cα {VALIDATION_LDDT_CA:.2} and TM-score {VALIDATION_TM_SCORE:.2}: \
-             chance level."
+            "cores. On chains it never saw it scores lDDT-Cα {VALIDATION_LDDT_CA:.2} and TM-score \
+             {VALIDATION_TM_SCORE:.2}:"
         ),
-        "Its structures are NOT predictions. For real ones pass AlphaFold or OpenFold".into(),
-        "weights: --params FILE (README, \"Weights\").".into(),
+        "chance level. Its structures are NOT predictions. For real ones, install".into(),
+        "AlphaFold's weights once: `ferrofold weights download alphafold` (README).".to_string(),
     ];
     let width = 78;
     let border = "*".repeat(width + 4);

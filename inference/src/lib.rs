@@ -10,6 +10,7 @@ pub mod predict;
 pub mod records;
 pub mod score;
 pub mod search;
+pub mod weights;
 
 pub use error::{InferenceError, Result};
 pub use predict::{

@@ -6,7 +6,7 @@ mod commands;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use commands::{convert, data, featurize, forward, predict, score, train};
+use commands::{convert, data, featurize, forward, predict, score, train, weights};
 use tracing_subscriber::EnvFilter;
 
 /// The release and the commit it was built from.
@@ -44,6 +44,10 @@ enum Command {
     /// .safetensors), with the fine-tuning losses (structural violations, experimentally
     /// resolved) on.
     Finetune(train::FinetuneArgs),
+    /// AlphaFold's and OpenFold's published weights: download (resumable, every file checked),
+    /// list, verify. `predict` without --params runs the installed ones.
+    #[command(subcommand)]
+    Weights(weights::WeightsCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::ConvertWeights(args) => convert::run(args),
         Command::Train(args) => train::run(args, None, subcommand("train")),
         Command::Data(command) => data::run(command),
+        Command::Weights(command) => weights::run(command),
         Command::Finetune(args) => {
             train::run(args.train, Some(args.params), subcommand("finetune"))
         }

@@ -37,6 +37,16 @@ pub enum Weights {
     Bundled,
 }
 
+impl Weights {
+    /// Where the parameters came from, for outputs: the file, or `bundled`.
+    pub fn origin(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Bundled => "bundled".into(),
+        }
+    }
+}
+
 /// One network to run.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
@@ -141,6 +151,8 @@ pub struct ModelResult {
     pub preset: String,
     /// The bundled low-accuracy model made it.
     pub bundled: bool,
+    /// The parameter file (or `bundled`).
+    pub weights: String,
     pub mean_plddt: f64,
     pub ptm: Option<f64>,
     /// The ranking key: pTM for `_ptm` models, else mean pLDDT / 100.
@@ -444,6 +456,7 @@ fn model_result(
         model: spec.name.clone(),
         preset: spec.preset.clone(),
         bundled: spec.is_bundled(),
+        weights: spec.weights.origin(),
         mean_plddt,
         ptm,
         ranking_confidence: ptm.unwrap_or(mean_plddt / 100.0),
@@ -468,6 +481,7 @@ fn json<T: Serialize>(value: &T) -> String {
 struct Confidence<'a> {
     model: &'a str,
     preset: &'a str,
+    weights: &'a str,
     low_accuracy_bundled_model: bool,
     mean_plddt: f64,
     ptm: Option<f64>,
@@ -530,6 +544,7 @@ fn write_record(
     let confidence = Confidence {
         model: &best.model,
         preset: &best.preset,
+        weights: &best.weights,
         low_accuracy_bundled_model: best.bundled,
         mean_plddt: best.mean_plddt,
         ptm: best.ptm,

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_features::protein::read_structure;
-use ferrofold_tests::workspace_root;
+use ferrofold_tests::{no_installed_weights, workspace_root};
 fn example(name: &str) -> String {
     workspace_root().join("examples").join(name).to_str().unwrap().to_string()
 }
@@ -21,7 +21,11 @@ fn reduced_params() -> String {
 }
 
 fn ferrofold(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrofold")).args(args).output().expect("run ferrofold")
+    Command::new(env!("CARGO_BIN_EXE_ferrofold"))
+        .env("FERROFOLD_WEIGHTS", no_installed_weights())
+        .args(args)
+        .output()
+        .expect("run ferrofold")
 }
 
 fn stderr(out: &Output) -> String {
@@ -388,6 +392,7 @@ fn msa_search_with_each_tool_feeds_the_prediction_and_is_cached() {
         // With `path` as PATH (None: this process's).
         let run = |path: Option<&str>| {
             let mut command = Command::new(env!("CARGO_BIN_EXE_ferrofold"));
+            command.env("FERROFOLD_WEIGHTS", no_installed_weights());
             command.args([
                 "predict",
                 &example("ubiquitin.fasta"),
@@ -430,6 +435,7 @@ fn a_missing_search_tool_or_database_is_named() {
     let db = dir.path().join("db.fasta");
     std::fs::write(&db, ">x\nMKV\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ferrofold"))
+        .env("FERROFOLD_WEIGHTS", no_installed_weights())
         .args([
             "predict",
             &example("ubiquitin.fasta"),

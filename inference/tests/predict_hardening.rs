@@ -2,7 +2,7 @@
 //! results (the hardening campaign): each is now a non-zero exit with one line naming the file
 //! or option, and no record directory is left half-written.
 
-use ferrofold_tests::workspace_root;
+use ferrofold_tests::{no_installed_weights, workspace_root};
 use std::path::Path;
 use std::process::{Command, Output};
 fn data(name: &str) -> String {
@@ -14,7 +14,11 @@ fn example(name: &str) -> String {
 }
 
 fn ferrofold(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrofold")).args(args).output().expect("run ferrofold")
+    Command::new(env!("CARGO_BIN_EXE_ferrofold"))
+        .env("FERROFOLD_WEIGHTS", no_installed_weights())
+        .args(args)
+        .output()
+        .expect("run ferrofold")
 }
 
 fn stderr(out: &Output) -> String {
@@ -232,6 +236,7 @@ fn a_write_failure_stops_the_run_at_the_first_record() {
     // so a size limit stands in). SIGXFSZ is ignored, so writes fail with EFBIG instead of
     // killing the process; ignored signals stay ignored across exec.
     let out = Command::new("bash")
+        .env("FERROFOLD_WEIGHTS", no_installed_weights())
         .args([
             "-c",
             "trap '' XFSZ; ulimit -f 8; exec \"$@\"",

@@ -11,6 +11,7 @@ use ferrofold_features::{FeatureArray, FeatureDict};
 
 pub mod compare;
 pub mod fuzz;
+pub mod http;
 pub mod synthetic;
 
 pub use compare::{assert_close, check, max_abs_diff, relative_error};
@@ -109,4 +110,11 @@ pub fn hhsuite_database(dir: &Path, entries: &[(String, String)]) -> PathBuf {
         "db_cs219",
     ]);
     dir.join("db")
+}
+
+/// A weights directory that holds nothing: `ferrofold` run with `FERROFOLD_WEIGHTS` set to it
+/// sees no installed weights, whatever the machine has installed, so runs without `--params`
+/// use the bundled model.
+pub fn no_installed_weights() -> PathBuf {
+    std::env::temp_dir().join("ferrofold-tests-no-weights")
 }

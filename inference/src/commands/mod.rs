@@ -8,6 +8,7 @@ pub mod forward;
 pub mod predict;
 pub mod score;
 pub mod train;
+pub mod weights;
 
 use std::path::PathBuf;
 

@@ -10,6 +10,7 @@ use clap::ValueEnum;
 use ferrofold_features::parsers::fasta::FastaRecord;
 use ferrofold_features::tools::RunOptions;
 use ferrofold_inference::search::MsaTool;
+use ferrofold_inference::weights::{weights_dir, Manifest};
 use ferrofold_inference::{
     bundled, read_records, AlignmentSource, ModelSpec, PredictOptions, PredictRun, Progress,
     RunEvent, RunSummary, Weights,
@@ -48,11 +49,19 @@ pub struct PredictArgs {
     /// tool and database reuse the earlier result.
     #[arg(long)]
     msa_cache: Option<PathBuf>,
-    /// Parameters: DeepMind params_model_*.npz, OpenFold .pt or ferrofold .safetensors; repeat to run several
-    /// models (ranked by pTM for _ptm presets, else mean pLDDT). Without it: the bundled
+    /// Parameters: DeepMind params_model_*.npz, OpenFold .pt or ferrofold .safetensors; repeat
+    /// to run several models (ranked by pTM for _ptm presets, else mean pLDDT). Without it: the
+    /// installed weights (`ferrofold weights download alphafold`), else the bundled
     /// low-accuracy model.
     #[arg(long = "params")]
     params: Vec<PathBuf>,
+    /// Installed models to run instead of the default (AlphaFold's five pTM models), by the
+    /// names `ferrofold weights list` shows, comma-separated; `all` runs every one.
+    #[arg(long, value_delimiter = ',', conflicts_with = "params")]
+    models: Vec<String>,
+    /// Where the installed weights are (default as for `ferrofold weights`).
+    #[arg(long, conflicts_with = "params")]
+    weights_dir: Option<PathBuf>,
     /// Preset of each --params (one for all, or one per file); by default from the file name
     /// (params_model_1_ptm.npz → model_1_ptm).
     #[arg(long = "preset")]
@@ -249,9 +258,21 @@ fn preset_from_file_name(path: &std::path::Path) -> Option<String> {
 fn model_specs(args: &PredictArgs) -> Result<Vec<ModelSpec>> {
     if args.params.is_empty() {
         if !args.presets.is_empty() {
-            bail!("--preset needs --params (the bundled model has its own preset)");
+            bail!("--preset needs --params (installed models have their own presets)");
         }
-        return Ok(vec![ModelSpec::bundled()]);
+        let dir = weights_dir(args.weights_dir.as_deref())?;
+        let installed = Manifest::read(&dir)?.model_specs(&dir, &args.models)?;
+        if installed.is_empty() {
+            if !args.models.is_empty() {
+                bail!(
+                    "--models {}: no runnable weights installed in {}",
+                    args.models.join(","),
+                    dir.display()
+                );
+            }
+            return Ok(vec![ModelSpec::bundled()]);
+        }
+        return Ok(installed);
     }
     if args.presets.len() > 1 && args.presets.len() != args.params.len() {
         bail!(
