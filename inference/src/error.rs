@@ -38,6 +38,10 @@ pub enum InferenceError {
         source: Box<InferenceError>,
     },
 
+    /// The MSA server failed or answered something unusable.
+    #[error("MSA server {url}: {message}")]
+    MsaServer { url: String, message: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

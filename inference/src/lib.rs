@@ -4,7 +4,9 @@
 
 pub mod bundled;
 pub mod error;
+mod http;
 pub mod memory;
+pub mod msa_server;
 pub mod plots;
 pub mod predict;
 pub mod records;

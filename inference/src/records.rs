@@ -12,6 +12,7 @@ use ferrofold_features::parsers::fasta::{parse_fasta_file, FastaRecord};
 use ferrofold_features::tools::RunOptions;
 
 use crate::error::{InferenceError, Result};
+use crate::msa_server::MsaServer;
 use crate::predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};
 use crate::search::{search_alignments, search_templates, MsaTool};
 
@@ -26,6 +27,8 @@ pub enum AlignmentSource {
     Directory(PathBuf),
     /// A search of each record against every database.
     Search { tool: MsaTool, databases: Vec<PathBuf> },
+    /// A search of each record by an MMseqs2 server (ColabFold's API).
+    Server(MsaServer),
 }
 
 /// Where each record's template hits (`.hhr`) come from.
@@ -171,6 +174,11 @@ impl PredictRun {
                 &self.out_dir.join(id),
             )
             .map_err(|e| InferenceError::Search { what: "MSA search", source: Box::new(e) })?,
+            AlignmentSource::Server(server) => vec![server.alignment(
+                &record.sequence,
+                self.search.cache_dir.as_deref(),
+                &self.out_dir.join(id),
+            )?],
         })
     }
 

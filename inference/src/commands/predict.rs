@@ -9,6 +9,7 @@ use burn::prelude::Backend;
 use clap::ValueEnum;
 use ferrofold_features::parsers::fasta::FastaRecord;
 use ferrofold_features::tools::RunOptions;
+use ferrofold_inference::msa_server::{MsaServer, COLABFOLD_SERVER};
 use ferrofold_inference::search::MsaTool;
 use ferrofold_inference::weights::{weights_dir, Manifest};
 use ferrofold_inference::{
@@ -45,6 +46,21 @@ pub struct PredictArgs {
     /// hhblits); repeat for several (their alignments are merged).
     #[arg(long = "database")]
     databases: Vec<PathBuf>,
+    /// Search each record's MSA on a server speaking ColabFold's MMseqs2 API; without a value,
+    /// ColabFold's public server (https://api.colabfold.com). Sequences are sent to that server.
+    /// It is a free resource shared by every ColabFold user: its operators ask for moderate
+    /// use and may block heavy users, so ferrofold sends one request at a time and caches each
+    /// result (--msa-cache); search many sequences locally (--msa-tool) instead.
+    #[arg(long, num_args = 0..=1, value_name = "URL", value_parser = http_url,
+          default_missing_value = COLABFOLD_SERVER,
+          conflicts_with_all = ["msas", "msa_dir", "msa_mode", "msa_tool"])]
+    msa_server: Option<String>,
+    /// Seconds between two status requests to the MSA server.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    msa_server_poll: u64,
+    /// Seconds a job may stay queued or running on the MSA server before the record fails.
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    msa_server_wait: u64,
     /// Where search results are cached (default: OUT_DIR/msa_cache); the same sequence,
     /// tool and database reuse the earlier result.
     #[arg(long)]
@@ -151,7 +167,23 @@ pub fn run(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--msa-server`'s value: an http(s) URL (so that a file name caught by the optional value
+/// is refused, not sent to).
+fn http_url(value: &str) -> std::result::Result<String, String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.to_string())
+    } else {
+        Err(format!("not an http(s) URL: {value} (write --msa-server=URL)"))
+    }
+}
+
 fn alignment_source(args: &PredictArgs) -> AlignmentSource {
+    if let Some(url) = &args.msa_server {
+        let mut server = MsaServer::new(url);
+        server.poll_interval = std::time::Duration::from_secs(args.msa_server_poll);
+        server.max_wait = std::time::Duration::from_secs(args.msa_server_wait);
+        return AlignmentSource::Server(server);
+    }
     match (args.msa_tool, args.msa_mode, &args.msa_dir) {
         (Some(tool), _, _) => AlignmentSource::Search {
             tool: match tool {

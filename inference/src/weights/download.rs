@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Result, WeightsError};
+use crate::http;
 
 /// How patient a download is.
 #[derive(Debug, Clone, Copy)]
@@ -70,11 +71,7 @@ pub fn fetch(
         message: e.to_string(),
     };
     let have = fs::metadata(&part).map_or(0, |m| m.len());
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(options.connect_timeout)
-        .timeout_read(options.read_timeout)
-        .user_agent(concat!("ferrofold/", env!("CARGO_PKG_VERSION")))
-        .build();
+    let agent = http::agent(options.connect_timeout, options.read_timeout);
     let mut request = agent.get(url);
     if have > 0 {
         request = request.set("Range", &format!("bytes={have}-"));
@@ -96,7 +93,7 @@ pub fn fetch(
         Err(ureq::Error::Transport(transport)) => {
             return Err(WeightsError::Transfer {
                 url: url.to_string(),
-                message: transport_message(&transport, options),
+                message: http::transport_message(&transport, options.read_timeout),
                 kept: have,
             })
         }
@@ -151,36 +148,10 @@ pub fn fetch(
     Ok(())
 }
 
-fn is_timeout(kind: ErrorKind) -> bool {
-    matches!(kind, ErrorKind::TimedOut | ErrorKind::WouldBlock)
-}
-
-fn stalled(options: &DownloadOptions) -> String {
-    format!("the server sent nothing for {} s", options.read_timeout.as_secs_f64())
-}
-
 fn read_message(error: &std::io::Error, options: &DownloadOptions) -> String {
-    if is_timeout(error.kind()) {
-        stalled(options)
+    if http::is_timeout(error.kind()) {
+        http::stalled(options.read_timeout)
     } else {
         format!("the transfer broke off: {error}")
-    }
-}
-
-/// A connection-level failure in words: the kind, then the system's reason.
-fn transport_message(transport: &ureq::Transport, options: &DownloadOptions) -> String {
-    let mut cause = std::error::Error::source(transport);
-    while let Some(error) = cause {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            if is_timeout(io.kind()) {
-                return stalled(options);
-            }
-            return format!("{}: {io}", transport.kind());
-        }
-        cause = error.source();
-    }
-    match transport.message() {
-        Some(message) => format!("{}: {message}", transport.kind()),
-        None => transport.kind().to_string(),
     }
 }

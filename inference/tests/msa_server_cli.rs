@@ -1,0 +1,193 @@
+//! `ferrofold predict --msa-server` against a server on 127.0.0.1 that speaks ColabFold's
+//! MMseqs2 API and answers with a real alignment (the example's jackhmmer search, packed as
+//! ColabFold packs its results): the features equal those from the alignment given directly,
+//! a rerun is served from the cache, and a server error, a stalled job and a malformed
+//! archive each fail the record with a line naming the server and the problem.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use ferrofold_features::feature_dict::FeatureDict;
+use ferrofold_features::parsers::stockholm::parse_stockholm_file;
+use ferrofold_tests::http::{Reply, Request, TestServer};
+use ferrofold_tests::{no_installed_weights, workspace_root};
+
+fn example(name: &str) -> String {
+    workspace_root().join("examples").join(name).to_str().unwrap().to_string()
+}
+
+fn ferrofold(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferrofold"))
+        .env("FERROFOLD_WEIGHTS", no_installed_weights())
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .output()
+        .expect("run ferrofold")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `predict` of the example with its features saved; `alignment`: the alignment options.
+fn predict(out_dir: &Path, alignment: &[&str]) -> Output {
+    let mut args = vec![
+        "predict".to_string(),
+        example("ubiquitin.fasta"),
+        "--out-dir".into(),
+        out_dir.to_str().unwrap().into(),
+        "--recycles".into(),
+        "0".into(),
+        "--no-plots".into(),
+        "--save-features".into(),
+    ];
+    args.extend(alignment.iter().map(|s| s.to_string()));
+    ferrofold(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// The example's alignment as A3M (deletions as lowercase residues before their column), the
+/// query named 101 as in ColabFold's results.
+fn example_a3m() -> (String, String) {
+    let msa = parse_stockholm_file(Path::new(&example("ubiquitin.sto"))).unwrap();
+    let mut a3m = String::new();
+    for (k, (row, deletions)) in msa.sequences.iter().zip(&msa.deletion_matrix).enumerate() {
+        let name = if k == 0 { "101".to_string() } else { msa.descriptions[k].clone() };
+        let mut text = String::new();
+        for (residue, &deleted) in row.chars().zip(deletions) {
+            text.push_str(&"x".repeat(deleted as usize));
+            text.push(residue);
+        }
+        a3m.push_str(&format!(">{name}\n{text}\n"));
+    }
+    (a3m, msa.sequences[0].clone())
+}
+
+/// A result archive as ColabFold's server sends it: NUL-terminated blocks per query.
+fn result_archive(uniref: &str, environmental: &str) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for (name, text) in [
+        ("uniref.a3m", format!("{uniref}\0")),
+        ("bfd.mgnify30.metaeuk30.smag30.a3m", format!("{environmental}\0")),
+        ("pdb70.m8", String::new()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, text.as_bytes()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// A server that rate-limits the first submission, reports the job pending, then running, then
+/// complete, and serves `archive`.
+fn colabfold_server(archive: Vec<u8>) -> TestServer {
+    let submissions = Arc::new(AtomicUsize::new(0));
+    let polls = Arc::new(AtomicUsize::new(0));
+    TestServer::start(move |request: &Request| match request.path.as_str() {
+        "/ticket/msa" if request.method == "POST" => {
+            if submissions.fetch_add(1, Ordering::SeqCst) == 0 {
+                Reply::json(r#"{"status": "RATELIMIT"}"#)
+            } else {
+                Reply::json(r#"{"id": "job1", "status": "PENDING"}"#)
+            }
+        }
+        "/ticket/job1" => match polls.fetch_add(1, Ordering::SeqCst) {
+            0 => Reply::json(r#"{"id": "job1", "status": "RUNNING"}"#),
+            _ => Reply::json(r#"{"id": "job1", "status": "COMPLETE"}"#),
+        },
+        "/result/download/job1" => Reply::new(200, archive.clone()),
+        _ => Reply::not_found(),
+    })
+}
+
+fn features(dir: &Path) -> FeatureDict {
+    let record = dir.join("1UBQ_A");
+    let file = std::fs::read_dir(&record)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("features_"))
+        .expect("features saved");
+    FeatureDict::load_npz(&file).unwrap()
+}
+
+#[test]
+fn the_server_alignment_gives_the_features_of_the_alignment_itself_and_is_cached() {
+    let (a3m, query) = example_a3m();
+    // The environmental file repeats some of UniRef's rows, which the merge keeps once.
+    let environmental: String = a3m.lines().take(8).map(|l| format!("{l}\n")).collect();
+    let server = colabfold_server(result_archive(&a3m, &environmental));
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let server_flag = format!("--msa-server={}", server.url(""));
+    let server_options =
+        [&server_flag[..], "--msa-server-poll", "1", "--msa-cache", cache.to_str().unwrap()];
+
+    let from_server = work.path().join("server");
+    let out = predict(&from_server, &server_options);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = server.requests();
+    let paths: Vec<_> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/ticket/msa", "/ticket/msa", "/ticket/job1", "/ticket/job1", "/result/download/job1"]
+    );
+    let form = requests[1].form();
+    assert_eq!(form["q"], format!(">101\n{query}\n"));
+    assert_eq!(form["mode"], "env");
+    assert!(requests[0].headers["user-agent"].starts_with("ferrofold/"));
+    assert!(from_server.join("1UBQ_A/msas/colabfold_mmseqs2.a3m").is_file());
+
+    let given = work.path().join("given");
+    let out = predict(&given, &["--msa", &example("ubiquitin.sto")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (a, b) = (features(&from_server), features(&given));
+    assert_eq!(a.arrays.keys().collect::<Vec<_>>(), b.arrays.keys().collect::<Vec<_>>());
+    for (name, array) in &a.arrays {
+        assert!(array == &b.arrays[name], "{name} differs");
+    }
+
+    // The same sequence again: from the cache, no request.
+    let out = predict(&work.path().join("again"), &server_options);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), requests.len());
+}
+
+#[test]
+fn server_failures_fail_the_record_with_the_server_and_the_problem() {
+    let stalled = TestServer::start(|request: &Request| match request.path.as_str() {
+        "/ticket/msa" => Reply::json(r#"{"id": "slow", "status": "PENDING"}"#),
+        _ => Reply::json(r#"{"id": "slow", "status": "RUNNING"}"#),
+    });
+    let refused = TestServer::start(|_: &Request| Reply::json(r#"{"status": "ERROR"}"#));
+    let broken = TestServer::start(|_: &Request| Reply::new(500, "internal error"));
+    let malformed = TestServer::start(|request: &Request| match request.path.as_str() {
+        "/result/download/job1" => Reply::new(200, "<html>not an archive</html>"),
+        _ => Reply::json(r#"{"id": "job1", "status": "COMPLETE"}"#),
+    });
+    let cases = [
+        (&stalled, "job slow still queued or running (status RUNNING) after 2 s"),
+        (&refused, "status ERROR"),
+        (&broken, "HTTP 500"),
+        (&malformed, "job job1's result archive is malformed: not a .tar.gz"),
+    ];
+    for (server, expected) in cases {
+        let work = tempfile::tempdir().unwrap();
+        let flag = format!("--msa-server={}", server.url(""));
+        let out =
+            predict(work.path(), &[&flag, "--msa-server-poll", "1", "--msa-server-wait", "2"]);
+        assert!(!out.status.success());
+        let text = stderr(&out);
+        let line = text.lines().find(|l| l.contains("MSA server")).unwrap_or_default();
+        let url = server.url("");
+        assert!(
+            line.contains(expected) && line.contains(url.trim_end_matches('/')),
+            "{expected}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
