@@ -6,12 +6,10 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_features::parsers::stockholm::parse_stockholm_file;
 use ferrofold_tests::http::{Reply, Request, TestServer};
+use ferrofold_tests::served::{colabfold_result, colabfold_server, example_a3m};
 use ferrofold_tests::{no_installed_weights, workspace_root};
 
 fn example(name: &str) -> String {
@@ -47,63 +45,6 @@ fn predict(out_dir: &Path, alignment: &[&str]) -> Output {
     ferrofold(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// The example's alignment as A3M (deletions as lowercase residues before their column), the
-/// query named 101 as in ColabFold's results.
-fn example_a3m() -> (String, String) {
-    let msa = parse_stockholm_file(Path::new(&example("ubiquitin.sto"))).unwrap();
-    let mut a3m = String::new();
-    for (k, (row, deletions)) in msa.sequences.iter().zip(&msa.deletion_matrix).enumerate() {
-        let name = if k == 0 { "101".to_string() } else { msa.descriptions[k].clone() };
-        let mut text = String::new();
-        for (residue, &deleted) in row.chars().zip(deletions) {
-            text.push_str(&"x".repeat(deleted as usize));
-            text.push(residue);
-        }
-        a3m.push_str(&format!(">{name}\n{text}\n"));
-    }
-    (a3m, msa.sequences[0].clone())
-}
-
-/// A result archive as ColabFold's server sends it: NUL-terminated blocks per query.
-fn result_archive(uniref: &str, environmental: &str) -> Vec<u8> {
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut builder = tar::Builder::new(encoder);
-    for (name, text) in [
-        ("uniref.a3m", format!("{uniref}\0")),
-        ("bfd.mgnify30.metaeuk30.smag30.a3m", format!("{environmental}\0")),
-        ("pdb70.m8", String::new()),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, text.as_bytes()).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
-/// A server that rate-limits the first submission, reports the job pending, then running, then
-/// complete, and serves `archive`.
-fn colabfold_server(archive: Vec<u8>) -> TestServer {
-    let submissions = Arc::new(AtomicUsize::new(0));
-    let polls = Arc::new(AtomicUsize::new(0));
-    TestServer::start(move |request: &Request| match request.path.as_str() {
-        "/ticket/msa" if request.method == "POST" => {
-            if submissions.fetch_add(1, Ordering::SeqCst) == 0 {
-                Reply::json(r#"{"status": "RATELIMIT"}"#)
-            } else {
-                Reply::json(r#"{"id": "job1", "status": "PENDING"}"#)
-            }
-        }
-        "/ticket/job1" => match polls.fetch_add(1, Ordering::SeqCst) {
-            0 => Reply::json(r#"{"id": "job1", "status": "RUNNING"}"#),
-            _ => Reply::json(r#"{"id": "job1", "status": "COMPLETE"}"#),
-        },
-        "/result/download/job1" => Reply::new(200, archive.clone()),
-        _ => Reply::not_found(),
-    })
-}
-
 fn features(dir: &Path) -> FeatureDict {
     let record = dir.join("1UBQ_A");
     let file = std::fs::read_dir(&record)
@@ -120,7 +61,7 @@ fn the_server_alignment_gives_the_features_of_the_alignment_itself_and_is_cached
     let (a3m, query) = example_a3m();
     // The environmental file repeats some of UniRef's rows, which the merge keeps once.
     let environmental: String = a3m.lines().take(8).map(|l| format!("{l}\n")).collect();
-    let server = colabfold_server(result_archive(&a3m, &environmental));
+    let server = colabfold_server(colabfold_result(&a3m, &environmental));
     let work = tempfile::tempdir().unwrap();
     let cache = work.path().join("cache");
     let server_flag = format!("--msa-server={}", server.url(""));

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use ferrofold_inference::bundled;
 use ferrofold_tests::http::{refused_url, Fault, Reply, TestServer};
+use ferrofold_tests::served::{self, tar};
 use ferrofold_tests::workspace_root;
-use ndarray::{ArrayD, IxDyn};
 use sha2::{Digest, Sha256};
 
 const ARCHIVE: &str = "alphafold_params_2022-12-06.tar";
@@ -43,25 +43,7 @@ fn one_error_line(out: &Output) -> String {
 fn params_npz(edit: impl FnOnce(&mut ferrofold_model::ParamFile)) -> Vec<u8> {
     let mut params = bundled::params().unwrap();
     edit(&mut params);
-    // Written directly (FeatureDict refuses NaN, which one test needs).
-    let mut npz = ndarray_npy::NpzWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, tensor) in &params.tensors {
-        let array = ArrayD::from_shape_vec(IxDyn(&tensor.shape), tensor.data.clone()).unwrap();
-        npz.add_array(name.as_str(), &array).unwrap();
-    }
-    npz.finish().unwrap().into_inner()
-}
-
-fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, *bytes).unwrap();
-    }
-    builder.into_inner().unwrap()
+    served::params_npz(&params)
 }
 
 fn sha256(bytes: &[u8]) -> String {

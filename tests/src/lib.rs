@@ -12,6 +12,7 @@ use ferrofold_features::{FeatureArray, FeatureDict};
 pub mod compare;
 pub mod fuzz;
 pub mod http;
+pub mod served;
 pub mod synthetic;
 
 pub use compare::{assert_close, check, max_abs_diff, relative_error};
