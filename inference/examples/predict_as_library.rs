@@ -1,5 +1,7 @@
 //! ferrofold as a library: the README's example predicted from a pipeline's own code, every
 //! record of a FASTA file with its alignment, the structures written as `predict` writes them.
+//! The models are the installed weights (`ferrofold weights download alphafold`), else the
+//! bundled one; over many records each parameter file is read once.
 //!
 //! ```sh
 //! cargo run --release -p ferrofold-inference --example predict_as_library -- \
@@ -8,8 +10,9 @@
 
 use std::path::PathBuf;
 
+use ferrofold_inference::weights::{weights_dir, Manifest};
 use ferrofold_inference::{
-    read_records, AlignmentSource, PredictOptions, PredictRun, RunEvent, TemplateSource,
+    read_records, AlignmentSource, ModelSpec, PredictOptions, PredictRun, RunEvent, TemplateSource,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,14 +21,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: predict_as_library FASTA ALIGNMENT OUT_DIR".into());
     };
     let records = read_records(fasta)?;
+    let weights = weights_dir(None)?;
+    let mut models = Manifest::read(&weights)?.model_specs(&weights, &[])?;
+    if models.is_empty() {
+        models.push(ModelSpec::bundled());
+    }
     let run = PredictRun {
         input: fasta.clone(),
         out_dir: out_dir.clone(),
         alignments: AlignmentSource::Files(vec![alignment.clone()]),
         templates: TemplateSource::None,
         search: Default::default(),
-        // The bundled low-accuracy model; `models` takes AlphaFold or OpenFold weights.
-        options: PredictOptions { plots: false, ..Default::default() },
+        options: PredictOptions { models, plots: false, ..Default::default() },
     };
     let summary = run.run::<ferrofold_model::CpuF32>(
         &Default::default(),

@@ -6,6 +6,7 @@ pub mod bundled;
 pub mod error;
 mod http;
 pub mod memory;
+pub mod models;
 pub mod msa_server;
 pub mod plots;
 pub mod predict;
@@ -15,9 +16,8 @@ pub mod search;
 pub mod weights;
 
 pub use error::{InferenceError, Result};
-pub use predict::{
-    predict_record, ModelSpec, PredictOptions, Progress, RecordInputs, RecordResult, Weights,
-};
+pub use models::{LoadedParams, ModelSpec, Weights};
+pub use predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};
 pub use records::{
     read_records, AlignmentSource, PredictRun, RunEvent, RunSummary, TemplateSource,
 };

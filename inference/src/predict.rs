@@ -19,56 +19,15 @@ use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
 use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::kernels;
-use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile, Prediction};
+use ferrofold_model::{FeatureBatch, ModelConfig, Prediction};
 use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
 
 use crate::bundled;
 use crate::error::{InferenceError, MemoryRefusal, Result};
 use crate::memory::{self, ProblemSize, CHUNK_LADDER};
+use crate::models::{load_model, LoadedParams, ModelSpec};
 use crate::plots;
-
-/// Where a model's parameters come from.
-#[derive(Debug, Clone)]
-pub enum Weights {
-    /// DeepMind `.npz` or ferrofold `.safetensors`.
-    File(PathBuf),
-    /// The bundled model (`crate::bundled`).
-    Bundled,
-}
-
-impl Weights {
-    /// Where the parameters came from, for outputs: the file, or `bundled`.
-    pub fn origin(&self) -> String {
-        match self {
-            Self::File(path) => path.display().to_string(),
-            Self::Bundled => "bundled".into(),
-        }
-    }
-}
-
-/// One network to run.
-#[derive(Debug, Clone)]
-pub struct ModelSpec {
-    /// Name in outputs and rankings.
-    pub name: String,
-    pub preset: String,
-    pub weights: Weights,
-}
-
-impl ModelSpec {
-    pub fn bundled() -> Self {
-        Self {
-            name: bundled::NAME.into(),
-            preset: bundled::PRESET.into(),
-            weights: Weights::Bundled,
-        }
-    }
-
-    pub fn is_bundled(&self) -> bool {
-        matches!(self.weights, Weights::Bundled)
-    }
-}
 
 /// Options shared by every record.
 #[derive(Debug, Clone)]
@@ -89,6 +48,9 @@ pub struct PredictOptions {
     pub memory_limit: Option<u64>,
     /// How templates are found from a record's hits (`RecordInputs::template_hits`).
     pub templates: Option<TemplateConfig>,
+    /// Parameter files kept after their first reading, for runs over many records (each file
+    /// is then read once); `None`: read for every record.
+    pub loaded: Option<LoadedParams>,
 }
 
 /// A record's inputs besides its sequence.
@@ -113,6 +75,7 @@ impl Default for PredictOptions {
             plots: true,
             memory_limit: None,
             templates: None,
+            loaded: None,
         }
     }
 }
@@ -174,20 +137,6 @@ pub struct RecordResult {
     pub dir: PathBuf,
     /// Best first.
     pub ranked: Vec<ModelResult>,
-}
-
-fn load_model<B: Backend>(
-    spec: &ModelSpec,
-    config: &ModelConfig,
-    device: &B::Device,
-) -> Result<AlphaFold<B>> {
-    Ok(match &spec.weights {
-        Weights::File(path) => {
-            let params = ParamFile::read(path)?;
-            AlphaFold::load(&params, config, device)?
-        }
-        Weights::Bundled => AlphaFold::load(&bundled::params()?, config, device)?,
-    })
 }
 
 /// What the backend tells about memory: whether attention runs as the fused kernel, and the
@@ -316,7 +265,7 @@ pub fn predict_record<B: Backend>(
         let size = ProblemSize::of(residues, msa_rows, &pipeline);
         // Parameters are loaded first (their size counts in the estimate); activations,
         // by far the larger part for long chains, only after the estimate allowed them.
-        let model = load_model::<B>(spec, &config, device)?;
+        let model = load_model::<B>(spec, &config, device, options.loaded.as_ref())?;
         let device_memory = DeviceMemory::of::<B>(&config, device);
         let estimated_peak_bytes =
             plan_memory(&id, size, &mut config, model.num_params(), options, device_memory)?;

@@ -12,6 +12,7 @@ use ferrofold_features::parsers::fasta::{parse_fasta_file, FastaRecord};
 use ferrofold_features::tools::RunOptions;
 
 use crate::error::{InferenceError, Result};
+use crate::models::LoadedParams;
 use crate::msa_server::MsaServer;
 use crate::predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};
 use crate::search::{search_alignments, search_templates, MsaTool};
@@ -218,6 +219,11 @@ impl PredictRun {
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| InferenceError::output(&self.out_dir, e))?;
         let mut failures = 0;
+        // Over several records, each parameter file is read once.
+        let mut options = self.options.clone();
+        if records.len() > 1 && options.loaded.is_none() {
+            options.loaded = Some(LoadedParams::default());
+        }
         for (index, record) in records.iter().enumerate() {
             let id = record_id(record);
             let result = self.alignments(record, &id).and_then(|alignments| {
@@ -228,7 +234,7 @@ impl PredictRun {
                     device,
                     record,
                     &inputs,
-                    &self.options,
+                    &options,
                     &self.out_dir,
                     &mut |progress| events(RunEvent::Record { id: &id, progress }),
                 )

@@ -152,6 +152,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
             plots: !args.no_plots,
             memory_limit: std::env::var("FERROFOLD_MEMORY_LIMIT").ok().and_then(|v| v.parse().ok()),
             templates: args.templates.config()?,
+            loaded: None,
         },
     };
     let summary = run_on_device(

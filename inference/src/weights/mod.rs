@@ -17,7 +17,7 @@ use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ModelError, ParamFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::predict::{ModelSpec, Weights};
+use crate::models::{ModelSpec, Weights};
 
 pub use download::{fetch, DownloadEvent, DownloadOptions};
 pub use install::{download_and_install, InstallRequest};
