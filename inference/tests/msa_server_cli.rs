@@ -5,24 +5,19 @@
 //! archive each fail the record with a line naming the server and the problem.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_tests::http::{Reply, Request, TestServer};
 use ferrofold_tests::served::{colabfold_result, colabfold_server, example_a3m};
-use ferrofold_tests::{no_installed_weights, workspace_root};
+use ferrofold_tests::{no_installed_weights, run_ferrofold, workspace_root};
 
 fn example(name: &str) -> String {
     workspace_root().join("examples").join(name).to_str().unwrap().to_string()
 }
 
 fn ferrofold(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrofold"))
-        .env("FERROFOLD_WEIGHTS", no_installed_weights())
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .output()
-        .expect("run ferrofold")
+    run_ferrofold(env!("CARGO_BIN_EXE_ferrofold"), &no_installed_weights(), args)
 }
 
 fn stderr(out: &Output) -> String {

@@ -4,25 +4,20 @@
 //! every network failure one line; then `predict` without `--params` runs what was installed.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ferrofold_inference::bundled;
 use ferrofold_tests::http::{refused_url, Fault, Reply, TestServer};
 use ferrofold_tests::served::{self, tar};
-use ferrofold_tests::workspace_root;
+use ferrofold_tests::{run_ferrofold, workspace_root};
 use sha2::{Digest, Sha256};
 
 const ARCHIVE: &str = "alphafold_params_2022-12-06.tar";
 
 fn ferrofold(weights: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferrofold"))
-        .env("FERROFOLD_WEIGHTS", weights)
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .output()
-        .expect("run ferrofold")
+    run_ferrofold(env!("CARGO_BIN_EXE_ferrofold"), weights, args)
 }
 
 fn stderr(out: &Output) -> String {

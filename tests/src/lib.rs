@@ -119,3 +119,14 @@ pub fn hhsuite_database(dir: &Path, entries: &[(String, String)]) -> PathBuf {
 pub fn no_installed_weights() -> PathBuf {
     std::env::temp_dir().join("ferrofold-tests-no-weights")
 }
+
+/// Runs `binary` (a test's `env!("CARGO_BIN_EXE_ferrofold")`) with `args`, the weights
+/// directory `weights`, and only warnings and errors logged.
+pub fn run_ferrofold(binary: &str, weights: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(binary)
+        .env("FERROFOLD_WEIGHTS", weights)
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .output()
+        .expect("run ferrofold")
+}
