@@ -19,6 +19,7 @@ use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_features::writers::{to_mmcif, to_pdb};
 use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::kernels;
+use ferrofold_model::primitives::attention::fused_attention_available;
 use ferrofold_model::{FeatureBatch, ModelConfig, Prediction};
 use ndarray::{Array1, Array2, Axis};
 use serde::Serialize;
@@ -151,7 +152,7 @@ impl DeviceMemory {
     fn of<B: Backend>(config: &ModelConfig, device: &B::Device) -> Self {
         Self {
             fused_attention: config.attention_kernel == AttentionKernel::Fused
-                && kernels::backend_has_fused_attention::<B>(),
+                && fused_attention_available::<B>(),
             total_bytes: kernels::device_memory_bytes::<B>(device),
         }
     }

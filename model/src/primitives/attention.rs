@@ -16,7 +16,7 @@ use crate::config::AttentionKernel;
 use crate::kernels::{self, AttentionInputs};
 use crate::params::{Init, ParamBuilder};
 use crate::primitives::linear::matmul_last;
-use crate::primitives::Chunking;
+use crate::primitives::{cpu_attention, Chunking};
 
 #[derive(Module, Debug)]
 pub struct Attention<B: Backend> {
@@ -156,34 +156,43 @@ impl<B: Backend> Attention<B> {
             _ => None,
         };
         // [b, q, h, vd]
-        let weighted =
-            if chunking.attention == AttentionKernel::Fused && kernels::has_fused_attention(&q) {
-                let full = [b, h, nq, nk];
-                kernels::fused_attention(AttentionInputs {
-                    query: q,
-                    key: k,
-                    value: v,
-                    bias: bias.expand(full),
-                    pair_bias: nonbatched_bias.map(|nb| nb.unsqueeze::<4>().expand(full)),
-                    gate: gate_logits,
-                })
-            } else {
-                let mut bias = bias;
-                if let Some(nb) = nonbatched_bias {
-                    bias = bias + nb.unsqueeze::<4>();
-                }
-                let weighted = scaled_dot_product(q, k, v, bias, chunking.keys).swap_dims(1, 2);
-                match gate_logits {
-                    Some(gate) => weighted * sigmoid(gate),
-                    None => weighted,
-                }
-            };
+        let fused = chunking.attention == AttentionKernel::Fused;
+        let weighted = if fused && cpu_attention::applies(&q) {
+            let pair_bias = nonbatched_bias.map(|nb| nb.unsqueeze::<4>());
+            cpu_attention::gated_attention(q, k, v, bias, pair_bias, gate_logits)
+        } else if fused && kernels::has_fused_attention(&q) {
+            let full = [b, h, nq, nk];
+            kernels::fused_attention(AttentionInputs {
+                query: q,
+                key: k,
+                value: v,
+                bias: bias.expand(full),
+                pair_bias: nonbatched_bias.map(|nb| nb.unsqueeze::<4>().expand(full)),
+                gate: gate_logits,
+            })
+        } else {
+            let mut bias = bias;
+            if let Some(nb) = nonbatched_bias {
+                bias = bias + nb.unsqueeze::<4>();
+            }
+            let weighted = scaled_dot_product(q, k, v, bias, chunking.keys).swap_dims(1, 2);
+            match gate_logits {
+                Some(gate) => weighted * sigmoid(gate),
+                None => weighted,
+            }
+        };
         matmul_last(
             weighted.reshape([b, nq, h * vd]),
             self.output_w.val(),
             Some(self.output_b.val()),
         )
     }
+}
+
+/// Whether attention on backend `B` runs fused (float32 tensors, as the model makes them):
+/// ferrofold's CPU kernel on burn's ndarray backend, its CubeCL kernel on GPU backends.
+pub fn fused_attention_available<B: Backend>() -> bool {
+    cpu_attention::backend_applies::<B>() || kernels::backend_has_fused_attention::<B>()
 }
 
 /// softmax(q kᵀ + bias) v for `q` [b, h, q, d] (already scaled), `k` [b, h, k, d], `v`

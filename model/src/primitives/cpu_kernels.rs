@@ -23,7 +23,7 @@ use rayon::prelude::*;
 const ELEMENTS_PER_TASK: usize = 1 << 14;
 
 /// The tensor's float32 array if `B` is burn's plain ndarray backend; otherwise the tensor back.
-fn into_f32_array<B: Backend, const D: usize>(
+pub(crate) fn into_f32_array<B: Backend, const D: usize>(
     tensor: Tensor<B, D>,
 ) -> Result<ArcArray<f32, IxDyn>, Tensor<B, D>> {
     let primitive: Box<dyn Any> = Box::new(tensor.into_primitive().tensor());
@@ -44,7 +44,9 @@ fn from_primitive<B: Backend, const D: usize>(primitive: Box<dyn Any>) -> Tensor
 }
 
 /// Wraps a float32 array as a tensor of `B`; only called where `B` is the ndarray backend.
-fn from_f32_array<B: Backend, const D: usize>(array: ArcArray<f32, IxDyn>) -> Tensor<B, D> {
+pub(crate) fn from_f32_array<B: Backend, const D: usize>(
+    array: ArcArray<f32, IxDyn>,
+) -> Tensor<B, D> {
     from_primitive(Box::new(NdArrayTensor::from(array)))
 }
 

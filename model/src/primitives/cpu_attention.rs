@@ -1,0 +1,237 @@
+//! AlphaFold's gated attention fused for the CPU (float32 `NdArray` tensors): per (batch, head)
+//! and block of queries, `sigmoid(g) ⊙ softmax(q·kᵀ + bias + pair_bias) · v` with the scores of
+//! that block only, q, k and v read where the projections left them (any strides: no permute
+//! copies) and the biases read through their broadcast (never expanded to [b, h, q, k]).
+//! Blocks run on rayon's threads; each block's arithmetic is the same whatever the thread count.
+//!
+//! The reference is burn's operations (`attention::scaled_dot_product`), which float64, autodiff
+//! and other backends keep; tested against it below and, through the whole network, against
+//! DeepMind's outputs.
+
+use std::any::TypeId;
+
+use burn::prelude::*;
+use burn::tensor::DType;
+use ndarray::{ArcArray, IxDyn};
+use rayon::prelude::*;
+
+use super::cpu_kernels::{from_f32_array, into_f32_array};
+use crate::CpuF32;
+
+/// Queries per block: their scores, `QUERY_BLOCK × keys` floats, are all of the logits that
+/// exist at once.
+const QUERY_BLOCK: usize = 32;
+
+/// Whether [`gated_attention`] runs on backend `B` (float32 tensors).
+pub(crate) fn backend_applies<B: Backend>() -> bool {
+    TypeId::of::<B>() == TypeId::of::<CpuF32>()
+}
+
+/// Whether [`gated_attention`] runs on tensors like `probe`.
+pub(crate) fn applies<B: Backend>(probe: &Tensor<B, 4>) -> bool {
+    backend_applies::<B>() && probe.dtype() == DType::F32
+}
+
+/// A float32 array of a tensor of `B`, where [`applies`] held.
+fn array<B: Backend>(tensor: Tensor<B, 4>) -> ArcArray<f32, IxDyn> {
+    into_f32_array(tensor).unwrap_or_else(|_| panic!("cpu attention on a float32 NdArray tensor"))
+}
+
+/// A 4-D array's pointer and element strides, 0 along axes of length 1 (broadcast).
+struct Strided {
+    array: ArcArray<f32, IxDyn>,
+    strides: [isize; 4],
+}
+
+impl Strided {
+    fn new(array: ArcArray<f32, IxDyn>) -> Self {
+        let mut strides = [0; 4];
+        for (axis, stride) in strides.iter_mut().enumerate() {
+            if array.shape()[axis] > 1 {
+                *stride = array.strides()[axis];
+            }
+        }
+        Self { array, strides }
+    }
+
+    /// The offset of element [a, b, c, 0].
+    fn offset(&self, a: usize, b: usize, c: usize) -> isize {
+        a as isize * self.strides[0] + b as isize * self.strides[1] + c as isize * self.strides[2]
+    }
+
+    fn ptr(&self) -> *const f32 {
+        self.array.as_ptr()
+    }
+}
+
+/// `query` [b, h, q, d] (already scaled), `key` [b, h, k, d], `value` [b, h, k, e]; `bias` and
+/// `pair_bias` broadcastable to [b, h, q, k]; `gate` [b, q, h, e] (logits). Returns
+/// [b, q, h, e]. Call only where [`applies`] holds.
+pub(crate) fn gated_attention<B: Backend>(
+    query: Tensor<B, 4>,
+    key: Tensor<B, 4>,
+    value: Tensor<B, 4>,
+    bias: Tensor<B, 4>,
+    pair_bias: Option<Tensor<B, 4>>,
+    gate: Option<Tensor<B, 4>>,
+) -> Tensor<B, 4> {
+    let [batch, heads, queries, depth] = query.dims();
+    let keys = key.dims()[2];
+    let width = value.dims()[3];
+    let (query, key, value) =
+        (Strided::new(array(query)), Strided::new(array(key)), Strided::new(array(value)));
+    let biases: Vec<Strided> =
+        std::iter::once(bias).chain(pair_bias).map(|b| Strided::new(array(b))).collect();
+    let gate = gate.map(|g| Strided::new(array(g)));
+
+    let blocks = queries.div_ceil(QUERY_BLOCK);
+    let tasks: Vec<(usize, usize, usize)> = (0..batch)
+        .flat_map(|b| (0..heads).flat_map(move |h| (0..blocks).map(move |k| (b, h, k))))
+        .collect();
+    let results: Vec<Vec<f32>> = tasks
+        .par_iter()
+        .map(|&(b, h, block)| {
+            let first = block * QUERY_BLOCK;
+            let rows = QUERY_BLOCK.min(queries - first);
+            let mut scores = vec![0f32; rows * keys];
+            for (r, row) in scores.chunks_mut(keys.max(1)).enumerate().take(rows) {
+                for bias in &biases {
+                    let start = bias.offset(b, h, first + r);
+                    let step = bias.strides[3];
+                    // SAFETY: in bounds of `bias`, whose last axis has `keys` elements (or 1,
+                    // read with step 0).
+                    unsafe {
+                        let base = bias.ptr().offset(start);
+                        for (j, s) in row.iter_mut().enumerate() {
+                            *s += *base.offset(j as isize * step);
+                        }
+                    }
+                }
+            }
+            // scores += q_block · kᵀ
+            // SAFETY: every pointer, length and stride describes a block inside its array.
+            unsafe {
+                matrixmultiply::sgemm(
+                    rows,
+                    depth,
+                    keys,
+                    1.0,
+                    query.ptr().offset(query.offset(b, h, first)),
+                    query.strides[2],
+                    query.strides[3],
+                    key.ptr().offset(key.offset(b, h, 0)),
+                    key.strides[3],
+                    key.strides[2],
+                    1.0,
+                    scores.as_mut_ptr(),
+                    keys as isize,
+                    1,
+                );
+            }
+            for row in scores.chunks_mut(keys.max(1)).take(rows) {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0.0;
+                for s in row.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                let inverse = 1.0 / sum;
+                row.iter_mut().for_each(|s| *s *= inverse);
+            }
+            let mut out = vec![0f32; rows * width];
+            // SAFETY: as above.
+            unsafe {
+                matrixmultiply::sgemm(
+                    rows,
+                    keys,
+                    width,
+                    1.0,
+                    scores.as_ptr(),
+                    keys as isize,
+                    1,
+                    value.ptr().offset(value.offset(b, h, 0)),
+                    value.strides[2],
+                    value.strides[3],
+                    0.0,
+                    out.as_mut_ptr(),
+                    width as isize,
+                    1,
+                );
+            }
+            if let Some(gate) = &gate {
+                for (r, row) in out.chunks_mut(width.max(1)).enumerate().take(rows) {
+                    // gate is [b, q, h, e]: the query is its second axis.
+                    let start = gate.offset(b, first + r, h);
+                    // SAFETY: `width` elements of `gate`'s last axis.
+                    unsafe {
+                        let base = gate.ptr().offset(start);
+                        for (j, o) in row.iter_mut().enumerate() {
+                            let g = *base.offset(j as isize * gate.strides[3]);
+                            *o *= 1.0 / ((-g).exp() + 1.0);
+                        }
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+
+    let mut output = ndarray::Array4::<f32>::zeros((batch, queries, heads, width));
+    for (&(b, h, block), out) in tasks.iter().zip(results) {
+        let first = block * QUERY_BLOCK;
+        for (r, row) in out.chunks(width.max(1)).enumerate() {
+            for (j, &x) in row.iter().enumerate() {
+                output[[b, first + r, h, j]] = x;
+            }
+        }
+    }
+    from_f32_array(output.into_dyn().into_shared())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::float_options;
+    use crate::primitives::activation::sigmoid;
+    use crate::primitives::attention::scaled_dot_product;
+    use burn::tensor::Distribution;
+
+    // Explicit dtypes: the process-wide default is fixed by whichever test runs first.
+    fn random(shape: [usize; 4]) -> Tensor<CpuF32, 4> {
+        let options = float_options::<CpuF32>(&Default::default());
+        Tensor::random(shape, Distribution::Normal(0.0, 1.0), options)
+    }
+
+    /// The fused kernel against burn's operations: broadcast biases (AlphaFold's mask bias
+    /// [b, 1, 1, k] and a pair bias [1, h, q, k]), strided q/k/v (heads split by swapping
+    /// axes, as the projections leave them), a gate, more queries than a block, and a fully
+    /// masked row (uniform weights, as AlphaFold's −1e9 bias gives).
+    #[test]
+    fn fused_cpu_attention_equals_burns_operations() {
+        let (b, h, q, k, d, e) = (2, 3, 37, 45, 8, 6);
+        let query = random([b, q, h, d]).swap_dims(1, 2);
+        let key = random([b, k, h, d]).swap_dims(1, 2);
+        let value = random([b, k, h, e]).swap_dims(1, 2);
+        // Batch 0: every key masked; batch 1: every third key.
+        let mask: Vec<f32> = (0..b * k).map(|i| f32::from(i >= k && i % 3 != 0)).collect();
+        let data = burn::tensor::TensorData::new(mask, [b * k]);
+        let mask =
+            Tensor::<CpuF32, 1>::from_data(data, float_options::<CpuF32>(&Default::default()));
+        let bias = (mask.reshape([b, 1, 1, k]) - 1.0) * 1e9;
+        let pair = random([1, h, q, k]);
+        let gate = random([b, q, h, e]);
+
+        let fused = gated_attention(
+            query.clone(),
+            key.clone(),
+            value.clone(),
+            bias.clone(),
+            Some(pair.clone()),
+            Some(gate.clone()),
+        );
+        let reference = scaled_dot_product(query, key, value, bias + pair, None).swap_dims(1, 2)
+            * sigmoid(gate);
+        let difference = (fused - reference).abs().max().into_scalar();
+        assert!(difference < 1e-5, "max difference {difference}");
+    }
+}
