@@ -19,6 +19,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use burn::prelude::*;
+use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder, ParamFile};
 
 /// Timed runs per backend and case (`FERROFOLD_BENCH_RUNS`, default 1: the 128-residue case takes
@@ -78,10 +79,14 @@ fn time_jax(case: &Path) -> Option<serde_json::Value> {
 fn compare() {
     let config = ModelConfig::preset("model_1_ptm").unwrap();
     let mut rows = Vec::new();
+    // The same network with burn's attention operations instead of the fused CPU kernel.
+    let mut reference_attention = config.clone();
+    reference_attention.attention_kernel = AttentionKernel::Reference;
     println!(
-        "{:>9} {:>14} {:>12} {:>14} {:>12} {:>16} {:>14}",
+        "{:>9} {:>14} {:>14} {:>12} {:>14} {:>12} {:>16} {:>14}",
         "residues",
         "ferrofold_s",
+        "ref_attn_s",
         "flex_s",
         "jax_run_s",
         "jax_compile_s",
@@ -104,6 +109,7 @@ fn compare() {
         }
         let jax = time_jax(&case);
         let ours = time_ferrofold::<ferrofold_model::CpuF32>(&case, &config);
+        let unfused = time_ferrofold::<ferrofold_model::CpuF32>(&case, &reference_attention);
         #[cfg(feature = "flex")]
         let flex = Some(time_ferrofold::<burn::backend::Flex>(&case, &config));
         #[cfg(not(feature = "flex"))]
@@ -112,7 +118,7 @@ fn compare() {
         let jax_run = jax.as_ref().and_then(|j| j["run_s"].as_f64());
         let ratio = jax_run.map(|j| ours / j);
         println!(
-            "{residues:>9} {ours:>14.2} {:>12} {:>14} {:>12} {:>16} {rss:>14.0}",
+            "{residues:>9} {ours:>14.2} {unfused:>14.2} {:>12} {:>14} {:>12} {:>16} {rss:>14.0}",
             flex.map_or("-".into(), |f| format!("{f:.2}")),
             jax_run.map_or("-".into(), |j| format!("{j:.2}")),
             jax.as_ref()
@@ -122,7 +128,8 @@ fn compare() {
         );
         rows.push(serde_json::json!({
             "residues": residues, "recycling_iterations": 4, "msa_rows": 64, "extra_msa_rows": 128,
-            "ferrofold_ndarray_s": ours, "ferrofold_flex_s": flex, "jax": jax,
+            "ferrofold_ndarray_s": ours, "ferrofold_reference_attention_s": unfused,
+            "ferrofold_flex_s": flex, "jax": jax,
             "ferrofold_over_jax": ratio, "ferrofold_peak_rss_MiB": rss,
         }));
     }

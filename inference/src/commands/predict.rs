@@ -47,7 +47,7 @@ pub struct PredictArgs {
     #[arg(long = "database")]
     databases: Vec<PathBuf>,
     /// Search each record's MSA on a server speaking ColabFold's MMseqs2 API; without a value,
-    /// ColabFold's public server (https://api.colabfold.com). Sequences are sent to that server.
+    /// ColabFold's public server (api.colabfold.com). Sequences are sent to that server.
     /// It is a free resource shared by every ColabFold user: its operators ask for moderate
     /// use and may block heavy users, so ferrofold sends one request at a time and caches each
     /// result (--msa-cache); search many sequences locally (--msa-tool) instead.
