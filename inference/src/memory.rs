@@ -151,12 +151,17 @@ fn rlimit_headroom(limits: &str, status: &str) -> Option<u64> {
     [address_space, data].into_iter().flatten().min()
 }
 
+/// A size as people read it: GiB with a decimal, whole MiB, KiB with a decimal, or bytes.
 pub fn human_bytes(bytes: u64) -> String {
-    let gib = bytes as f64 / (1u64 << 30) as f64;
-    if gib >= 1.0 {
-        format!("{gib:.1} GiB")
+    let unit = |shift: u32| bytes as f64 / (1u64 << shift) as f64;
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", unit(30))
+    } else if bytes >= 1 << 20 {
+        format!("{:.0} MiB", unit(20))
+    } else if bytes >= 1 << 10 {
+        format!("{:.1} KiB", unit(10))
     } else {
-        format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
+        format!("{bytes} B")
     }
 }
 

@@ -251,7 +251,7 @@ fn every_network_failure_is_one_clear_line() {
         (server.url("missing.tar"), "HTTP 404"),
         (refused_url(ARCHIVE), "refused"),
         (server.url("silent.tar"), "sent nothing for 1 s"),
-        (server.url("stalls.tar"), "sent nothing for 1 s (1.0 kB kept; run the same command again"),
+        (server.url("stalls.tar"), "sent nothing for 1 s (1000 B kept; run the same command again"),
     ];
     for (url, expected) in cases {
         let weights = tempfile::tempdir().unwrap();

@@ -293,7 +293,12 @@ fn model_specs(args: &PredictArgs) -> Result<Vec<ModelSpec>> {
         if !args.presets.is_empty() {
             bail!("--preset needs --params (installed models have their own presets)");
         }
-        let dir = weights_dir(args.weights_dir.as_deref())?;
+        let dir = match weights_dir(args.weights_dir.as_deref()) {
+            Ok(dir) => dir,
+            // No home directory, so nothing can be installed: the bundled model.
+            Err(_) if args.models.is_empty() => return Ok(vec![ModelSpec::bundled()]),
+            Err(e) => return Err(e.into()),
+        };
         let installed = Manifest::read(&dir)?.model_specs(&dir, &args.models)?;
         if installed.is_empty() {
             if !args.models.is_empty() {

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::ValueEnum;
+use ferrofold_inference::memory::human_bytes;
 use ferrofold_inference::weights::{
-    self, download_and_install, human_bytes, weights_dir, DownloadEvent, DownloadOptions,
-    InstallRequest, Manifest,
+    self, download_and_install, weights_dir, DownloadEvent, DownloadOptions, InstallRequest,
+    Manifest,
 };
 use ferrofold_model::ModelConfig;
 use indicatif::{ProgressBar, ProgressStyle};

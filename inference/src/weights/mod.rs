@@ -17,6 +17,7 @@ use ferrofold_model::{AlphaFold, CpuF32, ModelConfig, ModelError, ParamFile};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::memory::human_bytes;
 use crate::models::{ModelSpec, Weights};
 
 pub use download::{fetch, DownloadEvent, DownloadOptions};
@@ -63,21 +64,6 @@ pub type Result<T, E = WeightsError> = std::result::Result<T, E>;
 
 fn directory_error(path: &Path, error: impl std::fmt::Display) -> WeightsError {
     WeightsError::Directory { path: path.to_path_buf(), message: error.to_string() }
-}
-
-/// Sizes as people read them: 1.2 GB, 340 kB, 12 B (decimal units, as download sites give).
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The weights directory: `explicit` (`--dir`), else `$FERROFOLD_WEIGHTS`, else the XDG data
