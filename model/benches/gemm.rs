@@ -29,16 +29,11 @@ fn random(len: usize, seed: u64) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
 }
 
+/// (batch, m, k, n)
+type Shape = (usize, usize, usize, usize);
+
 /// Row-major `out[b] = lhs[b] · rhs[b]` with matrixmultiply.
-fn with_matrixmultiply(
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    lhs: &[f32],
-    rhs: &[f32],
-    out: &mut [f32],
-) {
+fn with_matrixmultiply((batch, m, k, n): Shape, lhs: &[f32], rhs: &[f32], out: &mut [f32]) {
     let one = |l: &[f32], r: &[f32], o: &mut [f32]| unsafe {
         matrixmultiply::sgemm(
             m,
@@ -67,15 +62,7 @@ fn with_matrixmultiply(
 }
 
 /// The same with the `gemm` crate.
-fn with_gemm(
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    lhs: &[f32],
-    rhs: &[f32],
-    out: &mut [f32],
-) {
+fn with_gemm((batch, m, k, n): Shape, lhs: &[f32], rhs: &[f32], out: &mut [f32]) {
     let one = |l: &[f32], r: &[f32], o: &mut [f32], parallelism| unsafe {
         gemm::gemm(
             m,
@@ -108,7 +95,7 @@ fn with_gemm(
     }
 }
 
-type Gemm = fn(usize, usize, usize, usize, &[f32], &[f32], &mut [f32]);
+type Gemm = fn(Shape, &[f32], &[f32], &mut [f32]);
 
 /// Seconds per call: the median of calls repeated for about a second, after one warm-up.
 fn seconds(
@@ -118,13 +105,12 @@ fn seconds(
     rhs: &[f32],
     out: &mut [f32],
 ) -> f64 {
-    let (batch, m, k, n) = shape;
-    f(batch, m, k, n, lhs, rhs, out);
+    f(shape, lhs, rhs, out);
     let mut times = Vec::new();
     let started = Instant::now();
     while times.len() < 3 || started.elapsed().as_secs_f64() < 1.0 {
         let t = Instant::now();
-        f(batch, m, k, n, lhs, rhs, out);
+        f(shape, lhs, rhs, out);
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
