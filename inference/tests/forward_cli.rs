@@ -151,11 +151,12 @@ fn write_npz_unchecked(path: &Path, dict: &FeatureDict) {
     npz.finish().unwrap();
 }
 
-/// `forward` on the reduced case with the given features and parameters files; returns the
-/// process output and whether the output file exists afterwards.
-fn forward(dir: &Path, features: &Path, params: &Path) -> (Output, bool) {
+/// `forward` on the reduced case with the given features and parameters files and `extra`
+/// options, writing `dir/out.npz`; returns the process output and whether that file exists
+/// afterwards.
+fn forward(dir: &Path, features: &Path, params: &Path, extra: &[&str]) -> (Output, bool) {
     let output = dir.join("out.npz");
-    let out = ferrofold(&[
+    let mut args = vec![
         "forward",
         "--features",
         features.to_str().unwrap(),
@@ -165,8 +166,9 @@ fn forward(dir: &Path, features: &Path, params: &Path) -> (Output, bool) {
         "reduced",
         "--output",
         output.to_str().unwrap(),
-    ]);
-    (out, output.exists())
+    ];
+    args.extend_from_slice(extra);
+    (ferrofold(&args), output.exists())
 }
 
 /// The reduced case's parameters with `edit` applied to one tensor, written to `dir`.
@@ -206,7 +208,7 @@ const WEIGHTS: &str = "alphafold/alphafold_iteration/evoformer/preprocess_1d//we
 fn a_nan_in_one_weight_is_refused_naming_the_tensor() {
     let dir = tempfile::tempdir().unwrap();
     let params = edited_params(dir.path(), WEIGHTS, |a| a[[3, 5]] = f32::NAN);
-    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params);
+    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params, &[]);
     assert_refused(&out, written, &[params.to_str().unwrap(), WEIGHTS, "1 non-finite value"]);
 }
 
@@ -215,7 +217,7 @@ fn weights_that_overflow_the_network_give_an_error_not_a_file() {
     let dir = tempfile::tempdir().unwrap();
     // Finite, but every activation they touch overflows float32.
     let params = edited_params(dir.path(), WEIGHTS, |a| a.fill(3e38));
-    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params);
+    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params, &[]);
     assert_refused(&out, written, &["features.npz", "not finite"]);
 }
 
@@ -226,7 +228,7 @@ fn a_non_finite_feature_is_refused_by_name() {
         Some(FeatureArray::F32(a)) => a.iter_mut().nth(7).map(|x| *x = f32::INFINITY).unwrap(),
         _ => panic!("msa_feat is float32"),
     });
-    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"), &[]);
     assert_refused(&out, written, &["features.npz", "msa_feat", "not finite"]);
 }
 
@@ -238,7 +240,7 @@ fn a_batch_missing_part_of_the_template_features_is_refused() {
     let features = edited_features(dir.path(), |f| {
         f.arrays.remove("template_aatype");
     });
-    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"), &[]);
     assert_refused(&out, written, &["features.npz", "template_aatype missing"]);
 }
 
@@ -254,7 +256,7 @@ fn a_batch_without_msa_rows_is_refused_not_a_crash() {
             }
         }
     });
-    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &features, &reduced_case("params_reduced.npz"), &[]);
     assert_refused(&out, written, &["features.npz", "msa_feat", "no MSA row"]);
 }
 
@@ -264,12 +266,12 @@ fn a_truncated_batch_and_a_directory_as_parameters_are_named_plainly() {
     let bytes = std::fs::read(reduced_case("features.npz")).unwrap();
     let cut = dir.path().join("cut.npz");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let (out, written) = forward(dir.path(), &cut, &reduced_case("params_reduced.npz"));
+    let (out, written) = forward(dir.path(), &cut, &reduced_case("params_reduced.npz"), &[]);
     assert_refused(&out, written, &["cut.npz", "not a readable .npz archive"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("feature ``"));
     let params_dir = dir.path().join("params_dir");
     std::fs::create_dir(&params_dir).unwrap();
-    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params_dir);
+    let (out, written) = forward(dir.path(), &reduced_case("features.npz"), &params_dir, &[]);
     assert_refused(&out, written, &["params_dir", "a directory, not a parameter file"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().filter(|l| l.starts_with("error")).count(), 1, "{stderr}");
@@ -283,27 +285,10 @@ fn forward_on_wgpu_matches_deepmind_with_either_attention() {
     let dir = tempfile::tempdir().unwrap();
     let reference = FeatureDict::load_npz(&reduced_case("outputs.npz")).unwrap();
     let output = dir.path().join("out.npz");
-    let features = reduced_case("features.npz");
-    let params = reduced_case("params_reduced.npz");
-    let args = |attention: &'static str| {
-        vec![
-            "forward",
-            "--features",
-            features.to_str().unwrap(),
-            "--params",
-            params.to_str().unwrap(),
-            "--preset",
-            "reduced",
-            "--output",
-            output.to_str().unwrap(),
-            "--device",
-            "wgpu",
-            "--attention",
-            attention,
-        ]
-    };
+    let (features, params) = (reduced_case("features.npz"), reduced_case("params_reduced.npz"));
     for attention in ["fused", "reference"] {
-        let out = ferrofold(&args(attention));
+        let extra = ["--device", "wgpu", "--attention", attention];
+        let (out, _) = forward(dir.path(), &features, &params, &extra);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let ours = FeatureDict::load_npz(&output).unwrap();
         for name in ["structure_module/final_atom_positions", "plddt", "predicted_aligned_error"] {
@@ -311,9 +296,8 @@ fn forward_on_wgpu_matches_deepmind_with_either_attention() {
             assert!(error < 1e-4, "{attention}: {name}: {error:e}");
         }
     }
-    let mut float64 = args("fused");
-    float64.extend(["--precision", "f64"]);
-    let out = ferrofold(&float64);
+    let float64 = ["--device", "wgpu", "--attention", "fused", "--precision", "f64"];
+    let (out, _) = forward(dir.path(), &features, &params, &float64);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CPU only"));
 }
