@@ -12,6 +12,7 @@ pub mod input_pipeline;
 pub mod labels;
 pub mod msa;
 pub mod msa_transforms;
+pub mod multimer;
 pub mod parsers;
 pub mod process;
 pub mod protein;

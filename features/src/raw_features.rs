@@ -43,12 +43,47 @@ pub fn make_sequence_features(sequence: &str, description: &str) -> Result<Featu
 /// more alignments of the same query. A row identical (as aligned text) to an earlier row, in
 /// the same or an earlier alignment, is dropped, as in AlphaFold.
 pub fn make_msa_features(msas: &[Msa]) -> Result<FeatureDict> {
+    let rows = unique_rows(msas)?;
+    let n = msas[0].query_len();
+    let mut msa = Array2::<i32>::zeros((rows.len(), n));
+    let mut deletion_matrix = Array2::<i32>::zeros((rows.len(), n));
+    for (r, row) in rows.iter().enumerate() {
+        for (j, c) in row.sequence.bytes().enumerate() {
+            // Parsers only produce letters of the HHblits alphabet; a hand-built Msa may not.
+            let id = hhblits_aa_to_id(c).ok_or_else(|| {
+                FeaturesError::InvalidInput(format!(
+                    "MSA row {r}: `{}` is not in the HHblits alphabet",
+                    c.escape_ascii()
+                ))
+            })?;
+            msa[(r, j)] = i32::from(id);
+            deletion_matrix[(r, j)] = i32::try_from(row.deletions[j]).unwrap_or(i32::MAX);
+        }
+    }
+    let num_alignments = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+    let mut f = FeatureDict::default();
+    f.insert("msa", msa.into_dyn());
+    f.insert("deletion_matrix_int", deletion_matrix.into_dyn());
+    f.insert("num_alignments", Array1::from_elem(n, num_alignments).into_dyn());
+    Ok(f)
+}
+
+/// One row of an alignment, borrowed.
+pub(crate) struct MsaRow<'a> {
+    pub sequence: &'a str,
+    pub deletions: &'a [u32],
+    pub description: &'a str,
+}
+
+/// The rows `make_msa_features` keeps, in order: each aligned text once, first occurrence
+/// first. Errors on no alignment, an empty one, or alignments of different widths.
+pub(crate) fn unique_rows(msas: &[Msa]) -> Result<Vec<MsaRow<'_>>> {
     let Some(first) = msas.first() else {
         return Err(FeaturesError::InvalidInput("at least one MSA must be provided".into()));
     };
     let n = first.query_len();
     let mut seen = std::collections::HashSet::new();
-    let mut rows: Vec<(&str, &[u32])> = Vec::new();
+    let mut rows = Vec::new();
     for (index, msa) in msas.iter().enumerate() {
         if msa.is_empty() {
             return Err(FeaturesError::InvalidInput(format!("MSA {index} has no sequences")));
@@ -59,33 +94,15 @@ pub fn make_msa_features(msas: &[Msa]) -> Result<FeatureDict> {
                 msa.query_len()
             )));
         }
-        for (sequence, deletions) in msa.sequences.iter().zip(&msa.deletion_matrix) {
+        for ((sequence, deletions), description) in
+            msa.sequences.iter().zip(&msa.deletion_matrix).zip(&msa.descriptions)
+        {
             if seen.insert(sequence.as_str()) {
-                rows.push((sequence, deletions));
+                rows.push(MsaRow { sequence, deletions, description });
             }
         }
     }
-    let mut msa = Array2::<i32>::zeros((rows.len(), n));
-    let mut deletion_matrix = Array2::<i32>::zeros((rows.len(), n));
-    for (r, (sequence, deletions)) in rows.iter().enumerate() {
-        for (j, c) in sequence.bytes().enumerate() {
-            // Parsers only produce letters of the HHblits alphabet; a hand-built Msa may not.
-            let id = hhblits_aa_to_id(c).ok_or_else(|| {
-                FeaturesError::InvalidInput(format!(
-                    "MSA row {r}: `{}` is not in the HHblits alphabet",
-                    c.escape_ascii()
-                ))
-            })?;
-            msa[(r, j)] = i32::from(id);
-            deletion_matrix[(r, j)] = i32::try_from(deletions[j]).unwrap_or(i32::MAX);
-        }
-    }
-    let num_alignments = i32::try_from(rows.len()).unwrap_or(i32::MAX);
-    let mut f = FeatureDict::default();
-    f.insert("msa", msa.into_dyn());
-    f.insert("deletion_matrix_int", deletion_matrix.into_dyn());
-    f.insert("num_alignments", Array1::from_elem(n, num_alignments).into_dyn());
-    Ok(f)
+    Ok(rows)
 }
 
 /// Sequence + MSA features for one query. With no alignment, the MSA is the query alone
