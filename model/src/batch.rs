@@ -471,3 +471,46 @@ fn residue_tables<B: Backend>(aatype: &[i64], device: &B::Device) -> ResidueTabl
         atom37_exists: host_tensor(masks.atom37_atom_exists.mapv(f64::from).into_dyn(), device),
     }
 }
+
+/// AlphaFold-Multimer's relative encoding of residue pairs (`_relative_encoding` with
+/// `use_chain_relative`), one-hot, [r, r, 2·max_relative_idx + 2 + 1 + 2·max_relative_chain + 2]:
+/// the residue-number offset clipped to ±`max_relative_idx` (a pair from two chains: the
+/// extra last bin), whether both residues belong to one entity, and the difference of their
+/// symmetry ids clipped to ±`max_relative_chain` (two entities: the extra last bin).
+pub fn multimer_relative_encoding(
+    residue_index: &[f64],
+    asym_id: &[f64],
+    entity_id: &[f64],
+    sym_id: &[f64],
+    max_relative_idx: usize,
+    max_relative_chain: usize,
+) -> Array3<f64> {
+    let r = residue_index.len();
+    let (k, c) = (max_relative_idx as i64, max_relative_chain as i64);
+    let position_bins = 2 * max_relative_idx + 2;
+    let chain_bins = 2 * max_relative_chain + 2;
+    let mut features = Array3::zeros((r, r, position_bins + 1 + chain_bins));
+    for a in 0..r {
+        for b in 0..r {
+            let position = if asym_id[a] == asym_id[b] {
+                let offset = residue_index[a] as i64 - residue_index[b] as i64;
+                (offset + k).clamp(0, 2 * k) as usize
+            } else {
+                position_bins - 1
+            };
+            features[(a, b, position)] = 1.0;
+            let same_entity = entity_id[a] == entity_id[b];
+            if same_entity {
+                features[(a, b, position_bins)] = 1.0;
+            }
+            let chain = if same_entity {
+                let offset = sym_id[a] as i64 - sym_id[b] as i64;
+                (offset + c).clamp(0, 2 * c) as usize
+            } else {
+                chain_bins - 1
+            };
+            features[(a, b, position_bins + 1 + chain)] = 1.0;
+        }
+    }
+    features
+}

@@ -33,6 +33,13 @@ pub struct EvoformerBlockConfig {
     pub triangle_attention_starting_node: AttentionConfig,
     pub triangle_attention_ending_node: AttentionConfig,
     pub pair_transition_factor: usize,
+    /// AlphaFold-Multimer: the outer product mean opens the block, before MSA row attention.
+    #[config(default = false)]
+    pub outer_product_mean_first: bool,
+    /// AlphaFold-Multimer v2.3's fused triangle-multiplication weights
+    /// (`fuse_projection_weights`).
+    #[config(default = false)]
+    pub fused_triangle_projections: bool,
 }
 
 #[derive(Config, Debug, PartialEq)]
@@ -237,6 +244,8 @@ impl ModelConfig {
                 triangle_attention_starting_node: triangle_attention(None),
                 triangle_attention_ending_node: triangle_attention(None),
                 pair_transition_factor: 4,
+                outer_product_mean_first: false,
+                fused_triangle_projections: false,
             },
             template: TemplateConfig {
                 enabled: true,

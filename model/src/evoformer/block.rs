@@ -36,6 +36,8 @@ pub struct EvoformerBlock<B: Backend> {
     pub pair_transition: Transition<B>,
     pub msa_row_dropout: f64,
     pub triangle_dropout: f64,
+    /// AlphaFold-Multimer's order: the outer product mean first.
+    pub outer_product_mean_first: bool,
 }
 
 /// The MSA and pair representations flowing through the trunk.
@@ -82,12 +84,14 @@ impl<B: Backend> EvoformerBlock<B> {
                 true,
                 z,
                 config.triangle_multiplication_channels,
+                config.fused_triangle_projections,
             ),
             triangle_multiplication_incoming: TriangleMultiplication::new(
                 b,
                 false,
                 z,
                 config.triangle_multiplication_channels,
+                config.fused_triangle_projections,
             ),
             triangle_attention_starting_node: TriangleAttention::new(
                 b,
@@ -109,6 +113,7 @@ impl<B: Backend> EvoformerBlock<B> {
             ),
             msa_row_dropout: dropout.msa_row_attention,
             triangle_dropout: dropout.triangle,
+            outer_product_mean_first: config.outer_product_mean_first,
         }
     }
 
@@ -122,6 +127,9 @@ impl<B: Backend> EvoformerBlock<B> {
         let (chunking, dropout) = (context.chunking, &context.dropout);
         let MsaPair { mut msa, mut pair } = act;
         let triangle = self.triangle_dropout;
+        if self.outer_product_mean_first {
+            pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask.clone(), chunking);
+        }
         msa = msa.clone()
             + dropout.apply(
                 self.msa_row_attention_with_pair_bias.forward(
@@ -143,7 +151,9 @@ impl<B: Backend> EvoformerBlock<B> {
                 }
             };
         msa = msa.clone() + self.msa_transition.forward(msa, chunking);
-        pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
+        if !self.outer_product_mean_first {
+            pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
+        }
         let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
         pair = pair + dropout.apply(update, triangle, PER_ROW);
         let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask.clone());
@@ -199,12 +209,14 @@ impl<B: Backend> TemplatePairBlock<B> {
                 true,
                 c,
                 config.triangle_multiplication_channels,
+                false,
             ),
             triangle_multiplication_incoming: TriangleMultiplication::new(
                 b,
                 false,
                 c,
                 config.triangle_multiplication_channels,
+                false,
             ),
             pair_transition: Transition::new(
                 b,

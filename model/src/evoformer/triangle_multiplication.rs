@@ -10,10 +10,7 @@ use crate::primitives::{LayerNorm, Linear, LinearInit};
 #[derive(Module, Debug)]
 pub struct TriangleMultiplication<B: Backend> {
     pub layer_norm_input: LayerNorm<B>,
-    pub left_projection: Linear<B>,
-    pub right_projection: Linear<B>,
-    pub left_gate: Linear<B>,
-    pub right_gate: Linear<B>,
+    pub projections: TriangleProjections<B>,
     pub center_layer_norm: LayerNorm<B>,
     pub output_projection: Linear<B>,
     pub gating_linear: Linear<B>,
@@ -21,12 +18,40 @@ pub struct TriangleMultiplication<B: Backend> {
     pub outgoing: bool,
 }
 
+/// The gated left and right projections, as AlphaFold2 stores them (four linear layers) or as
+/// AlphaFold-Multimer v2.3 does (`fuse_projection_weights`: one linear layer for both
+/// projections, one for both gates, left half first).
+// One per block, never moved in a hot path: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum TriangleProjections<B: Backend> {
+    Separate(SeparateProjections<B>),
+    Fused(FusedProjections<B>),
+}
+
+#[derive(Module, Debug)]
+pub struct SeparateProjections<B: Backend> {
+    pub left_projection: Linear<B>,
+    pub right_projection: Linear<B>,
+    pub left_gate: Linear<B>,
+    pub right_gate: Linear<B>,
+}
+
+#[derive(Module, Debug)]
+pub struct FusedProjections<B: Backend> {
+    pub projection: Linear<B>,
+    pub gate: Linear<B>,
+}
+
 impl<B: Backend> TriangleMultiplication<B> {
+    /// `fused`: AlphaFold-Multimer v2.3's parameter layout (see [`TriangleProjections`]), whose
+    /// layer norms are also named differently (`left_norm_input`, `center_norm`).
     pub fn new(
         builder: &mut ParamBuilder<B>,
         outgoing: bool,
         pair_channels: usize,
         channels: usize,
+        fused: bool,
     ) -> Self {
         let name = if outgoing {
             "triangle_multiplication_outgoing"
@@ -34,13 +59,34 @@ impl<B: Backend> TriangleMultiplication<B> {
             "triangle_multiplication_incoming"
         };
         let (z, c) = (pair_channels, channels);
+        let (input_norm, center_norm) = if fused {
+            ("left_norm_input", "center_norm")
+        } else {
+            ("layer_norm_input", "center_layer_norm")
+        };
         builder.scope(name, |b| Self {
-            layer_norm_input: LayerNorm::new(b, "layer_norm_input", z),
-            left_projection: Linear::new(b, "left_projection", z, c, LinearInit::Default),
-            right_projection: Linear::new(b, "right_projection", z, c, LinearInit::Default),
-            left_gate: Linear::with_bias_init(b, "left_gate", z, c, LinearInit::Final, 1.0),
-            right_gate: Linear::with_bias_init(b, "right_gate", z, c, LinearInit::Final, 1.0),
-            center_layer_norm: LayerNorm::new(b, "center_layer_norm", c),
+            layer_norm_input: LayerNorm::new(b, input_norm, z),
+            projections: if fused {
+                TriangleProjections::Fused(FusedProjections {
+                    projection: Linear::new(b, "projection", z, 2 * c, LinearInit::Default),
+                    gate: Linear::with_bias_init(b, "gate", z, 2 * c, LinearInit::Final, 1.0),
+                })
+            } else {
+                TriangleProjections::Separate(SeparateProjections {
+                    left_projection: Linear::new(b, "left_projection", z, c, LinearInit::Default),
+                    right_projection: Linear::new(b, "right_projection", z, c, LinearInit::Default),
+                    left_gate: Linear::with_bias_init(b, "left_gate", z, c, LinearInit::Final, 1.0),
+                    right_gate: Linear::with_bias_init(
+                        b,
+                        "right_gate",
+                        z,
+                        c,
+                        LinearInit::Final,
+                        1.0,
+                    ),
+                })
+            },
+            center_layer_norm: LayerNorm::new(b, center_norm, c),
             output_projection: Linear::new(b, "output_projection", c, z, LinearInit::Final),
             gating_linear: Linear::with_bias_init(b, "gating_linear", z, z, LinearInit::Final, 1.0),
             outgoing,
@@ -51,12 +97,21 @@ impl<B: Backend> TriangleMultiplication<B> {
     pub fn forward(&self, pair: Tensor<B, 3>, pair_mask: Tensor<B, 2>) -> Tensor<B, 3> {
         let mask = pair_mask.unsqueeze_dim::<3>(2);
         let act = self.layer_norm_input.forward(pair);
-        let left = mask.clone()
-            * self.left_projection.forward(act.clone())
-            * sigmoid(self.left_gate.forward(act.clone()));
-        let right = mask
-            * self.right_projection.forward(act.clone())
-            * sigmoid(self.right_gate.forward(act.clone()));
+        let (left, right) = match &self.projections {
+            TriangleProjections::Separate(p) => (
+                mask.clone()
+                    * p.left_projection.forward(act.clone())
+                    * sigmoid(p.left_gate.forward(act.clone())),
+                mask * p.right_projection.forward(act.clone())
+                    * sigmoid(p.right_gate.forward(act.clone())),
+            ),
+            TriangleProjections::Fused(p) => {
+                let both =
+                    mask * p.projection.forward(act.clone()) * sigmoid(p.gate.forward(act.clone()));
+                let c = both.dims()[2] / 2;
+                (both.clone().narrow(2, 0, c), both.narrow(2, c, c))
+            }
+        };
         // Channel-first so that the triangle product is a batched matmul over channels.
         let left = left.permute([2, 0, 1]); // [c, a, b]
         let right = right.permute([2, 0, 1]);

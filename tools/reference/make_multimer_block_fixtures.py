@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Per-block fixtures of AlphaFold-Multimer's own blocks, from DeepMind's v2.3.2 modules.
+
+Blocks (haiku modules run alone, `model_1_multimer_v3`'s configuration at reduced widths, on
+seeded random inputs with masked positions, parameters random — none zero; float64 with
+`utils.stable_softmax` let through float64, which v2.3.2 refuses):
+  triangle_multiplication_{outgoing,incoming}  fused projection weights (v2.3's `projection`,
+                                               `gate`, `left_norm_input`, `center_norm`)
+  evoformer_iteration                          the multimer block: outer product mean first
+  relative_encoding                            `EmbeddingsAndEvoformer._relative_encoding`:
+                                               residue offsets within a chain, same entity,
+                                               relative symmetry ids (clipped)
+
+Writes tests/fixtures/reference/multimer_blocks_<precision>.npz ('<block>/<name>' inputs and
+outputs) and multimer_block_params.npz (AlphaFold's '<module path>//<name>' keys; float32
+values, which the float64 run casts up).
+
+DeepMind's source: AlphaFold v2.3.2 (git tag v2.3.2 of google-deepmind/alphafold) unpacked into
+tools/reference/af232/ (setup.sh). bfloat16 is switched off (it is on in the multimer config).
+
+Run (after setup.sh):
+  venv/bin/python tools/reference/make_multimer_block_fixtures.py --precision f32
+  venv/bin/python tools/reference/make_multimer_block_fixtures.py --precision f64
+"""
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, 'af232'))
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--precision', choices=['f32', 'f64'], required=True)
+args = parser.parse_args()
+
+import jax  # noqa: E402
+if args.precision == 'f64':
+  jax.config.update('jax_enable_x64', True)
+jax.config.update('jax_default_matmul_precision', 'highest')
+import haiku as hk  # noqa: E402
+import numpy as np  # noqa: E402
+
+from alphafold.model import config as af_config  # noqa: E402
+from alphafold.model import modules, modules_multimer, utils  # noqa: E402
+
+if args.precision == 'f64':
+  # v2.3.2's stable_softmax accepts float32 and bfloat16 only; float64 gets the same softmax.
+  _stable_softmax = utils.stable_softmax
+  utils.stable_softmax = lambda logits: (
+      jax.nn.softmax(logits) if logits.dtype == np.float64 else _stable_softmax(logits))
+
+ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
+OUT = os.path.join(ROOT, 'tests', 'fixtures', 'reference')
+DTYPE = np.float32 if args.precision == 'f32' else np.float64
+
+model_config = af_config.model_config('model_1_multimer_v3').model
+gc = model_config.global_config
+gc.bfloat16 = False
+emb = model_config.embeddings_and_evoformer
+evo = emb.evoformer
+assert evo.outer_product_mean.first and evo.triangle_multiplication_outgoing.fuse_projection_weights
+# Reduced widths (the blocks take their channels from the inputs and these settings).
+for name in ('msa_row_attention_with_pair_bias', 'msa_column_attention',
+             'triangle_attention_starting_node', 'triangle_attention_ending_node'):
+  evo[name].num_head = 2
+evo.outer_product_mean.num_outer_channel = 4
+evo.triangle_multiplication_outgoing.num_intermediate_channel = 6
+evo.triangle_multiplication_incoming.num_intermediate_channel = 6
+emb.pair_channel = 8
+
+S, R, C_M, C_Z = 5, 9, 16, 8
+rng = np.random.RandomState(0)
+params_rng = np.random.RandomState(1)
+out = {}
+params = {}
+
+
+def normal(*shape, scale=1.0):
+  return (rng.normal(size=shape) * scale).astype(DTYPE)
+
+
+def mask(*shape):
+  return (rng.uniform(size=shape) > 0.2).astype(DTYPE)
+
+
+def run(block, fn, **inputs):
+  transformed = hk.transform(fn)
+  shapes = transformed.init(jax.random.PRNGKey(0), **inputs)
+  # Random values for every parameter (AlphaFold's final-layer initialisers give zeros).
+  block_params = {}
+  for module, names in sorted(shapes.items()):
+    block_params[module] = {}
+    for name, value in sorted(names.items()):
+      values = (params_rng.normal(size=value.shape) * 0.5).astype(np.float32)
+      if name == 'scale':
+        values += 1.0
+      params[f'{module}//{name}'] = values
+      block_params[module][name] = values.astype(DTYPE)
+  result = transformed.apply(block_params, jax.random.PRNGKey(0), **inputs)
+  for k, v in inputs.items():
+    out[f'{block}/{k}'] = np.asarray(v)
+  if isinstance(result, dict):
+    for k, v in result.items():
+      out[f'{block}/output_{k}'] = np.asarray(v)
+  else:
+    out[f'{block}/output'] = np.asarray(result)
+
+
+msa, msa_mask, pair, pair_mask = normal(S, R, C_M), mask(S, R), normal(R, R, C_Z), mask(R, R)
+
+for name in ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming'):
+  run(name,
+      lambda pair, pair_mask, name=name: modules.TriangleMultiplication(evo[name], gc, name=name)(
+          pair, pair_mask, is_training=False),
+      pair=pair, pair_mask=pair_mask)
+
+run('evoformer_iteration',
+    lambda msa, msa_mask, pair, pair_mask: modules.EvoformerIteration(
+        evo, gc, is_extra_msa=False, name='evoformer_iteration')(
+            {'msa': msa, 'pair': pair}, {'msa': msa_mask, 'pair': pair_mask}, is_training=False),
+    msa=msa, msa_mask=msa_mask, pair=pair, pair_mask=pair_mask)
+
+# Chains: an entity with four copies (relative symmetry ids beyond the clip of 2), and a second
+# entity; residue numbers with gaps beyond the clip of 32.
+chains = [(1, 1, [0, 1, 40]), (1, 2, [0, 1, 40]), (1, 3, [0, 1, 40]), (1, 4, [0, 1, 40]),
+          (2, 1, [3, 4, 5, 80])]
+residue_index = np.concatenate([np.array(r) for _, _, r in chains]).astype(np.int32)
+asym_id = np.concatenate([[k + 1] * len(r) for k, (_, _, r) in enumerate(chains)]).astype(DTYPE)
+entity_id = np.concatenate([[e] * len(r) for e, _, r in chains]).astype(DTYPE)
+sym_id = np.concatenate([[s] * len(r) for _, s, r in chains]).astype(DTYPE)
+
+
+def relative_encoding(residue_index, asym_id, entity_id, sym_id):
+  module = modules_multimer.EmbeddingsAndEvoformer(emb, gc, name='evoformer')
+  return module._relative_encoding({'residue_index': residue_index, 'asym_id': asym_id,
+                                    'entity_id': entity_id, 'sym_id': sym_id})
+
+
+run('relative_encoding', relative_encoding, residue_index=residue_index, asym_id=asym_id,
+    entity_id=entity_id, sym_id=sym_id)
+
+np.savez_compressed(os.path.join(OUT, f'multimer_blocks_{args.precision}.npz'), **out)
+np.savez_compressed(os.path.join(OUT, 'multimer_block_params.npz'), **params)
+print(f'wrote {len(out)} arrays, {len(params)} parameters')
