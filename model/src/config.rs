@@ -49,6 +49,12 @@ pub struct TemplatePairStackConfig {
     pub triangle_attention_ending_node: AttentionConfig,
     pub triangle_multiplication_channels: usize,
     pub pair_transition_factor: usize,
+    /// AlphaFold-Multimer's order: triangle multiplications before triangle attention.
+    #[config(default = false)]
+    pub triangle_multiplication_first: bool,
+    /// AlphaFold-Multimer v2.3's fused triangle-multiplication weights.
+    #[config(default = false)]
+    pub fused_triangle_projections: bool,
 }
 
 impl TemplatePairStackConfig {
@@ -263,6 +269,8 @@ impl ModelConfig {
                     triangle_attention_ending_node: triangle_attention(Some(64)),
                     triangle_multiplication_channels: 64,
                     pair_transition_factor: 2,
+                    triangle_multiplication_first: false,
+                    fused_triangle_projections: false,
                 },
             },
             structure_module: StructureModuleConfig {

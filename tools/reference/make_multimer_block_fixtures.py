@@ -10,10 +10,19 @@ seeded random inputs with masked positions, parameters random — none zero; flo
   relative_encoding                            `EmbeddingsAndEvoformer._relative_encoding`:
                                                residue offsets within a chain, same entity,
                                                relative symmetry ids (clipped)
+  template_embedding                           the multimer template embedder (pair features
+                                               per template, each through its own linear
+                                               layer; the template stack in its order), with
+                                               an empty padding slot among the templates;
+                                               float32 only (v2.3.2's geometry arrays refuse
+                                               float64); its loop over templates runs as a
+                                               Python loop, not hk.scan (see below)
+  confidence                                   pTM and ipTM (`confidence.predicted_tm_score`,
+                                               NumPy, float64) of random PAE logits, 3 chains
 
 Writes tests/fixtures/reference/multimer_blocks_<precision>.npz ('<block>/<name>' inputs and
-outputs) and multimer_block_params.npz (AlphaFold's '<module path>//<name>' keys; float32
-values, which the float64 run casts up).
+outputs) and, from the float32 run, multimer_block_params.npz (AlphaFold's
+'<module path>//<name>' keys; float32 values, which the float64 run casts up and checks).
 
 DeepMind's source: AlphaFold v2.3.2 (git tag v2.3.2 of google-deepmind/alphafold) unpacked into
 tools/reference/af232/ (setup.sh). bfloat16 is switched off (it is on in the multimer config).
@@ -25,6 +34,7 @@ Run (after setup.sh):
 import argparse
 import os
 import sys
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'af232'))
@@ -139,6 +149,78 @@ def relative_encoding(residue_index, asym_id, entity_id, sym_id):
 run('relative_encoding', relative_encoding, residue_index=residue_index, asym_id=asym_id,
     entity_id=entity_id, sym_id=sym_id)
 
+tmpl = emb.template
+tmpl.num_channels = 8
+for name in ('triangle_attention_starting_node', 'triangle_attention_ending_node'):
+  tmpl.template_pair_stack[name].num_head = 2
+for name in ('triangle_multiplication_outgoing', 'triangle_multiplication_incoming'):
+  tmpl.template_pair_stack[name].num_intermediate_channel = 6
+T = 3
+template_aatype = rng.randint(0, 22, size=(T, R)).astype(np.int32)
+template_aatype[:, 1] = 7  # glycine: its pseudo-beta is CA
+template_positions = normal(T, R, 37, 3, scale=12.0)
+template_mask = (rng.uniform(size=(T, R, 37)) > 0.15).astype(DTYPE)
+# The last slot is empty, as AlphaFold pads a chain's templates to four.
+template_aatype[-1], template_positions[-1], template_mask[-1] = 0, 0.0, 0.0
+seq_mask = np.ones(R, DTYPE)
+seq_mask[-1] = 0
+chain = np.array([0] * 5 + [1] * (R - 5))
+
+
+def eager_scan(fn, init, xs):
+  """hk.scan as a Python loop. Under hk.scan XLA compiles the loop body and contracts
+  multiply-adds, so a residue's unit vector to its own CA, R⁻¹·t + R⁻¹·(−t), is rounding noise
+  instead of 0, and the 1e-6 clip of `normalized` blows it up to as much as ±1 (measured here:
+  0.998; the whole block's output then moves by 5e-2). Evaluated op by op, as here, it is 0, as
+  in ferrofold."""
+  carry = init
+  for i in range(jax.tree_util.tree_leaves(xs)[0].shape[0]):
+    carry, _ = fn(carry, jax.tree_util.tree_map(lambda x, i=i: x[i], xs))
+  return carry, None
+
+
+def template_embedding(query_embedding, template_aatype, template_all_atom_positions,
+                       template_all_atom_mask, padding_mask_2d, multichain_mask_2d):
+  module = modules_multimer.TemplateEmbedding(tmpl, gc, name='template_embedding')
+  # Only modules_multimer's loop over templates: layer_stack keeps hk.scan.
+  eager_hk = types.ModuleType('haiku_with_eager_scan')
+  eager_hk.__dict__.update(hk.__dict__)
+  eager_hk.scan = eager_scan
+  modules_multimer.hk = eager_hk
+  try:
+    return module(query_embedding,
+                  {'template_aatype': template_aatype,
+                   'template_all_atom_positions': template_all_atom_positions,
+                   'template_all_atom_mask': template_all_atom_mask},
+                  padding_mask_2d, multichain_mask_2d, is_training=False)
+  finally:
+    modules_multimer.hk = hk
+
+
+if args.precision == 'f32':
+  run('template_embedding', template_embedding, query_embedding=normal(R, R, C_Z),
+      template_aatype=template_aatype, template_all_atom_positions=template_positions,
+      template_all_atom_mask=template_mask,
+      padding_mask_2d=(seq_mask[:, None] * seq_mask[None, :]).astype(DTYPE),
+      multichain_mask_2d=(chain[:, None] == chain[None, :]).astype(DTYPE))
+
+  from alphafold.common import confidence  # noqa: E402
+  num_bins, max_error_bin = 64, 31.0
+  logits = rng.normal(size=(11, 11, num_bins)) * 3.0
+  asym_id = np.array([1] * 4 + [2] * 4 + [3] * 3)
+  breaks = np.linspace(0.0, max_error_bin, num_bins - 1)
+  out['confidence/logits'] = logits
+  out['confidence/asym_id'] = asym_id.astype(np.int32)
+  out['confidence/ptm'] = confidence.predicted_tm_score(logits, breaks)
+  out['confidence/iptm'] = confidence.predicted_tm_score(
+      logits, breaks, asym_id=asym_id, interface=True)
+
 np.savez_compressed(os.path.join(OUT, f'multimer_blocks_{args.precision}.npz'), **out)
-np.savez_compressed(os.path.join(OUT, 'multimer_block_params.npz'), **params)
+params_path = os.path.join(OUT, 'multimer_block_params.npz')
+if args.precision == 'f32':
+  np.savez_compressed(params_path, **params)
+else:
+  stored = np.load(params_path)
+  for key, value in params.items():
+    assert np.array_equal(stored[key], value), key + ': run the float32 generation first'
 print(f'wrote {len(out)} arrays, {len(params)} parameters')

@@ -181,6 +181,8 @@ pub struct TemplatePairBlock<B: Backend> {
     pub triangle_multiplication_incoming: TriangleMultiplication<B>,
     pub pair_transition: Transition<B>,
     pub triangle_dropout: f64,
+    /// AlphaFold-Multimer's order: the triangle multiplications before the attentions.
+    pub multiplication_first: bool,
 }
 
 impl<B: Backend> TemplatePairBlock<B> {
@@ -209,14 +211,14 @@ impl<B: Backend> TemplatePairBlock<B> {
                 true,
                 c,
                 config.triangle_multiplication_channels,
-                false,
+                config.fused_triangle_projections,
             ),
             triangle_multiplication_incoming: TriangleMultiplication::new(
                 b,
                 false,
                 c,
                 config.triangle_multiplication_channels,
-                false,
+                config.fused_triangle_projections,
             ),
             pair_transition: Transition::new(
                 b,
@@ -225,6 +227,7 @@ impl<B: Backend> TemplatePairBlock<B> {
                 config.pair_transition_factor,
             ),
             triangle_dropout: dropout.triangle,
+            multiplication_first: config.triangle_multiplication_first,
         }
     }
 
@@ -236,20 +239,33 @@ impl<B: Backend> TemplatePairBlock<B> {
     ) -> Tensor<B, 3> {
         let (chunking, dropout) = (context.chunking, &context.dropout);
         let rate = self.triangle_dropout;
-        let mut pair = pair;
-        let update = self.triangle_attention_starting_node.forward(
-            pair.clone(),
-            pair_mask.clone(),
-            chunking,
-        );
-        pair = pair + dropout.apply(update, rate, PER_ROW);
-        let update =
-            self.triangle_attention_ending_node.forward(pair.clone(), pair_mask.clone(), chunking);
-        pair = pair + dropout.apply(update, rate, PER_COLUMN);
-        let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
-        pair = pair + dropout.apply(update, rate, PER_ROW);
-        let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask);
-        pair = pair + dropout.apply(update, rate, PER_ROW);
+        let multiplications = |mut pair: Tensor<B, 3>| {
+            let update =
+                self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
+            pair = pair + dropout.apply(update, rate, PER_ROW);
+            let update =
+                self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask.clone());
+            pair + dropout.apply(update, rate, PER_ROW)
+        };
+        let attentions = |mut pair: Tensor<B, 3>| {
+            let update = self.triangle_attention_starting_node.forward(
+                pair.clone(),
+                pair_mask.clone(),
+                chunking,
+            );
+            pair = pair + dropout.apply(update, rate, PER_ROW);
+            let update = self.triangle_attention_ending_node.forward(
+                pair.clone(),
+                pair_mask.clone(),
+                chunking,
+            );
+            pair + dropout.apply(update, rate, PER_COLUMN)
+        };
+        let pair = if self.multiplication_first {
+            attentions(multiplications(pair))
+        } else {
+            multiplications(attentions(pair))
+        };
         pair.clone() + self.pair_transition.forward(pair, chunking)
     }
 }

@@ -158,16 +158,49 @@ pub fn compute_predicted_aligned_error(
 
 /// pTM: the predicted TM-score of the best-aligned residue's frame, from PAE logits [r, r, bins].
 pub fn predicted_tm_score(logits: &[f64], residues: usize, bins: usize, max_error_bin: f64) -> f64 {
+    best_frame_tm_score(logits, residues, bins, max_error_bin, |_, _| true)
+}
+
+/// ipTM (AlphaFold-Multimer): pTM over the pairs of residues of different chains (`asym_id`
+/// per residue), from PAE logits [r, r, bins].
+pub fn predicted_interface_tm_score(
+    logits: &[f64],
+    asym_id: &[i64],
+    bins: usize,
+    max_error_bin: f64,
+) -> f64 {
+    best_frame_tm_score(logits, asym_id.len(), bins, max_error_bin, |i, j| asym_id[i] != asym_id[j])
+}
+
+/// AlphaFold-Multimer's ranking confidence: 0.8·ipTM + 0.2·pTM.
+pub fn multimer_ranking_confidence(ptm: f64, iptm: f64) -> f64 {
+    0.8 * iptm + 0.2 * ptm
+}
+
+/// The expected TM-score term of each aligned pair, averaged over the pairs `counts` keeps in
+/// each residue's frame; the best frame's (DeepMind's `predicted_tm_score`). d0 follows the
+/// number of residues.
+fn best_frame_tm_score(
+    logits: &[f64],
+    residues: usize,
+    bins: usize,
+    max_error_bin: f64,
+    counts: impl Fn(usize, usize) -> bool,
+) -> f64 {
     let (_, centers) = aligned_error_bin_centers(bins, max_error_bin);
     let clipped = (residues as f64).max(19.0);
     let d0 = 1.24 * (clipped - 15.0).powf(1.0 / 3.0) - 1.8;
     let tm_per_bin: Vec<f64> = centers.iter().map(|c| 1.0 / (1.0 + c * c / (d0 * d0))).collect();
-    let weight = 1.0 / (1e-8 + residues as f64);
     let per_alignment: Vec<f64> = logits
         .chunks(bins * residues)
-        .map(|row| {
+        .enumerate()
+        .map(|(i, row)| {
+            let pairs = (0..residues).filter(|&j| counts(i, j)).count();
+            let weight = 1.0 / (1e-8 + pairs as f64);
             row.chunks(bins)
-                .map(|l| {
+                .enumerate()
+                .filter(|&(j, _)| counts(i, j))
+                .map(|(_, l)| {
                     softmax_row(l).iter().zip(&tm_per_bin).map(|(p, t)| p * t).sum::<f64>() * weight
                 })
                 .sum()

@@ -55,6 +55,25 @@ impl<B: Backend> Linear<B> {
         })
     }
 
+    /// A Linear of a scalar feature (AlphaFold's `num_input_dims=0`: `weights` [out]), applied
+    /// to inputs whose last axis has length 1.
+    pub fn of_scalar(
+        builder: &mut ParamBuilder<B>,
+        name: &str,
+        output: usize,
+        init: LinearInit,
+    ) -> Self {
+        let weight_init = match init {
+            LinearInit::Default => Init::linear(1),
+            LinearInit::Relu => Init::relu(1),
+            LinearInit::Final => Init::ZEROS,
+        };
+        builder.scope(name, |b| Self {
+            weights: b.param("weights", &[output], [1, output], weight_init),
+            bias: Some(b.param("bias", &[output], [output], Init::Constant(0.0))),
+        })
+    }
+
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
         matmul_last(input, self.weights.val(), self.bias.as_ref().map(|b| b.val()))
     }
