@@ -17,6 +17,12 @@ seeded random inputs with masked positions, parameters random — none zero; flo
                                                float32 only (v2.3.2's geometry arrays refuse
                                                float64); its loop over templates runs as a
                                                Python loop, not hk.scan (see below)
+  msa_features                                 the MSA features the network computes each
+                                               recycle (profile, sampled cluster centres
+                                               with BERT masking, nearest-neighbour cluster
+                                               profiles, msa_feat, extra_msa_feat) from the
+                                               three_chains merged features (rows and
+                                               residues cut to keep the fixture small)
   confidence                                   pTM and ipTM (`confidence.predicted_tm_score`,
                                                NumPy, float64) of random PAE logits, 3 chains
 
@@ -48,6 +54,7 @@ if args.precision == 'f64':
   jax.config.update('jax_enable_x64', True)
 jax.config.update('jax_default_matmul_precision', 'highest')
 import haiku as hk  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from alphafold.model import config as af_config  # noqa: E402
@@ -214,6 +221,31 @@ if args.precision == 'f32':
   out['confidence/ptm'] = confidence.predicted_tm_score(logits, breaks)
   out['confidence/iptm'] = confidence.predicted_tm_score(
       logits, breaks, asym_id=asym_id, interface=True)
+
+if args.precision == 'f32':
+  from alphafold.model import prng  # noqa: E402
+  merged = np.load(os.path.join(OUT, 'multimer', 'three_chains.npz'))
+  rows, cols = int(merged['num_alignments']), 100
+  batch = {k: jnp.asarray(merged[k][:rows, :cols])
+           for k in ('msa', 'deletion_matrix', 'msa_mask', 'bert_mask')}
+  batch['cluster_bias_mask'] = jnp.asarray(merged['cluster_bias_mask'][:rows])
+  for k, v in batch.items():
+    out[f'msa_features/input_{k}'] = np.asarray(v)
+  batch['msa_profile'] = modules_multimer.make_msa_profile(batch)
+  out['msa_features/msa_profile'] = np.asarray(batch['msa_profile'])
+  key, sample_key, mask_key = prng.SafeKey(jax.random.PRNGKey(3)).split(3)
+  batch = modules_multimer.sample_msa(sample_key, batch, 24)
+  batch = modules_multimer.make_masked_msa(batch, mask_key, model_config.embeddings_and_evoformer.masked_msa)
+  for k in ('msa', 'deletion_matrix', 'msa_mask', 'bert_mask', 'extra_msa', 'extra_deletion_matrix',
+            'extra_msa_mask'):
+    out[f'msa_features/sampled_{k}'] = np.asarray(batch[k])
+  profile, deletion_mean = modules_multimer.nearest_neighbor_clusters(batch)
+  batch['cluster_profile'], batch['cluster_deletion_mean'] = profile, deletion_mean
+  out['msa_features/cluster_profile'] = np.asarray(profile)
+  out['msa_features/cluster_deletion_mean'] = np.asarray(deletion_mean)
+  out['msa_features/msa_feat'] = np.asarray(modules_multimer.create_msa_feat(batch))
+  extra_feat, extra_mask = modules_multimer.create_extra_msa_feature(batch, 100)
+  out['msa_features/extra_msa_feat'] = np.asarray(extra_feat)
 
 np.savez_compressed(os.path.join(OUT, f'multimer_blocks_{args.precision}.npz'), **out)
 params_path = os.path.join(OUT, 'multimer_block_params.npz')

@@ -1,0 +1,252 @@
+//! The MSA features AlphaFold-Multimer computes inside its network, once per recycle (DeepMind's
+//! v2.3.2 `modules_multimer`: `make_msa_profile`, `sample_msa`, `make_masked_msa`,
+//! `nearest_neighbor_clusters`, `create_msa_feat`, `create_extra_msa_feature`), here on the
+//! host in float32. The random draws (which rows become cluster centres, which positions are
+//! masked for BERT) follow DeepMind's distributions with this crate's seeded generator; the
+//! rest is deterministic and equals DeepMind's.
+
+use ndarray::{s, Array1, Array2, Array3, Axis};
+use rand::Rng;
+
+/// Residue classes of the network's MSA: 20 amino acids, X, gap, and the BERT mask token.
+pub const MSA_CLASSES: usize = 23;
+const GAP: usize = 21;
+const MASK_TOKEN: i32 = 22;
+
+/// One MSA with its masks, in the merged example's layout (AlphaFold's residue order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MsaBlock {
+    /// [s, r] residue classes (0..=22)
+    pub msa: Array2<i32>,
+    /// [s, r]
+    pub deletion_matrix: Array2<f32>,
+    /// [s, r]
+    pub msa_mask: Array2<f32>,
+    /// [s, r]
+    pub bert_mask: Array2<f32>,
+}
+
+impl MsaBlock {
+    fn rows(&self, rows: &[usize]) -> MsaBlock {
+        MsaBlock {
+            msa: self.msa.select(Axis(0), rows),
+            deletion_matrix: self.deletion_matrix.select(Axis(0), rows),
+            msa_mask: self.msa_mask.select(Axis(0), rows),
+            bert_mask: self.bert_mask.select(Axis(0), rows),
+        }
+    }
+}
+
+/// The per-residue frequency of each class over the rows (masked rows left out), [r, 22]
+/// (`make_msa_profile`).
+pub fn msa_profile(msa: &MsaBlock) -> Array2<f32> {
+    let (s, r) = msa.msa.dim();
+    let mut sums = Array2::<f32>::zeros((r, 22));
+    let mut counts = Array1::<f32>::zeros(r);
+    for row in 0..s {
+        for j in 0..r {
+            let m = msa.msa_mask[(row, j)];
+            let class = msa.msa[(row, j)] as usize;
+            if class < 22 {
+                sums[(j, class)] += m;
+            }
+            counts[j] += m;
+        }
+    }
+    for j in 0..r {
+        let denominator = counts[j] + 1e-10;
+        sums.row_mut(j).mapv_inplace(|v| v / denominator);
+    }
+    sums
+}
+
+/// Splits the MSA into `max_seq` cluster centres and the rest (`sample_msa`): rows with no
+/// unmasked position last, rows of `cluster_bias_mask` (each chain's query) first, the others in
+/// a random order (Gumbel keys, as DeepMind's).
+pub fn sample_msa(
+    msa: &MsaBlock,
+    cluster_bias_mask: &Array1<f32>,
+    max_seq: usize,
+    rng: &mut impl Rng,
+) -> (MsaBlock, MsaBlock) {
+    let s = msa.msa.nrows();
+    let keys: Vec<f32> = (0..s)
+        .map(|row| {
+            let any = msa.msa_mask.row(row).sum().clamp(0.0, 1.0);
+            (any - 1.0) * 1e6 + cluster_bias_mask[row] * 1e6 + gumbel(rng)
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..s).collect();
+    order.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]));
+    let split = max_seq.min(s);
+    (msa.rows(&order[..split]), msa.rows(&order[split..]))
+}
+
+fn gumbel(rng: &mut impl Rng) -> f32 {
+    let epsilon = 1e-6f32;
+    let uniform: f32 = rng.random();
+    -(-(uniform + epsilon).ln() + epsilon).ln()
+}
+
+/// BERT masking probabilities of AlphaFold's `masked_msa` config.
+#[derive(Debug, Clone, Copy)]
+pub struct MaskedMsaConfig {
+    pub uniform_prob: f32,
+    pub profile_prob: f32,
+    pub same_prob: f32,
+    pub replace_fraction: f32,
+}
+
+impl Default for MaskedMsaConfig {
+    fn default() -> Self {
+        Self { uniform_prob: 0.1, profile_prob: 0.1, same_prob: 0.1, replace_fraction: 0.15 }
+    }
+}
+
+/// Replaces a random `replace_fraction` of the cluster centres' unmasked positions by a draw
+/// from: a uniform amino acid, the profile, the same residue, or the mask token
+/// (`make_masked_msa`). Returns the masked MSA's rows and the true MSA; `bert_mask` becomes
+/// the replaced positions.
+pub fn make_masked_msa(
+    clusters: &MsaBlock,
+    profile: &Array2<f32>,
+    config: &MaskedMsaConfig,
+    rng: &mut impl Rng,
+) -> (MsaBlock, Array2<i32>) {
+    let (s, r) = clusters.msa.dim();
+    let mask_probability = 1.0 - config.profile_prob - config.same_prob - config.uniform_prob;
+    let mut out = clusters.clone();
+    for row in 0..s {
+        for j in 0..r {
+            let unmasked = clusters.msa_mask[(row, j)];
+            let replace = rng.random::<f32>() < config.replace_fraction && unmasked != 0.0;
+            if replace {
+                let true_class = clusters.msa[(row, j)] as usize;
+                let probability = |class: usize| -> f32 {
+                    let uniform = if class < 20 { 0.05 } else { 0.0 };
+                    let same = if class == true_class { 1.0 } else { 0.0 };
+                    config.uniform_prob * uniform
+                        + config.profile_prob * profile[(j, class)]
+                        + config.same_prob * same
+                };
+                let draw: f32 = rng.random();
+                let mut cumulative = 0.0;
+                let mut chosen = MASK_TOKEN;
+                let total: f32 = (0..22).map(probability).sum::<f32>() + mask_probability;
+                for class in 0..22 {
+                    cumulative += probability(class) / total;
+                    if draw < cumulative {
+                        chosen = class as i32;
+                        break;
+                    }
+                }
+                out.msa[(row, j)] = chosen;
+            }
+            out.msa[(row, j)] *= unmasked as i32;
+            out.bert_mask[(row, j)] *= if replace { 1.0 } else { 0.0 };
+        }
+    }
+    (out, clusters.msa.clone())
+}
+
+/// Each extra row's share of each cluster centre (`nearest_neighbor_clusters`): the centres
+/// it agrees with most (ties shared), and per centre the class profile [c, r, 23] and mean
+/// deletions [c, r] over the centre and its share of the extra rows.
+pub fn nearest_neighbor_clusters(
+    clusters: &MsaBlock,
+    extra: &MsaBlock,
+) -> (Array3<f32>, Array2<f32>) {
+    let (c, r) = clusters.msa.dim();
+    let e = extra.msa.nrows();
+    // Agreement on residues and X; gaps and the mask token count nothing.
+    let counts = |class: i32| (class as usize) < GAP;
+    let mut assignment = Array2::<f32>::zeros((c, e));
+    for m in 0..e {
+        let agreement: Vec<f32> = (0..c)
+            .map(|n| {
+                (0..r)
+                    .filter(|&j| {
+                        extra.msa[(m, j)] == clusters.msa[(n, j)] && counts(clusters.msa[(n, j)])
+                    })
+                    .map(|j| extra.msa_mask[(m, j)] * clusters.msa_mask[(n, j)])
+                    .sum()
+            })
+            .collect();
+        // softmax(1e3 · agreement) over the centres.
+        let best = agreement.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let weights: Vec<f32> = agreement.iter().map(|a| (1e3 * (a - best)).exp()).collect();
+        let total: f32 = weights.iter().sum();
+        for n in 0..c {
+            // DeepMind scales the share by the number of positions both rows have (not by
+            // whether they share one): kept, as it weights the profiles.
+            let shared: f32 =
+                (0..r).map(|j| clusters.msa_mask[(n, j)] * extra.msa_mask[(m, j)]).sum();
+            assignment[(n, m)] = weights[n] / total * shared;
+        }
+    }
+    let mut profile = Array3::<f32>::zeros((c, r, MSA_CLASSES));
+    let mut deletion_mean = Array2::<f32>::zeros((c, r));
+    for n in 0..c {
+        let count = assignment.row(n).sum() + 1.0;
+        for j in 0..r {
+            let mut deletions = 0.0;
+            for m in 0..e {
+                let w = assignment[(n, m)];
+                if w != 0.0 {
+                    let mask = extra.msa_mask[(m, j)];
+                    profile[(n, j, extra.msa[(m, j)] as usize)] += w * mask;
+                    deletions += w * mask * extra.deletion_matrix[(m, j)];
+                }
+            }
+            profile[(n, j, clusters.msa[(n, j)] as usize)] += clusters.msa_mask[(n, j)];
+            deletion_mean[(n, j)] = (deletions + clusters.deletion_matrix[(n, j)]) / count;
+            profile.slice_mut(s![n, j, ..]).mapv_inplace(|v| v / count);
+        }
+    }
+    (profile, deletion_mean)
+}
+
+fn deletion_value(d: f32) -> f32 {
+    (d / 3.0).atan() * (2.0 / std::f64::consts::PI) as f32
+}
+
+/// The cluster centres' features [c, r, 49] (`create_msa_feat`): one-hot class (23), has
+/// deletion, deletion value, cluster profile (23), cluster mean deletion value.
+pub fn msa_feat(
+    clusters: &MsaBlock,
+    cluster_profile: &Array3<f32>,
+    cluster_deletion_mean: &Array2<f32>,
+) -> Array3<f32> {
+    let (c, r) = clusters.msa.dim();
+    let width = MSA_CLASSES + 2 + MSA_CLASSES + 1;
+    let mut feat = Array3::<f32>::zeros((c, r, width));
+    for n in 0..c {
+        for j in 0..r {
+            let d = clusters.deletion_matrix[(n, j)];
+            feat[(n, j, clusters.msa[(n, j)] as usize)] = 1.0;
+            feat[(n, j, MSA_CLASSES)] = d.clamp(0.0, 1.0);
+            feat[(n, j, MSA_CLASSES + 1)] = deletion_value(d);
+            feat.slice_mut(s![n, j, MSA_CLASSES + 2..2 * MSA_CLASSES + 2])
+                .assign(&cluster_profile.slice(s![n, j, ..]));
+            feat[(n, j, width - 1)] = deletion_value(cluster_deletion_mean[(n, j)]);
+        }
+    }
+    feat
+}
+
+/// The extra rows' features [e, r, 25] (`create_extra_msa_feature`): one-hot class (23), has
+/// deletion, deletion value; at most `num_extra` rows.
+pub fn extra_msa_feat(extra: &MsaBlock, num_extra: usize) -> (Array3<f32>, Array2<f32>) {
+    let e = extra.msa.nrows().min(num_extra);
+    let r = extra.msa.ncols();
+    let mut feat = Array3::<f32>::zeros((e, r, MSA_CLASSES + 2));
+    for m in 0..e {
+        for j in 0..r {
+            let d = extra.deletion_matrix[(m, j)];
+            feat[(m, j, extra.msa[(m, j)] as usize)] = 1.0;
+            feat[(m, j, MSA_CLASSES)] = d.clamp(0.0, 1.0);
+            feat[(m, j, MSA_CLASSES + 1)] = deletion_value(d);
+        }
+    }
+    (feat, extra.msa_mask.slice(s![..e, ..]).to_owned())
+}
