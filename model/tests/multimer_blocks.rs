@@ -11,7 +11,10 @@ use ferrofold_model::config::{
     AttentionConfig, DistogramBins, DropoutConfig, EvoformerBlockConfig, TemplateConfig,
     TemplatePairStackConfig,
 };
-use ferrofold_model::embedders::multimer_template_embedder::multimer_template_pair_features;
+use ferrofold_model::embedders::multimer_template_embedder::{
+    multimer_template_pair_features, multimer_template_single_features,
+    MultimerTemplateSingleEmbedding,
+};
 use ferrofold_model::embedders::MultimerTemplateEmbedding;
 use ferrofold_model::evoformer::{EvoformerBlock, MsaPair, TriangleMultiplication};
 use ferrofold_model::heads::{predicted_interface_tm_score, predicted_tm_score};
@@ -116,6 +119,8 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
         PAIR_CHANNELS,
         &DropoutConfig::none(),
     );
+    let template_single_embedding =
+        builder.scope("evoformer", |b| MultimerTemplateSingleEmbedding::new(b, MSA_CHANNELS));
     builder.finish("multimer blocks").unwrap();
 
     for (block, name) in triangle_multiplications
@@ -170,6 +175,25 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
             &StageContext::inference(Chunking::default()),
         );
         check(&format!("{b}/output"), to_array(output));
+
+        let b = "template_single_embedding";
+        let (features, masks): (Vec<_>, Vec<_>) = (0..aatype.shape()[0])
+            .map(|t| {
+                let aatype = aatype.index_axis(ndarray::Axis(0), t).mapv(|a| a as i32);
+                multimer_template_single_features(
+                    aatype.into_dimensionality().unwrap().view(),
+                    positions.index_axis(ndarray::Axis(0), t).into_dimensionality().unwrap(),
+                    atom_mask.index_axis(ndarray::Axis(0), t).into_dimensionality().unwrap(),
+                )
+            })
+            .unzip();
+        let views: Vec<_> = features.iter().map(|f| f.view()).collect();
+        let features = ndarray::stack(ndarray::Axis(0), &views).unwrap();
+        let mask_views: Vec<_> = masks.iter().map(|m| m.view()).collect();
+        let masks = ndarray::stack(ndarray::Axis(0), &mask_views).unwrap();
+        let output = template_single_embedding.forward(host_tensor(features.into_dyn(), &device));
+        check(&format!("{b}/output_activations"), to_array(output));
+        check(&format!("{b}/output_mask"), masks.into_dyn());
     }
 }
 

@@ -17,6 +17,9 @@ seeded random inputs with masked positions, parameters random — none zero; flo
                                                float32 only (v2.3.2's geometry arrays refuse
                                                float64); its loop over templates runs as a
                                                Python loop, not hk.scan (see below)
+  template_single_embedding                    `template_embedding_1d`: residue types and chi
+                                               angles (all_atom_multimer.compute_chi_angles)
+                                               of each template, float32 only
   msa_features                                 the MSA features the network computes each
                                                recycle (profile, sampled cluster centres
                                                with BERT masking, nearest-neighbour cluster
@@ -210,6 +213,23 @@ if args.precision == 'f32':
       template_all_atom_mask=template_mask,
       padding_mask_2d=(seq_mask[:, None] * seq_mask[None, :]).astype(DTYPE),
       multichain_mask_2d=(chain[:, None] == chain[None, :]).astype(DTYPE))
+
+  class TemplateSingle(hk.Module):
+    """template_embedding_1d's layers, named as inside EmbeddingsAndEvoformer."""
+
+    def __init__(self):
+      super().__init__(name='evoformer')
+
+    def __call__(self, template_aatype, template_all_atom_positions, template_all_atom_mask):
+      activations, mask = modules_multimer.template_embedding_1d(
+          {'template_aatype': template_aatype,
+           'template_all_atom_positions': template_all_atom_positions,
+           'template_all_atom_mask': template_all_atom_mask}, C_M, gc)
+      return {'activations': activations, 'mask': mask}
+
+  run('template_single_embedding', lambda **inputs: TemplateSingle()(**inputs),
+      template_aatype=template_aatype, template_all_atom_positions=template_positions,
+      template_all_atom_mask=template_mask)
 
   from alphafold.common import confidence  # noqa: E402
   num_bins, max_error_bin = 64, 31.0

@@ -237,3 +237,102 @@ impl<B: Backend> MultimerTemplateEmbedding<B> {
         self.output_linear.weights.dims()[0]
     }
 }
+
+/// Width of a template residue's single features: residue type (22), sin and cos of the four chi
+/// angles, their masks.
+pub const TEMPLATE_SINGLE_FEATURES: usize = TEMPLATE_AATYPES + 12;
+
+/// AlphaFold-Multimer's per-residue template features (`template_embedding_1d`'s input) of one
+/// template, [r, 34], and the residues' mask (chi 1 computable), [r]: `aatype` [r] (21 = gap),
+/// atom37 `positions` [r, 37, 3] and `mask` [r, 37].
+pub fn multimer_template_single_features(
+    aatype: ArrayView1<i32>,
+    positions: ArrayView3<f64>,
+    mask: ArrayView2<f64>,
+) -> (Array2<f64>, Array1<f64>) {
+    use ferrofold_features::residue_constants::{chi_angles_mask, derived};
+    let r = aatype.len();
+    let chi_atoms = &derived().chi_angles_atom_indices;
+    let chi_masks = chi_angles_mask();
+    let mut features = Array2::zeros((r, TEMPLATE_SINGLE_FEATURES));
+    let mut residue_mask = Array1::zeros(r);
+    let atom = |i: usize, a: usize| -> Vec3 {
+        [positions[(i, a, 0)], positions[(i, a, 1)], positions[(i, a, 2)]]
+    };
+    for i in 0..r {
+        // Types beyond the table (the gap) read as unknown: no chi angles (DeepMind's gathers
+        // clip the index).
+        let restype = usize::try_from(aatype[i]).unwrap_or(0).min(20);
+        if let Ok(class) = usize::try_from(aatype[i]) {
+            if class < TEMPLATE_AATYPES {
+                features[(i, class)] = 1.0;
+            }
+        }
+        for chi in 0..4 {
+            let (atoms, exists) = if restype < 20 {
+                (chi_atoms[restype][chi], f64::from(chi_masks[restype][chi]))
+            } else {
+                ([0; 4], 0.0)
+            };
+            let present: f64 = atoms.iter().map(|&a| mask[(i, a)]).product();
+            let chi_mask = exists * present;
+            let angle = dihedral(
+                atom(i, atoms[0]),
+                atom(i, atoms[1]),
+                atom(i, atoms[2]),
+                atom(i, atoms[3]),
+            );
+            features[(i, TEMPLATE_AATYPES + chi)] = angle.sin() * chi_mask;
+            features[(i, TEMPLATE_AATYPES + 4 + chi)] = angle.cos() * chi_mask;
+            features[(i, TEMPLATE_AATYPES + 8 + chi)] = chi_mask;
+            if chi == 0 {
+                residue_mask[i] = chi_mask;
+            }
+        }
+    }
+    (features, residue_mask)
+}
+
+/// The dihedral angle of four points, as AlphaFold's `geometry.dihedral_angle`.
+fn dihedral(a: Vec3, b: Vec3, c: Vec3, d: Vec3) -> f64 {
+    let (v1, v2, v3) = (sub(a, b), sub(b, c), sub(d, c));
+    let c1 = cross(v1, v2);
+    let c2 = cross(v3, v2);
+    let c3 = cross(c2, c1);
+    let v2_norm = dot(v2, v2).max(NORM_EPSILON * NORM_EPSILON).sqrt();
+    dot(c3, v2).atan2(v2_norm * dot(c1, c2))
+}
+
+/// The templates' per-residue embedding (`template_embedding_1d`): features [t, r, 34] →
+/// [t, r, c_m], appended to the MSA as extra rows.
+#[derive(Module, Debug)]
+pub struct MultimerTemplateSingleEmbedding<B: Backend> {
+    pub template_single_embedding: Linear<B>,
+    pub template_projection: Linear<B>,
+}
+
+impl<B: Backend> MultimerTemplateSingleEmbedding<B> {
+    /// In the builder's current scope (AlphaFold's `evoformer`).
+    pub fn new(builder: &mut ParamBuilder<B>, msa_channels: usize) -> Self {
+        Self {
+            template_single_embedding: Linear::new(
+                builder,
+                "template_single_embedding",
+                TEMPLATE_SINGLE_FEATURES,
+                msa_channels,
+                LinearInit::Relu,
+            ),
+            template_projection: Linear::new(
+                builder,
+                "template_projection",
+                msa_channels,
+                msa_channels,
+                LinearInit::Relu,
+            ),
+        }
+    }
+
+    pub fn forward(&self, features: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.template_projection.forward(relu(self.template_single_embedding.forward(features)))
+    }
+}
