@@ -8,8 +8,8 @@ use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_model::batch::multimer_relative_encoding;
 use ferrofold_model::config::{
-    AttentionConfig, DistogramBins, DropoutConfig, EvoformerBlockConfig, TemplateConfig,
-    TemplatePairStackConfig,
+    AttentionConfig, DistogramBins, DropoutConfig, EvoformerBlockConfig, StructureModuleConfig,
+    TemplateConfig, TemplatePairStackConfig,
 };
 use ferrofold_model::embedders::multimer_template_embedder::{
     multimer_template_pair_features, multimer_template_single_features,
@@ -22,6 +22,7 @@ use ferrofold_model::host::{host_tensor, to_array};
 use ferrofold_model::params::ParamBuilder;
 use ferrofold_model::plan::StageContext;
 use ferrofold_model::primitives::{Chunking, Linear, LinearInit};
+use ferrofold_model::structure::{MultimerInvariantPointAttention, Rigid};
 use ferrofold_model::{CpuF32, CpuF64, ParamFile};
 use ferrofold_tests::fixtures;
 
@@ -119,6 +120,20 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
         PAIR_CHANNELS,
         &DropoutConfig::none(),
     );
+    let ipa_config = StructureModuleConfig {
+        num_layer: 1,
+        num_channel: 12,
+        num_head: 2,
+        num_scalar_qk: 4,
+        num_scalar_v: 4,
+        num_point_qk: 3,
+        num_point_v: 5,
+        num_layer_in_transition: 3,
+        position_scale: 20.0,
+        sidechain_num_channel: 8,
+        sidechain_num_residual_block: 2,
+    };
+    let ipa = MultimerInvariantPointAttention::new(&mut builder, &ipa_config, PAIR_CHANNELS);
     let template_single_embedding =
         builder.scope("evoformer", |b| MultimerTemplateSingleEmbedding::new(b, MSA_CHANNELS));
     builder.finish("multimer blocks").unwrap();
@@ -173,6 +188,23 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
             &templates,
             mask(&format!("{b}/padding_mask_2d")),
             &StageContext::inference(Chunking::default()),
+        );
+        check(&format!("{b}/output"), to_array(output));
+
+        let b = "invariant_point_attention";
+        let frames = Rigid {
+            rotation: tensor(&format!("{b}/rotation")),
+            translation: host_tensor(
+                input(&format!("{b}/translation")).into_shape_with_order(vec![9, 1, 3]).unwrap(),
+                &device,
+            ),
+        };
+        let ipa_mask = input(&format!("{b}/mask")).into_shape_with_order(vec![9]).unwrap();
+        let output = ipa.forward(
+            mask(&format!("{b}/single")),
+            tensor(&format!("{b}/pair")),
+            host_tensor::<B, 1>(ipa_mask, &device),
+            &frames,
         );
         check(&format!("{b}/output"), to_array(output));
 

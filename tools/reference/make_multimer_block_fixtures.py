@@ -20,6 +20,9 @@ seeded random inputs with masked positions, parameters random — none zero; flo
   template_single_embedding                    `template_embedding_1d`: residue types and chi
                                                angles (all_atom_multimer.compute_chi_angles)
                                                of each template, float32 only
+  invariant_point_attention                    the multimer IPA (folding_multimer: points
+                                               projected per head, frames as rotation
+                                               matrices), float32 only
   msa_features                                 the MSA features the network computes each
                                                recycle (profile, sampled cluster centres
                                                with BERT masking, nearest-neighbour cluster
@@ -61,7 +64,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from alphafold.model import config as af_config  # noqa: E402
-from alphafold.model import modules, modules_multimer, utils  # noqa: E402
+from alphafold.model import folding_multimer, geometry, modules, modules_multimer, utils  # noqa: E402,E501
 
 if args.precision == 'f64':
   # v2.3.2's stable_softmax accepts float32 and bfloat16 only; float64 gets the same softmax.
@@ -230,6 +233,28 @@ if args.precision == 'f32':
   run('template_single_embedding', lambda **inputs: TemplateSingle()(**inputs),
       template_aatype=template_aatype, template_all_atom_positions=template_positions,
       template_all_atom_mask=template_mask)
+
+  sm = model_config.heads.structure_module
+  sm.num_head, sm.num_scalar_qk, sm.num_point_qk = 2, 4, 3
+  sm.num_scalar_v, sm.num_point_v, sm.num_channel = 4, 5, 12
+  quaternion = rng.normal(size=(R, 4))
+  quaternion /= np.linalg.norm(quaternion, axis=-1, keepdims=True)
+  w, x, y, z = quaternion.T
+  rotation = np.stack([
+      w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y),
+      2 * (x * y + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x),
+      2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z,
+  ], axis=-1).reshape(R, 3, 3).astype(DTYPE)
+  ipa_mask = mask(R, 1)
+
+  def invariant_point_attention(single, pair, mask, rotation, translation):
+    rigid = geometry.Rigid3Array(geometry.Rot3Array.from_array(rotation),
+                                 geometry.Vec3Array.from_array(translation))
+    return folding_multimer.InvariantPointAttention(sm, gc)(single, pair, mask, rigid)
+
+  run('invariant_point_attention', invariant_point_attention, single=normal(R, 12),
+      pair=normal(R, R, C_Z), mask=ipa_mask, rotation=rotation,
+      translation=normal(R, 3, scale=5.0))
 
   from alphafold.common import confidence  # noqa: E402
   num_bins, max_error_bin = 64, 31.0

@@ -55,6 +55,30 @@ impl<B: Backend> Linear<B> {
         })
     }
 
+    /// A Linear whose output AlphaFold stores with several axes (`num_output` a tuple:
+    /// `weights` [in, out…], `bias` [out…]), flattened to one output axis; `bias` false: none.
+    pub fn with_output_shape(
+        builder: &mut ParamBuilder<B>,
+        name: &str,
+        input: usize,
+        output_shape: &[usize],
+        bias: bool,
+        init: LinearInit,
+    ) -> Self {
+        let output: usize = output_shape.iter().product();
+        let weight_init = match init {
+            LinearInit::Default => Init::linear(input),
+            LinearInit::Relu => Init::relu(input),
+            LinearInit::Final => Init::ZEROS,
+        };
+        let weight_shape: Vec<usize> =
+            std::iter::once(input).chain(output_shape.iter().copied()).collect();
+        builder.scope(name, |b| Self {
+            weights: b.param("weights", &weight_shape, [input, output], weight_init),
+            bias: bias.then(|| b.param("bias", output_shape, [output], Init::Constant(0.0))),
+        })
+    }
+
     /// A Linear of a scalar feature (AlphaFold's `num_input_dims=0`: `weights` [out]), applied
     /// to inputs whose last axis has length 1.
     pub fn of_scalar(

@@ -3,6 +3,7 @@
 
 pub mod all_atom;
 pub mod ipa;
+pub mod multimer_ipa;
 pub mod rigid;
 pub mod sidechain;
 
@@ -14,6 +15,7 @@ use crate::config::StructureModuleConfig;
 use crate::params::ParamBuilder;
 use crate::primitives::{Dropout, LayerNorm, Linear, LinearInit};
 pub use ipa::InvariantPointAttention;
+pub use multimer_ipa::MultimerInvariantPointAttention;
 pub use rigid::{QuatAffine, Rigid};
 pub use sidechain::{MultiRigidSidechain, SidechainOutput};
 
