@@ -423,7 +423,8 @@ pub fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
     (0..n).map(|k| start + step * k as f64).collect()
 }
 
-fn residue_tables<B: Backend>(aatype: &[i64], device: &B::Device) -> ResidueTables<B> {
+/// The per-residue tables of residue types `aatype` (AlphaFold's order; the gap reads as unknown).
+pub fn residue_tables<B: Backend>(aatype: &[i64], device: &B::Device) -> ResidueTables<B> {
     let d = derived();
     let r = aatype.len();
     // The tables have 21 rows (20 amino acids + unknown); the gap type maps to unknown.

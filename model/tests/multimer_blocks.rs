@@ -6,7 +6,7 @@
 
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_model::batch::multimer_relative_encoding;
+use ferrofold_model::batch::{multimer_relative_encoding, residue_tables};
 use ferrofold_model::config::{
     AttentionConfig, DistogramBins, DropoutConfig, EvoformerBlockConfig, StructureModuleConfig,
     TemplateConfig, TemplatePairStackConfig,
@@ -21,8 +21,8 @@ use ferrofold_model::heads::{predicted_interface_tm_score, predicted_tm_score};
 use ferrofold_model::host::{host_tensor, to_array};
 use ferrofold_model::params::ParamBuilder;
 use ferrofold_model::plan::StageContext;
-use ferrofold_model::primitives::{Chunking, Linear, LinearInit};
-use ferrofold_model::structure::{MultimerInvariantPointAttention, Rigid};
+use ferrofold_model::primitives::{Chunking, Dropout, Linear, LinearInit};
+use ferrofold_model::structure::{MultimerInvariantPointAttention, MultimerStructureModule, Rigid};
 use ferrofold_model::{CpuF32, CpuF64, ParamFile};
 use ferrofold_tests::fixtures;
 
@@ -134,6 +134,9 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
         sidechain_num_residual_block: 2,
     };
     let ipa = MultimerInvariantPointAttention::new(&mut builder, &ipa_config, PAIR_CHANNELS);
+    let structure_config = StructureModuleConfig { num_layer: 2, ..ipa_config.clone() };
+    let structure_module =
+        MultimerStructureModule::new(&mut builder, &structure_config, 12, PAIR_CHANNELS, 0.0);
     let template_single_embedding =
         builder.scope("evoformer", |b| MultimerTemplateSingleEmbedding::new(b, MSA_CHANNELS));
     builder.finish("multimer blocks").unwrap();
@@ -207,6 +210,25 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
             &frames,
         );
         check(&format!("{b}/output"), to_array(output));
+
+        let b = "structure_module";
+        let structure_aatype: Vec<i64> =
+            input(&format!("{b}/aatype")).iter().map(|&a| a as i64).collect();
+        let output = structure_module.forward(
+            mask(&format!("{b}/single")),
+            tensor(&format!("{b}/pair")),
+            host_tensor::<B, 1>(input(&format!("{b}/seq_mask")), &device),
+            &residue_tables::<B>(&structure_aatype, &device),
+            &Dropout::off(),
+        );
+        check(&format!("{b}/output_traj"), to_array(output.traj));
+        check(&format!("{b}/output_act"), to_array(output.act));
+        check(
+            &format!("{b}/output_final_atom14_positions"),
+            to_array(output.final_atom14_positions),
+        );
+        check(&format!("{b}/output_final_atom_positions"), to_array(output.final_atom_positions));
+        check(&format!("{b}/output_final_atom_mask"), to_array(output.final_atom_mask));
 
         let b = "template_single_embedding";
         let (features, masks): (Vec<_>, Vec<_>) = (0..aatype.shape()[0])

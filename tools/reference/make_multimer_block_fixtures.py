@@ -23,6 +23,9 @@ seeded random inputs with masked positions, parameters random — none zero; flo
   invariant_point_attention                    the multimer IPA (folding_multimer: points
                                                projected per head, frames as rotation
                                                matrices), float32 only
+  structure_module                             the multimer structure module (2 layers,
+                                               QuatRigid frame updates, side chains, atom37
+                                               positions), float32 only
   msa_features                                 the MSA features the network computes each
                                                recycle (profile, sampled cluster centres
                                                with BERT masking, nearest-neighbour cluster
@@ -255,6 +258,22 @@ if args.precision == 'f32':
   run('invariant_point_attention', invariant_point_attention, single=normal(R, 12),
       pair=normal(R, R, C_Z), mask=ipa_mask, rotation=rotation,
       translation=normal(R, 3, scale=5.0))
+
+  sm.num_layer = 2
+  sm.sidechain.num_channel = 8
+  structure_aatype = rng.randint(0, 21, size=R).astype(np.int32)
+  structure_seq_mask = np.ones(R, DTYPE)
+  structure_seq_mask[3] = 0
+
+  def structure_module(single, pair, aatype, seq_mask):
+    ret = folding_multimer.StructureModule(sm, gc)(
+        {'single': single, 'pair': pair}, {'aatype': aatype, 'seq_mask': seq_mask},
+        is_training=False, compute_loss=True)
+    names = ('traj', 'final_atom14_positions', 'final_atom_positions', 'final_atom_mask', 'act')
+    return {k: ret[k] for k in names}
+
+  run('structure_module', structure_module, single=normal(R, 12), pair=normal(R, R, C_Z),
+      aatype=structure_aatype, seq_mask=structure_seq_mask)
 
   from alphafold.common import confidence  # noqa: E402
   num_bins, max_error_bin = 64, 31.0

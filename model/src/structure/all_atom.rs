@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use super::rigid::{QuatAffine, Rigid};
+use super::rigid::Rigid;
 use crate::batch::ResidueTables;
 use crate::host::float_options;
 
@@ -12,7 +12,7 @@ use crate::host::float_options;
 /// `angles` [r, 7, 2] are (sin, cos) of ω, φ, ψ, χ1..χ4.
 pub fn torsion_angles_to_frames<B: Backend>(
     tables: &ResidueTables<B>,
-    backbone: &QuatAffine<B>,
+    backbone: &Rigid<B, 3>,
     angles: Tensor<B, 3>,
 ) -> Rigid<B, 4> {
     let [r, _, _] = angles.dims();
@@ -81,7 +81,7 @@ pub fn torsion_angles_to_frames<B: Backend>(
     };
     let global = Rigid {
         rotation: backbone.rotation.clone().unsqueeze_dim::<4>(1).expand([r, g, 3, 3]),
-        translation: backbone.translation.clone().reshape([r, 1, 1, 3]).expand([r, g, 1, 3]),
+        translation: backbone.translation.clone().unsqueeze_dim::<4>(1).expand([r, g, 1, 3]),
     };
     global.compose(&to_backbone)
 }

@@ -3,6 +3,7 @@
 
 pub mod all_atom;
 pub mod ipa;
+pub mod multimer;
 pub mod multimer_ipa;
 pub mod rigid;
 pub mod sidechain;
@@ -15,6 +16,7 @@ use crate::config::StructureModuleConfig;
 use crate::params::ParamBuilder;
 use crate::primitives::{Dropout, LayerNorm, Linear, LinearInit};
 pub use ipa::InvariantPointAttention;
+pub use multimer::{MultimerStructureModule, MultimerStructureOutput};
 pub use multimer_ipa::MultimerInvariantPointAttention;
 pub use rigid::{QuatAffine, Rigid};
 pub use sidechain::{MultiRigidSidechain, SidechainOutput};
@@ -142,7 +144,7 @@ impl<B: Backend> StructureModule<B> {
             affine = affine.pre_compose(f.affine_update.forward(act.clone()));
             let scaled = affine.scale_translation(self.position_scale);
             sidechains.push(f.rigid_sidechain.forward(
-                &scaled,
+                &scaled.to_rigid(),
                 act.clone(),
                 initial_act.clone(),
                 tables,

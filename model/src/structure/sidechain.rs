@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::all_atom::{frames_to_atom14_positions, torsion_angles_to_frames};
-use super::rigid::QuatAffine;
+use super::rigid::Rigid;
 use crate::batch::ResidueTables;
 use crate::config::StructureModuleConfig;
 use crate::params::ParamBuilder;
@@ -63,10 +63,10 @@ impl<B: Backend> MultiRigidSidechain<B> {
         })
     }
 
-    /// `affine` in Å (translations scaled by the position scale).
+    /// `backbone` frames in Å (translations scaled by the position scale).
     pub fn forward(
         &self,
-        affine: &QuatAffine<B>,
+        backbone: &Rigid<B, 3>,
         act: Tensor<B, 2>,
         initial_act: Tensor<B, 2>,
         tables: &ResidueTables<B>,
@@ -81,7 +81,7 @@ impl<B: Backend> MultiRigidSidechain<B> {
         let unnormalized = self.unnormalized_angles.forward(relu(act)).reshape([r, 7, 2]);
         let norm = unnormalized.clone().powi_scalar(2).sum_dim(2).clamp_min(1e-12).sqrt();
         let angles = unnormalized.clone() / norm;
-        let frames = torsion_angles_to_frames(tables, affine, angles.clone());
+        let frames = torsion_angles_to_frames(tables, backbone, angles.clone());
         SidechainOutput {
             atom_pos: frames_to_atom14_positions(tables, &frames),
             frames: frames.to_flat12(),
