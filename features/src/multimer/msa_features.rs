@@ -8,10 +8,11 @@
 use ndarray::{s, Array1, Array2, Array3, Axis};
 use rand::Rng;
 
+pub use crate::msa_transforms::MaskedMsaConfig;
+
 /// Residue classes of the network's MSA: 20 amino acids, X, gap, and the BERT mask token.
 pub const MSA_CLASSES: usize = 23;
 const GAP: usize = 21;
-const MASK_TOKEN: i32 = 22;
 
 /// One MSA with its masks, in the merged example's layout (AlphaFold's residue order).
 #[derive(Debug, Clone, PartialEq)]
@@ -88,65 +89,27 @@ fn gumbel(rng: &mut impl Rng) -> f32 {
     -(-(uniform + epsilon).ln() + epsilon).ln()
 }
 
-/// BERT masking probabilities of AlphaFold's `masked_msa` config.
-#[derive(Debug, Clone, Copy)]
-pub struct MaskedMsaConfig {
-    pub uniform_prob: f32,
-    pub profile_prob: f32,
-    pub same_prob: f32,
-    pub replace_fraction: f32,
-}
-
-impl Default for MaskedMsaConfig {
-    fn default() -> Self {
-        Self { uniform_prob: 0.1, profile_prob: 0.1, same_prob: 0.1, replace_fraction: 0.15 }
-    }
-}
-
 /// Replaces a random `replace_fraction` of the cluster centres' unmasked positions by a draw
 /// from: a uniform amino acid, the profile, the same residue, or the mask token
-/// (`make_masked_msa`). Returns the masked MSA's rows and the true MSA; `bert_mask` becomes
-/// the replaced positions.
+/// (`make_masked_msa`; the monomer's draw, then DeepMind's multimer masking). Returns the masked
+/// MSA's rows and the true MSA; `bert_mask` keeps the replaced positions it had.
 pub fn make_masked_msa(
     clusters: &MsaBlock,
     profile: &Array2<f32>,
     config: &MaskedMsaConfig,
     rng: &mut impl Rng,
 ) -> (MsaBlock, Array2<i32>) {
-    let (s, r) = clusters.msa.dim();
-    let mask_probability = 1.0 - config.profile_prob - config.same_prob - config.uniform_prob;
+    let masked =
+        crate::msa_transforms::make_masked_msa(clusters.msa.view(), profile.view(), config, rng);
     let mut out = clusters.clone();
-    for row in 0..s {
-        for j in 0..r {
-            let unmasked = clusters.msa_mask[(row, j)];
-            let replace = rng.random::<f32>() < config.replace_fraction && unmasked != 0.0;
-            if replace {
-                let true_class = clusters.msa[(row, j)] as usize;
-                let probability = |class: usize| -> f32 {
-                    let uniform = if class < 20 { 0.05 } else { 0.0 };
-                    let same = if class == true_class { 1.0 } else { 0.0 };
-                    config.uniform_prob * uniform
-                        + config.profile_prob * profile[(j, class)]
-                        + config.same_prob * same
-                };
-                let draw: f32 = rng.random();
-                let mut cumulative = 0.0;
-                let mut chosen = MASK_TOKEN;
-                let total: f32 = (0..22).map(probability).sum::<f32>() + mask_probability;
-                for class in 0..22 {
-                    cumulative += probability(class) / total;
-                    if draw < cumulative {
-                        chosen = class as i32;
-                        break;
-                    }
-                }
-                out.msa[(row, j)] = chosen;
-            }
-            out.msa[(row, j)] *= unmasked as i32;
-            out.bert_mask[(row, j)] *= if replace { 1.0 } else { 0.0 };
-        }
+    for ((position, &unmasked), (&replaced, &letter)) in
+        clusters.msa_mask.indexed_iter().zip(masked.bert_mask.iter().zip(&masked.msa))
+    {
+        let replace = replaced > 0.0 && unmasked != 0.0;
+        out.msa[position] = if replace { letter } else { clusters.msa[position] } * unmasked as i32;
+        out.bert_mask[position] *= if replace { 1.0 } else { 0.0 };
     }
-    (out, clusters.msa.clone())
+    (out, masked.true_msa)
 }
 
 /// Each extra row's share of each cluster centre (`nearest_neighbor_clusters`): the centres

@@ -21,6 +21,41 @@ pub use multimer_ipa::MultimerInvariantPointAttention;
 pub use rigid::{QuatAffine, Rigid};
 pub use sidechain::{MultiRigidSidechain, SidechainOutput};
 
+/// The fold iteration's transition: `num_layer_in_transition` linear layers of the structure
+/// module's width, AlphaFold's names `transition`, `transition_1`, …, the last one final.
+pub(crate) fn transition_layers<B: Backend>(
+    builder: &mut ParamBuilder<B>,
+    c: &StructureModuleConfig,
+) -> Vec<Linear<B>> {
+    let s = c.num_channel;
+    (0..c.num_layer_in_transition)
+        .map(|k| {
+            let name = if k == 0 { "transition".to_string() } else { format!("transition_{k}") };
+            let init = if k + 1 < c.num_layer_in_transition {
+                LinearInit::Relu
+            } else {
+                LinearInit::Final
+            };
+            Linear::new(builder, &name, s, s, init)
+        })
+        .collect()
+}
+
+/// The transition's layers with a ReLU between each two (the residual is the caller's).
+pub(crate) fn apply_transition<B: Backend>(
+    layers: &[Linear<B>],
+    act: Tensor<B, 2>,
+) -> Tensor<B, 2> {
+    let mut act = act;
+    for (k, linear) in layers.iter().enumerate() {
+        act = linear.forward(act);
+        if k + 1 < layers.len() {
+            act = relu(act);
+        }
+    }
+    act
+}
+
 /// One fold iteration; the structure module applies the same one `num_layer` times.
 #[derive(Module, Debug)]
 pub struct FoldIteration<B: Backend> {
@@ -85,21 +120,7 @@ impl<B: Backend> StructureModule<B> {
             fold_iteration: b.scope("fold_iteration", |b| FoldIteration {
                 invariant_point_attention: InvariantPointAttention::new(b, c, pair_channels),
                 attention_layer_norm: LayerNorm::new(b, "attention_layer_norm", s),
-                transition: (0..c.num_layer_in_transition)
-                    .map(|k| {
-                        let name = if k == 0 {
-                            "transition".to_string()
-                        } else {
-                            format!("transition_{k}")
-                        };
-                        let init = if k + 1 < c.num_layer_in_transition {
-                            LinearInit::Relu
-                        } else {
-                            LinearInit::Final
-                        };
-                        Linear::new(b, &name, s, s, init)
-                    })
-                    .collect(),
+                transition: transition_layers(b, c),
                 transition_layer_norm: LayerNorm::new(b, "transition_layer_norm", s),
                 affine_update: Linear::new(b, "affine_update", s, 6, LinearInit::Final),
                 rigid_sidechain: MultiRigidSidechain::new(b, c),
@@ -132,15 +153,8 @@ impl<B: Backend> StructureModule<B> {
             act = act.clone()
                 + f.invariant_point_attention.forward(act, pair.clone(), seq_mask.clone(), &affine);
             act = f.attention_layer_norm.forward(dropout.apply(act, self.dropout, None));
-            let input_act = act.clone();
-            for (k, linear) in f.transition.iter().enumerate() {
-                act = linear.forward(act);
-                if k + 1 < f.transition.len() {
-                    act = relu(act);
-                }
-            }
-            act =
-                f.transition_layer_norm.forward(dropout.apply(act + input_act, self.dropout, None));
+            let update = apply_transition(&f.transition, act.clone());
+            act = f.transition_layer_norm.forward(dropout.apply(act + update, self.dropout, None));
             affine = affine.pre_compose(f.affine_update.forward(act.clone()));
             let scaled = affine.scale_translation(self.position_scale);
             sidechains.push(f.rigid_sidechain.forward(

@@ -4,12 +4,12 @@
 //! `(1, x, y, z)` normalised (`QuatRigid`), and its own position scale.
 
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use super::all_atom::atom14_to_atom37;
 use super::multimer_ipa::MultimerInvariantPointAttention;
 use super::rigid::Rigid;
 use super::sidechain::{MultiRigidSidechain, SidechainOutput};
+use super::{apply_transition, transition_layers};
 use crate::batch::ResidueTables;
 use crate::config::StructureModuleConfig;
 use crate::host::{float_options, host_tensor};
@@ -110,21 +110,7 @@ impl<B: Backend> MultimerStructureModule<B> {
                     pair_channels,
                 ),
                 attention_layer_norm: LayerNorm::new(b, "attention_layer_norm", s),
-                transition: (0..c.num_layer_in_transition)
-                    .map(|k| {
-                        let name = if k == 0 {
-                            "transition".to_string()
-                        } else {
-                            format!("transition_{k}")
-                        };
-                        let init = if k + 1 < c.num_layer_in_transition {
-                            LinearInit::Relu
-                        } else {
-                            LinearInit::Final
-                        };
-                        Linear::new(b, &name, s, s, init)
-                    })
-                    .collect(),
+                transition: transition_layers(b, c),
                 transition_layer_norm: LayerNorm::new(b, "transition_layer_norm", s),
                 quat_rigid: b
                     .scope("quat_rigid", |b| Linear::new(b, "rigid", s, 6, LinearInit::Final)),
@@ -162,15 +148,8 @@ impl<B: Backend> MultimerStructureModule<B> {
             act = act.clone()
                 + f.invariant_point_attention.forward(act, pair.clone(), seq_mask.clone(), &frames);
             act = f.attention_layer_norm.forward(dropout.apply(act, self.dropout, None));
-            let input_act = act.clone();
-            for (k, linear) in f.transition.iter().enumerate() {
-                act = linear.forward(act);
-                if k + 1 < f.transition.len() {
-                    act = relu(act);
-                }
-            }
-            act =
-                f.transition_layer_norm.forward(dropout.apply(act + input_act, self.dropout, None));
+            let update = apply_transition(&f.transition, act.clone());
+            act = f.transition_layer_norm.forward(dropout.apply(act + update, self.dropout, None));
             // frames ∘ update: R·R_u, R·t_u + t.
             let update = f.quat_rigid.forward(act.clone());
             let update_rotation = rotation_of_update(update.clone().narrow(1, 0, 3));
