@@ -57,7 +57,7 @@ fn cross(a: Vec3, b: Vec3) -> Vec3 {
     [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 }
 
-/// The pair features of one template: `aatype` [r] (AlphaFold's order, 21 = gap), atom37
+/// The pair features of one template: `aatype` \[r\] (AlphaFold's order, 21 = gap), atom37
 /// `positions` [r, 37, 3] and `mask` [r, 37]; `same_chain` [r, r] is 1 for residue pairs of one
 /// chain (templates are per chain: nothing is read across chains).
 pub fn multimer_template_pair_features(
@@ -243,7 +243,7 @@ impl<B: Backend> MultimerTemplateEmbedding<B> {
 pub const TEMPLATE_SINGLE_FEATURES: usize = TEMPLATE_AATYPES + 12;
 
 /// AlphaFold-Multimer's per-residue template features (`template_embedding_1d`'s input) of one
-/// template, [r, 34], and the residues' mask (chi 1 computable), [r]: `aatype` [r] (21 = gap),
+/// template, [r, 34], and the residues' mask (chi 1 computable), \[r\]: `aatype` \[r\] (21 = gap),
 /// atom37 `positions` [r, 37, 3] and `mask` [r, 37].
 pub fn multimer_template_single_features(
     aatype: ArrayView1<i32>,

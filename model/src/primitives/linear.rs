@@ -79,7 +79,7 @@ impl<B: Backend> Linear<B> {
         })
     }
 
-    /// A Linear of a scalar feature (AlphaFold's `num_input_dims=0`: `weights` [out]), applied
+    /// A Linear of a scalar feature (AlphaFold's `num_input_dims=0`: `weights` \[out\]), applied
     /// to inputs whose last axis has length 1.
     pub fn of_scalar(
         builder: &mut ParamBuilder<B>,
