@@ -399,14 +399,11 @@ fn assign_entities(inputs: &[ChainInput], chains: Vec<Chain>) -> Vec<Chain> {
 /// rows those that also appear among its paired rows (`create_paired_features`,
 /// `deduplicate_unpaired_sequences`).
 fn pair_chains(mut chains: Vec<Chain>) -> Vec<Chain> {
-    let pairing: Vec<&PairingRows> = chains
-        .iter()
-        .map(|c| c.paired.as_ref().expect("heteromer chains have pairing rows"))
-        .collect();
+    let pairing: Vec<&PairingRows> = chains.iter().map(Chain::paired_rows).collect();
     let rows = pairing::pair_rows(&pairing);
     for (c, chain) in chains.iter_mut().enumerate() {
         let selection: Vec<Option<usize>> = rows.iter().map(|row| row[c]).collect();
-        let paired = chain.paired.as_ref().expect("checked above").select(&selection);
+        let paired = chain.paired_rows().select(&selection);
         let paired_rows: HashSet<Vec<i32>> =
             paired.msa.rows().into_iter().map(|r| r.to_vec()).collect();
         let keep: Vec<usize> = (0..chain.msa.nrows())

@@ -5,7 +5,7 @@
 //! masked for BERT) follow DeepMind's distributions with this crate's seeded generator; the
 //! rest is deterministic and equals DeepMind's.
 
-use ndarray::{s, Array1, Array2, Array3, Axis};
+use ndarray::{s, Array1, Array2, Array3, ArrayViewMut1, Axis};
 use rand::Rng;
 
 pub use crate::msa_transforms::MaskedMsaConfig;
@@ -173,6 +173,14 @@ fn deletion_value(d: f32) -> f32 {
     (d / 3.0).atan() * (2.0 / std::f64::consts::PI) as f32
 }
 
+/// The features every MSA row has at a position: one-hot class (23), has deletion, deletion
+/// value.
+fn row_features(mut features: ArrayViewMut1<f32>, class: i32, deletions: f32) {
+    features[class as usize] = 1.0;
+    features[MSA_CLASSES] = deletions.clamp(0.0, 1.0);
+    features[MSA_CLASSES + 1] = deletion_value(deletions);
+}
+
 /// The cluster centres' features [c, r, 49] (`create_msa_feat`): one-hot class (23), has
 /// deletion, deletion value, cluster profile (23), cluster mean deletion value.
 pub fn msa_feat(
@@ -185,10 +193,11 @@ pub fn msa_feat(
     let mut feat = Array3::<f32>::zeros((c, r, width));
     for n in 0..c {
         for j in 0..r {
-            let d = clusters.deletion_matrix[(n, j)];
-            feat[(n, j, clusters.msa[(n, j)] as usize)] = 1.0;
-            feat[(n, j, MSA_CLASSES)] = d.clamp(0.0, 1.0);
-            feat[(n, j, MSA_CLASSES + 1)] = deletion_value(d);
+            row_features(
+                feat.slice_mut(s![n, j, ..]),
+                clusters.msa[(n, j)],
+                clusters.deletion_matrix[(n, j)],
+            );
             feat.slice_mut(s![n, j, MSA_CLASSES + 2..2 * MSA_CLASSES + 2])
                 .assign(&cluster_profile.slice(s![n, j, ..]));
             feat[(n, j, width - 1)] = deletion_value(cluster_deletion_mean[(n, j)]);
@@ -205,10 +214,11 @@ pub fn extra_msa_feat(extra: &MsaBlock, num_extra: usize) -> (Array3<f32>, Array
     let mut feat = Array3::<f32>::zeros((e, r, MSA_CLASSES + 2));
     for m in 0..e {
         for j in 0..r {
-            let d = extra.deletion_matrix[(m, j)];
-            feat[(m, j, extra.msa[(m, j)] as usize)] = 1.0;
-            feat[(m, j, MSA_CLASSES)] = d.clamp(0.0, 1.0);
-            feat[(m, j, MSA_CLASSES + 1)] = deletion_value(d);
+            row_features(
+                feat.slice_mut(s![m, j, ..]),
+                extra.msa[(m, j)],
+                extra.deletion_matrix[(m, j)],
+            );
         }
     }
     (feat, extra.msa_mask.slice(s![..e, ..]).to_owned())
