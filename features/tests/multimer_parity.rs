@@ -151,7 +151,7 @@ fn network_msa_sampling_keeps_queries_and_masks_about_fifteen_percent() {
     let bias = get("cluster_bias_mask").mapv(|v| v as f32);
     let bias = bias.slice(ndarray::s![..rows]).to_owned();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let (clusters, extra) = sample_msa(&msa, &bias, 64, &mut rng);
+    let (clusters, extra) = sample_msa(&msa, &bias, 64, true, &mut rng);
     assert_eq!((clusters.msa.nrows(), extra.msa.nrows()), (64, rows - 64));
     assert_eq!(clusters.msa.row(0), msa.msa.row(0), "the query row is the first centre");
     let mut all: Vec<Vec<i32>> =

@@ -11,13 +11,13 @@ use crate::evoformer::MsaPair;
 use crate::heads::Heads;
 use crate::params::{ParamBuilder, ParamFile, ParamLayout};
 use crate::plan::{Pass, Stage, StageContext};
-use crate::structure::{StructureModule, StructureOutput};
+use crate::structure::{Folding, MultimerStructureModule, StructureModule, StructureOutput};
 use crate::trunk::{EmbeddingsAndEvoformer, Representations, TrunkCapture, TrunkState};
 
 #[derive(Module, Debug)]
 pub struct AlphaFold<B: Backend> {
     pub evoformer: EmbeddingsAndEvoformer<B>,
-    pub structure_module: StructureModule<B>,
+    pub structure_module: Folding<B>,
     pub heads: Heads<B>,
 }
 
@@ -40,13 +40,17 @@ impl<B: Backend> AlphaFold<B> {
         builder.scope("alphafold", |b| {
             b.scope("alphafold_iteration", |b| Self {
                 evoformer: EmbeddingsAndEvoformer::new(b, config),
-                structure_module: StructureModule::new(
-                    b,
-                    &config.structure_module,
-                    config.seq_channel,
-                    config.pair_channel,
-                    config.dropout.structure_module,
-                ),
+                structure_module: {
+                    let (c, s, z) =
+                        (&config.structure_module, config.seq_channel, config.pair_channel);
+                    let dropout = config.dropout.structure_module;
+                    match config.multimer {
+                        None => Folding::Monomer(StructureModule::new(b, c, s, z, dropout)),
+                        Some(_) => {
+                            Folding::Multimer(MultimerStructureModule::new(b, c, s, z, dropout))
+                        }
+                    }
+                },
                 heads: Heads::new(
                     b,
                     &config.heads,
@@ -168,7 +172,11 @@ impl<B: Backend> AlphaFold<B> {
         mut on_iteration: impl FnMut(usize, &IterationOutput<B>),
     ) -> Result<IterationOutput<B>> {
         let pass = Pass::inference(config);
+        let tolerance = config.multimer.as_ref().map(|m| m.recycle_early_stop_tolerance);
         let mut last: Option<IterationOutput<B>> = None;
+        // AlphaFold-Multimer stops recycling early: once an iteration moves the structure by at
+        // most the tolerance, one more iteration runs and is the last.
+        let mut final_iteration = None;
         for (i, inputs) in iterations.into_iter().enumerate() {
             let inputs = inputs?;
             let prev = match &last {
@@ -177,7 +185,21 @@ impl<B: Backend> AlphaFold<B> {
             };
             let out = self.iteration(&inputs, &prev, &pass, None);
             on_iteration(i, &out);
+            let done = final_iteration == Some(i);
+            if let (Some(tolerance), None) = (tolerance, final_iteration) {
+                let change = ca_distance_change(
+                    prev.positions,
+                    out.structure.final_atom_positions.clone(),
+                    inputs.seq_mask.clone(),
+                );
+                if change <= tolerance {
+                    final_iteration = Some(i + 1);
+                }
+            }
             last = Some(out);
+            if done {
+                break;
+            }
         }
         last.ok_or_else(|| ModelError::Batch {
             name: "aatype".into(),
@@ -195,4 +217,25 @@ impl<B: Backend> IterationOutput<B> {
             pair: self.representations.pair.clone(),
         }
     }
+}
+
+/// How far the structure moved between two iterations (AlphaFold-Multimer's early-stop
+/// criterion, after AF2Complex): the root mean square change of the CA–CA distances over pairs
+/// of present residues; positions [r, 37, 3], `seq_mask` \[r\].
+pub fn ca_distance_change<B: Backend>(
+    before: Tensor<B, 3>,
+    after: Tensor<B, 3>,
+    seq_mask: Tensor<B, 1>,
+) -> f64 {
+    let [r, _, _] = after.dims();
+    let distances = |positions: Tensor<B, 3>| {
+        let ca = positions.narrow(1, 1, 1).reshape([r, 3]);
+        let diff = ca.clone().unsqueeze_dim::<3>(1) - ca.unsqueeze_dim::<3>(0);
+        diff.powi_scalar(2).sum_dim(2).sqrt().reshape([r, r])
+    };
+    let pair_mask = seq_mask.clone().unsqueeze_dim::<2>(1) * seq_mask.unsqueeze_dim::<2>(0);
+    let squared = (distances(before) - distances(after)).powi_scalar(2);
+    let sum: f64 = (squared * pair_mask.clone()).sum().into_scalar().elem();
+    let count: f64 = pair_mask.sum().into_scalar().elem();
+    (sum / (count + 1e-10) + 1e-8).sqrt()
 }

@@ -162,6 +162,34 @@ pub struct ModelConfig {
     /// Dropout in training.
     #[config(default = "DropoutConfig::alphafold()")]
     pub dropout: DropoutConfig,
+    /// AlphaFold-Multimer (v2.3): chain-relative positions, the multimer template embedder and
+    /// structure module, the MSA sampled inside each recycle; `None`: the monomer network.
+    #[config(default = "None")]
+    pub multimer: Option<MultimerConfig>,
+}
+
+/// What AlphaFold-Multimer adds to the network's settings (DeepMind's v2.3.2 `CONFIG_MULTIMER`).
+#[derive(Config, Debug, PartialEq)]
+pub struct MultimerConfig {
+    /// Residue-number offsets within a chain are clipped to ±this (32).
+    pub max_relative_idx: usize,
+    /// Symmetry-id offsets between copies of one entity are clipped to ±this (2).
+    pub max_relative_chain: usize,
+    /// MSA cluster centres per recycle (508).
+    pub num_msa: usize,
+    /// Extra MSA rows per recycle (2,048; 1,152 for models 4 and 5).
+    pub num_extra_msa: usize,
+    /// Recycling stops early once the CA distance matrix moves by at most this (Å, RMS over
+    /// residue pairs) from one recycle to the next, then runs one last iteration (0.5).
+    pub recycle_early_stop_tolerance: f64,
+}
+
+impl MultimerConfig {
+    /// Width of the relative encoding: residue offset bins and the other-chain bin, the
+    /// same-entity bit, symmetry-id offset bins and the other-entity bin (73 for AlphaFold's).
+    pub fn relative_encoding_width(&self) -> usize {
+        2 * self.max_relative_idx + 2 + 1 + 2 * self.max_relative_chain + 2
+    }
 }
 
 /// The most recycling iterations a run may ask for (ColabFold's largest choice). More gives
@@ -169,7 +197,7 @@ pub struct ModelConfig {
 pub const MAX_RECYCLES: usize = 48;
 
 /// Names of the presets [`ModelConfig::preset`] knows.
-pub const PRESETS: [&str; 12] = [
+pub const PRESETS: [&str; 23] = [
     "model_1",
     "model_2",
     "model_3",
@@ -180,11 +208,32 @@ pub const PRESETS: [&str; 12] = [
     "model_3_ptm",
     "model_4_ptm",
     "model_5_ptm",
+    "model_1_multimer_v3",
+    "model_2_multimer_v3",
+    "model_3_multimer_v3",
+    "model_4_multimer_v3",
+    "model_5_multimer_v3",
+    "model_1_multimer_v2",
+    "model_2_multimer_v2",
+    "model_3_multimer_v2",
+    "model_4_multimer_v2",
+    "model_5_multimer_v2",
     "reduced",
     "small",
+    "reduced_multimer",
 ];
 
 impl ModelConfig {
+    /// Channels of the per-residue target features: residue type one-hot (21), and in the
+    /// monomer AlphaFold2's between-segment bit.
+    pub fn target_feat_width(&self) -> usize {
+        if self.multimer.is_some() {
+            21
+        } else {
+            22
+        }
+    }
+
     /// The input pipeline AlphaFold pairs with this network (its `data` config): models 1–4
     /// see 5,120 extra sequences, model 5 (and `reduced`) 1,024; the models with templates
     /// give 4 of the 512 cluster rows to template torsions.
@@ -212,6 +261,21 @@ impl ModelConfig {
         }
         if name == "small" {
             return Ok(Self::small());
+        }
+        if name == "reduced_multimer" {
+            return Ok(Self::reduced_multimer());
+        }
+        for (suffix, v3) in [("_multimer_v3", true), ("_multimer_v2", false)] {
+            if let Some(number) = name
+                .strip_prefix("model_")
+                .and_then(|rest| rest.strip_suffix(suffix))
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                return match number {
+                    1..=5 => Ok(Self::multimer(name, number, v3)),
+                    _ => Err(unknown()),
+                };
+            }
         }
         let (base, ptm) = match name.strip_suffix("_ptm") {
             Some(base) => (base, true),
@@ -301,7 +365,79 @@ impl ModelConfig {
             key_chunk_size: None,
             attention_kernel: AttentionKernel::Fused,
             dropout: DropoutConfig::alphafold(),
+            multimer: None,
         }
+    }
+
+    /// AlphaFold-Multimer `model_{number}_multimer_v3` (or `_v2`: separate triangle-
+    /// multiplication weights, 252 cluster centres and 1,152 extra rows): DeepMind's v2.3.2
+    /// configs.
+    fn multimer(name: &str, number: usize, v3: bool) -> Self {
+        let mut c = Self::full(name, true);
+        c.evoformer.outer_product_mean_first = true;
+        c.evoformer.fused_triangle_projections = v3;
+        let t = &mut c.template;
+        t.embed_torsion_angles = true;
+        let stack = &mut t.template_pair_stack;
+        stack.triangle_multiplication_first = true;
+        stack.fused_triangle_projections = v3;
+        c.heads.masked_msa_num_output = 22;
+        c.structure_module.position_scale = 20.0;
+        c.num_recycle = 20;
+        c.multimer = Some(MultimerConfig {
+            max_relative_idx: 32,
+            max_relative_chain: 2,
+            num_msa: if v3 { 508 } else { 252 },
+            num_extra_msa: if v3 && number <= 3 { 2048 } else { 1152 },
+            recycle_early_stop_tolerance: 0.5,
+        });
+        c
+    }
+
+    /// `model_1_multimer_v3` narrowed as `tools/reference/make_multimer_ref.py` narrows it (the
+    /// preset of `tests/fixtures/reference/multimer_2hhb`).
+    fn reduced_multimer() -> Self {
+        let mut c = Self::multimer("reduced_multimer", 1, true);
+        c.msa_channel = 16;
+        c.pair_channel = 8;
+        c.seq_channel = 12;
+        c.extra_msa_channel = 8;
+        c.evoformer_num_block = 2;
+        c.extra_msa_stack_num_block = 1;
+        let e = &mut c.evoformer;
+        for attention in [
+            &mut e.msa_row_attention_with_pair_bias,
+            &mut e.msa_column_attention,
+            &mut e.triangle_attention_starting_node,
+            &mut e.triangle_attention_ending_node,
+        ] {
+            attention.num_head = 2;
+        }
+        e.outer_product_mean_channels = 4;
+        e.triangle_multiplication_channels = 6;
+        let stack = &mut c.template.template_pair_stack;
+        stack.num_block = 1;
+        for attention in
+            [&mut stack.triangle_attention_starting_node, &mut stack.triangle_attention_ending_node]
+        {
+            *attention =
+                AttentionConfig { num_head: 2, key_dim: Some(8), value_dim: Some(8), gating: true };
+        }
+        stack.triangle_multiplication_channels = 6;
+        let s = &mut c.structure_module;
+        s.num_layer = 2;
+        s.num_channel = 12;
+        s.num_head = 2;
+        s.num_scalar_qk = 4;
+        s.num_point_qk = 3;
+        s.num_scalar_v = 4;
+        s.num_point_v = 5;
+        s.sidechain_num_channel = 8;
+        c.heads.predicted_lddt_num_channels = 8;
+        let m = c.multimer.as_mut().expect("a multimer preset");
+        m.num_msa = 16;
+        m.num_extra_msa = 24;
+        c
     }
 
     /// A narrow `model_3_ptm` (no templates) that trains on a CPU: 4 Evoformer blocks of

@@ -12,7 +12,8 @@ use crate::batch::linspace;
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::heads::{
-    aligned_error_bin_centers, compute_plddt, compute_predicted_aligned_error, predicted_tm_score,
+    aligned_error_bin_centers, compute_plddt, compute_predicted_aligned_error,
+    predicted_interface_tm_score, predicted_tm_score,
 };
 use crate::host::to_array;
 
@@ -66,6 +67,17 @@ impl<B: Backend> IterationOutput<B> {
             plddt,
             aligned_error,
         })
+    }
+
+    /// AlphaFold-Multimer's interface pTM (ipTM) from the aligned-error head, residue pairs
+    /// of two different chains (`asym_id` \[r\]) only; `None` without the head.
+    pub fn interface_ptm(&self, config: &ModelConfig, asym_id: &[i64]) -> Option<f64> {
+        let logits = to_array(self.predicted_aligned_error_logits.clone()?);
+        let bins = logits.shape()[2];
+        let flat = logits.as_standard_layout();
+        let flat = flat.as_slice().expect("standard layout");
+        let max_bin = config.heads.predicted_aligned_error_max_error_bin;
+        Some(predicted_interface_tm_score(flat, asym_id, bins, max_bin))
     }
 
     /// [`Self::to_outputs`], refused when any value is NaN or infinite.

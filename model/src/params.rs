@@ -199,6 +199,11 @@ impl ParamLayout {
         self.slots.len()
     }
 
+    /// Every tensor of the parameter file the layout reads: its name and full (stacked) shape.
+    pub fn shapes(&self) -> BTreeMap<String, Vec<usize>> {
+        self.slots.values().map(|s| (s.key.clone(), s.full_shape.clone())).collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }

@@ -6,8 +6,10 @@ use burn::prelude::*;
 
 use crate::batch::IterationInputs;
 use crate::config::ModelConfig;
+use crate::embedders::multimer_template_embedder::MultimerTemplateSingleEmbedding;
 use crate::embedders::{
-    InputEmbedder, Recycled, RecyclingEmbedder, TemplateEmbedding, TemplateTorsionEmbedding,
+    InputEmbedder, MultimerTemplateEmbedding, Recycled, RecyclingEmbedder, TemplateEmbedding,
+    TemplateTorsionEmbedding,
 };
 use crate::evoformer::{EvoformerBlock, MsaPair};
 use crate::params::ParamBuilder;
@@ -20,6 +22,10 @@ pub struct EmbeddingsAndEvoformer<B: Backend> {
     pub recycling_embedder: RecyclingEmbedder<B>,
     pub template_embedding: Option<TemplateEmbedding<B>>,
     pub template_torsion_embedding: Option<TemplateTorsionEmbedding<B>>,
+    /// AlphaFold-Multimer's template embedder and its per-residue template rows (in place of
+    /// the two above).
+    pub multimer_template_embedding: Option<MultimerTemplateEmbedding<B>>,
+    pub multimer_template_single_embedding: Option<MultimerTemplateSingleEmbedding<B>>,
     pub extra_msa_activations: Linear<B>,
     pub extra_msa_stack: Vec<EvoformerBlock<B>>,
     pub evoformer_iteration: Vec<EvoformerBlock<B>>,
@@ -75,13 +81,26 @@ pub struct TrunkCapture<B: Backend> {
 impl<B: Backend> EmbeddingsAndEvoformer<B> {
     pub fn new(builder: &mut ParamBuilder<B>, config: &ModelConfig) -> Self {
         builder.scope("evoformer", |b| {
-            let templates = config.template.enabled;
+            let multimer = config.multimer.is_some();
+            let templates = config.template.enabled && !multimer;
+            let multimer_templates = config.template.enabled && multimer;
             Self {
                 input_embedder: InputEmbedder::new(b, config),
                 recycling_embedder: RecyclingEmbedder::new(b, config),
                 template_embedding: templates.then(|| TemplateEmbedding::new(b, config)),
                 template_torsion_embedding: (templates && config.template.embed_torsion_angles)
                     .then(|| TemplateTorsionEmbedding::new(b, config)),
+                multimer_template_embedding: multimer_templates.then(|| {
+                    MultimerTemplateEmbedding::new(
+                        b,
+                        &config.template,
+                        config.template.template_pair_stack.channels(),
+                        config.pair_channel,
+                        &config.dropout,
+                    )
+                }),
+                multimer_template_single_embedding: multimer_templates
+                    .then(|| MultimerTemplateSingleEmbedding::new(b, config.msa_channel)),
                 extra_msa_activations: Linear::new(
                     b,
                     "extra_msa_activations",
@@ -128,11 +147,17 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
         })
     }
 
+    /// Whether the Evoformer's MSA ends with one row per template.
+    fn has_template_rows(&self) -> bool {
+        self.template_torsion_embedding.is_some()
+            || self.multimer_template_single_embedding.is_some()
+    }
+
     /// The masks of one iteration's blocks.
     pub fn masks(&self, inputs: &IterationInputs<B>) -> TrunkMasks<B> {
         TrunkMasks {
             extra_msa: inputs.extra_msa_mask.clone(),
-            msa: inputs.evoformer_msa_mask(self.template_torsion_embedding.is_some()),
+            msa: inputs.evoformer_msa_mask(self.has_template_rows()),
             pair: inputs.pair_mask(),
         }
     }
@@ -159,6 +184,16 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
             }
             pair = pair + update;
         }
+        if let (Some(embedding), Some(templates)) =
+            (&self.multimer_template_embedding, &inputs.multimer_templates)
+        {
+            let update =
+                embedding.forward(pair.clone(), &templates.pair, masks.pair.clone(), context);
+            if let Some(c) = capture.as_deref_mut() {
+                c.template_embedding_out = Some(update.clone());
+            }
+            pair = pair + update;
+        }
 
         let extra_msa = self.extra_msa_activations.forward(inputs.extra_msa_feat.clone());
         if let Some(c) = capture {
@@ -169,6 +204,11 @@ impl<B: Backend> EmbeddingsAndEvoformer<B> {
             (&self.template_torsion_embedding, &inputs.templates)
         {
             msa = Tensor::cat(vec![msa, torsion.forward(templates.torsion_features.clone())], 0);
+        }
+        if let (Some(single), Some(templates)) =
+            (&self.multimer_template_single_embedding, &inputs.multimer_templates)
+        {
+            msa = Tensor::cat(vec![msa, single.forward(templates.single_features.clone())], 0);
         }
         TrunkState { msa, extra_msa: Some(extra_msa), pair, num_sequences }
     }

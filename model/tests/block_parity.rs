@@ -152,7 +152,13 @@ impl<B: Backend> Blocks<B> {
         );
 
         let b = "invariant_point_attention";
-        let ipa = &self.model.structure_module.fold_iteration.invariant_point_attention;
+        let ipa = &self
+            .model
+            .structure_module
+            .monomer()
+            .unwrap()
+            .fold_iteration
+            .invariant_point_attention;
         let affine =
             QuatAffine::new(self.input(b, "quaternion"), self.input(b, "translation"), true);
         let seq_mask: Tensor<B, 2> = self.input(b, "seq_mask");

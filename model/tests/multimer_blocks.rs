@@ -6,15 +6,15 @@
 
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_model::batch::{multimer_relative_encoding, residue_tables};
+use ferrofold_model::batch::{
+    multimer_relative_encoding, multimer_template_pair_features, multimer_template_single_features,
+    residue_tables,
+};
 use ferrofold_model::config::{
     AttentionConfig, DistogramBins, DropoutConfig, EvoformerBlockConfig, StructureModuleConfig,
     TemplateConfig, TemplatePairStackConfig,
 };
-use ferrofold_model::embedders::multimer_template_embedder::{
-    multimer_template_pair_features, multimer_template_single_features,
-    MultimerTemplateSingleEmbedding,
-};
+use ferrofold_model::embedders::multimer_template_embedder::MultimerTemplateSingleEmbedding;
 use ferrofold_model::embedders::MultimerTemplateEmbedding;
 use ferrofold_model::evoformer::{EvoformerBlock, MsaPair, TriangleMultiplication};
 use ferrofold_model::heads::{predicted_interface_tm_score, predicted_tm_score};
@@ -221,7 +221,12 @@ fn check_blocks<B: Backend>(precision: &str, tolerance: f64) {
             &residue_tables::<B>(&structure_aatype, &device),
             &Dropout::off(),
         );
-        check(&format!("{b}/output_traj"), to_array(output.traj));
+        // DeepMind's [layers, r, 3, 4] is ferrofold's [layers, r, 12].
+        let traj_shape = input(&format!("{b}/output_traj")).shape().to_vec();
+        check(
+            &format!("{b}/output_traj"),
+            to_array(output.traj).into_shape_with_order(traj_shape).unwrap(),
+        );
         check(&format!("{b}/output_act"), to_array(output.act));
         check(
             &format!("{b}/output_final_atom14_positions"),

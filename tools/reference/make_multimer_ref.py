@@ -2,9 +2,10 @@
 """Whole-network fixture for AlphaFold-Multimer: DeepMind's v2.3.2 `AlphaFoldIteration` (the
 architecture of `model_1_multimer_v3` at reduced widths, bfloat16 off, float32) with random
 parameters in the official layout ('alphafold/alphafold_iteration/...//name'), run for three
-recycling iterations on the merged features of the haemoglobin heterodimer
-(tests/fixtures/reference/multimer/2hhb_ab.npz, made by make_multimer_features.py), cut to the
-first 32 residues of each chain to keep the fixture small. Parameters: haiku's initial values,
+recycling iterations on the merged features of a complex from
+tests/fixtures/reference/multimer/ (made by make_multimer_features.py): the haemoglobin
+heterodimer α + β (`2hhb_ab`) or the α homodimer (`2hhb_aa`), cut to the first 32 residues of
+each chain to keep the fixture small. Parameters: haiku's initial values,
 every leaf perturbed (random_params.py, as make_ref.py), so that activations stay in range and
 the confidence heads are not saturated.
 
@@ -17,10 +18,10 @@ Made deterministic, so that ferrofold can reproduce the run exactly:
   ensemble and the templates) run op by op: compiled, DeepMind's template unit vectors carry
   rounding noise on the diagonal (see make_multimer_block_fixtures.py).
 
-Writes tests/fixtures/reference/multimer_2hhb/{features.npz, params.npz, outputs.npz, meta.json}:
-per iteration the atom positions, pLDDT logits, representations, pTM and ipTM; the last
-iteration's heads' logits.
-Run (after setup.sh): venv/bin/python tools/reference/make_multimer_ref.py
+Writes tests/fixtures/reference/multimer_<case>/{features.npz, params.npz, outputs.npz,
+meta.json}: per iteration the atom positions, pLDDT logits, representations, pTM and ipTM; the
+last iteration's heads' logits.
+Run (after setup.sh): venv/bin/python tools/reference/make_multimer_ref.py [2hhb_ab|2hhb_aa]
 """
 import json
 import os
@@ -43,7 +44,8 @@ from alphafold.model import modules_multimer, prng  # noqa: E402
 from random_params import perturb_params  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
-OUT = os.path.join(ROOT, 'tests', 'fixtures', 'reference', 'multimer_2hhb')
+CASE = sys.argv[1] if len(sys.argv) > 1 else '2hhb_ab'
+OUT = os.path.join(ROOT, 'tests', 'fixtures', 'reference', f'multimer_{CASE}')
 NUM_ITERATIONS = 3
 RESIDUES_PER_CHAIN = 32
 
@@ -126,7 +128,7 @@ class Wrapper(hk.Module):
 
 def main():
   merged = np.load(os.path.join(ROOT, 'tests', 'fixtures', 'reference', 'multimer',
-                                '2hhb_ab.npz'))
+                                f'{CASE}.npz'))
   keep = np.concatenate([np.arange(RESIDUES_PER_CHAIN),
                          np.flatnonzero(merged['asym_id'] == 2)[:RESIDUES_PER_CHAIN]])
   features = {}
@@ -178,7 +180,7 @@ def main():
   np.savez_compressed(os.path.join(OUT, 'params.npz'), **flat)
   np.savez_compressed(os.path.join(OUT, 'outputs.npz'), **outputs)
   meta = {'config': model_config.to_dict(), 'iterations': NUM_ITERATIONS,
-          'features': 'multimer/2hhb_ab.npz', 'jax': jax.__version__, 'haiku': hk.__version__,
+          'features': f'multimer/{CASE}.npz', 'jax': jax.__version__, 'haiku': hk.__version__,
           'numpy': np.__version__, 'alphafold': 'v2.3.2 (source tree, tools/reference/af232)'}
   with open(os.path.join(OUT, 'meta.json'), 'w') as f:
     json.dump(meta, f, indent=1, sort_keys=True, default=str)

@@ -107,7 +107,14 @@ fn check(name: &str, pick: fn(&mut AlphaFold<B>) -> &mut Linear<B>) {
 
 #[test]
 fn backbone_update_gradient() {
-    check("affine_update", |m| &mut m.structure_module.fold_iteration.affine_update);
+    check("affine_update", |m| {
+        &mut m
+            .structure_module
+            .monomer_mut()
+            .expect("a monomer network")
+            .fold_iteration
+            .affine_update
+    });
 }
 
 #[test]

@@ -10,8 +10,11 @@
 //!   (rows already in the paired block dropped). A homomer's chains share one dense MSA.
 //! - MSAs are cropped to 2,048 rows per chain (paired rows at most half), templates to 4 per chain.
 
+mod batch;
 pub mod msa_features;
 mod pairing;
+
+pub use batch::multimer_batch;
 
 use std::collections::HashSet;
 

@@ -8,6 +8,9 @@
 use ndarray::{s, Array1, Array2, Array3, ArrayViewMut1, Axis};
 use rand::Rng;
 
+use crate::error::{FeaturesError, Result};
+use crate::feature_dict::FeatureDict;
+
 pub use crate::msa_transforms::MaskedMsaConfig;
 
 /// Residue classes of the network's MSA: 20 amino acids, X, gap, and the BERT mask token.
@@ -61,20 +64,132 @@ pub fn msa_profile(msa: &MsaBlock) -> Array2<f32> {
     sums
 }
 
+impl MsaBlock {
+    /// The merged example's MSA (`msa`, `deletion_matrix`, `msa_mask`, `bert_mask`) and its
+    /// `cluster_bias_mask`, as [`crate::multimer::multimer_features`] makes them.
+    pub fn from_features(features: &FeatureDict) -> Result<(MsaBlock, Array1<f32>)> {
+        let matrix = |name: &str| -> Result<Array2<f64>> {
+            let array = features.get(name).ok_or_else(|| {
+                FeaturesError::InvalidInput(format!("multimer features: `{name}` is missing"))
+            })?;
+            array.to_f64().into_dimensionality().map_err(|_| {
+                FeaturesError::InvalidInput(format!(
+                    "multimer features: `{name}` has shape {:?}, expected [rows, residues]",
+                    array.shape()
+                ))
+            })
+        };
+        let msa = matrix("msa")?;
+        let block = MsaBlock {
+            msa: msa.mapv(|v| v as i32),
+            deletion_matrix: matrix("deletion_matrix")?.mapv(|v| v as f32),
+            msa_mask: matrix("msa_mask")?.mapv(|v| v as f32),
+            bert_mask: matrix("bert_mask")?.mapv(|v| v as f32),
+        };
+        let bias: Array1<f32> = features
+            .get("cluster_bias_mask")
+            .map(|a| a.to_f64().iter().map(|&v| v as f32).collect())
+            .unwrap_or_default();
+        let dim = block.msa.dim();
+        let problem = [
+            ("deletion_matrix", block.deletion_matrix.dim()),
+            ("msa_mask", block.msa_mask.dim()),
+            ("bert_mask", block.bert_mask.dim()),
+        ]
+        .into_iter()
+        .find(|(_, d)| *d != dim)
+        .map(|(name, d)| format!("`{name}` has shape {d:?}, `msa` {dim:?}"))
+        .or_else(|| {
+            (bias.len() != dim.0)
+                .then(|| format!("`cluster_bias_mask` has {} rows, `msa` {}", bias.len(), dim.0))
+        })
+        .or_else(|| {
+            block
+                .msa
+                .iter()
+                .any(|&c| !(0..MSA_CLASSES as i32).contains(&c))
+                .then(|| format!("`msa` holds a class outside 0..{MSA_CLASSES}"))
+        });
+        match problem {
+            Some(problem) => {
+                Err(FeaturesError::InvalidInput(format!("multimer features: {problem}")))
+            }
+            None => Ok((block, bias)),
+        }
+    }
+}
+
+/// How the network's MSA inputs are drawn in each recycling iteration (DeepMind's
+/// `embeddings_and_evoformer` settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MsaSampling {
+    /// Cluster centres (`num_msa`: 508; fewer when the MSA has fewer rows).
+    pub num_msa: usize,
+    /// Extra rows read by the extra-MSA stack (`num_extra_msa`: 2,048, or 1,152).
+    pub num_extra_msa: usize,
+    pub masked_msa: MaskedMsaConfig,
+    /// Gumbel noise in the choice of centres, as DeepMind's; without it the centres are the
+    /// rows in order (each chain's query first), which makes a run reproducible across programs.
+    pub gumbel_noise: bool,
+}
+
+/// One recycling iteration's MSA inputs of the network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IterationMsa {
+    /// The cluster centres' features [c, r, 49] (BERT-masked).
+    pub msa_feat: Array3<f32>,
+    /// [c, r]
+    pub msa_mask: Array2<f32>,
+    /// The extra rows' features [e, r, 25].
+    pub extra_msa_feat: Array3<f32>,
+    /// [e, r]
+    pub extra_msa_mask: Array2<f32>,
+    /// Positions replaced for the BERT objective [c, r], and the centres before: [c, r].
+    pub bert_mask: Array2<f32>,
+    pub true_msa: Array2<i32>,
+}
+
+/// Draws one iteration's MSA inputs from the merged MSA, in DeepMind's order: the profile of
+/// every row, the cluster centres, BERT masking of the centres, the extra rows' assignment to
+/// centres, the features.
+pub fn sample_iteration_msa(
+    msa: &MsaBlock,
+    cluster_bias_mask: &Array1<f32>,
+    sampling: &MsaSampling,
+    rng: &mut impl Rng,
+) -> IterationMsa {
+    let profile = msa_profile(msa);
+    let (clusters, extra) =
+        sample_msa(msa, cluster_bias_mask, sampling.num_msa, sampling.gumbel_noise, rng);
+    let (masked, true_msa) = make_masked_msa(&clusters, &profile, &sampling.masked_msa, rng);
+    let (cluster_profile, cluster_deletion_mean) = nearest_neighbor_clusters(&masked, &extra);
+    let (extra_msa_feat, extra_msa_mask) = extra_msa_feat(&extra, sampling.num_extra_msa);
+    IterationMsa {
+        msa_feat: msa_feat(&masked, &cluster_profile, &cluster_deletion_mean),
+        msa_mask: masked.msa_mask,
+        extra_msa_feat,
+        extra_msa_mask,
+        bert_mask: masked.bert_mask,
+        true_msa,
+    }
+}
+
 /// Splits the MSA into `max_seq` cluster centres and the rest (`sample_msa`): rows with no
 /// unmasked position last, rows of `cluster_bias_mask` (each chain's query) first, the others in
-/// a random order (Gumbel keys, as DeepMind's).
+/// a random order (Gumbel keys, as DeepMind's) or, without `gumbel_noise`, in their order.
 pub fn sample_msa(
     msa: &MsaBlock,
     cluster_bias_mask: &Array1<f32>,
     max_seq: usize,
+    gumbel_noise: bool,
     rng: &mut impl Rng,
 ) -> (MsaBlock, MsaBlock) {
     let s = msa.msa.nrows();
     let keys: Vec<f32> = (0..s)
         .map(|row| {
             let any = msa.msa_mask.row(row).sum().clamp(0.0, 1.0);
-            (any - 1.0) * 1e6 + cluster_bias_mask[row] * 1e6 + gumbel(rng)
+            let noise = if gumbel_noise { gumbel(rng) } else { 0.0 };
+            (any - 1.0) * 1e6 + cluster_bias_mask[row] * 1e6 + noise
         })
         .collect();
     let mut order: Vec<usize> = (0..s).collect();

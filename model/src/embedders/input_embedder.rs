@@ -15,20 +15,33 @@ pub struct InputEmbedder<B: Backend> {
     pub preprocess_msa: Linear<B>,
     pub left_single: Linear<B>,
     pub right_single: Linear<B>,
-    /// (sic: AlphaFold's parameter name)
+    /// The relative-position encoding's layer (sic: AlphaFold's parameter name).
     pub pair_activiations: Linear<B>,
 }
 
 impl<B: Backend> InputEmbedder<B> {
+    /// The monomer's target features have 22 channels (residue type and AlphaFold2's
+    /// between-segment bit), the multimer's 21 (residue type); the multimer's relative encoding
+    /// is `~_relative_encoding/position_activations`.
     pub fn new(b: &mut ParamBuilder<B>, config: &ModelConfig) -> Self {
         let (m, z) = (config.msa_channel, config.pair_channel);
-        let relpos = 2 * config.max_relative_feature + 1;
+        let target = config.target_feat_width();
+        let init = LinearInit::Default;
         Self {
-            preprocess_1d: Linear::new(b, "preprocess_1d", 22, m, LinearInit::Default),
-            preprocess_msa: Linear::new(b, "preprocess_msa", 49, m, LinearInit::Default),
-            left_single: Linear::new(b, "left_single", 22, z, LinearInit::Default),
-            right_single: Linear::new(b, "right_single", 22, z, LinearInit::Default),
-            pair_activiations: Linear::new(b, "pair_activiations", relpos, z, LinearInit::Default),
+            preprocess_1d: Linear::new(b, "preprocess_1d", target, m, init),
+            preprocess_msa: Linear::new(b, "preprocess_msa", 49, m, init),
+            left_single: Linear::new(b, "left_single", target, z, init),
+            right_single: Linear::new(b, "right_single", target, z, init),
+            pair_activiations: match &config.multimer {
+                None => {
+                    let relpos = 2 * config.max_relative_feature + 1;
+                    Linear::new(b, "pair_activiations", relpos, z, init)
+                }
+                Some(multimer) => b.scope("~_relative_encoding", |b| {
+                    let width = multimer.relative_encoding_width();
+                    Linear::new(b, "position_activations", width, z, init)
+                }),
+            },
         }
     }
 

@@ -16,7 +16,7 @@ use crate::config::StructureModuleConfig;
 use crate::params::ParamBuilder;
 use crate::primitives::{Dropout, LayerNorm, Linear, LinearInit};
 pub use ipa::InvariantPointAttention;
-pub use multimer::{MultimerStructureModule, MultimerStructureOutput};
+pub use multimer::MultimerStructureModule;
 pub use multimer_ipa::MultimerInvariantPointAttention;
 pub use rigid::{QuatAffine, Rigid};
 pub use sidechain::{MultiRigidSidechain, SidechainOutput};
@@ -56,6 +56,47 @@ pub(crate) fn apply_transition<B: Backend>(
     act
 }
 
+/// The structure module of the network: AlphaFold2's, or AlphaFold-Multimer's.
+// One per network, built once: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Folding<B: Backend> {
+    Monomer(StructureModule<B>),
+    Multimer(MultimerStructureModule<B>),
+}
+
+impl<B: Backend> Folding<B> {
+    /// `single` [r, c_s], `pair` [r, r, c_z], `seq_mask` \[r\].
+    pub fn forward(
+        &self,
+        single: Tensor<B, 2>,
+        pair: Tensor<B, 3>,
+        seq_mask: Tensor<B, 1>,
+        tables: &ResidueTables<B>,
+        dropout: &Dropout,
+    ) -> StructureOutput<B> {
+        match self {
+            Self::Monomer(m) => m.forward(single, pair, seq_mask, tables, dropout),
+            Self::Multimer(m) => m.forward(single, pair, seq_mask, tables, dropout),
+        }
+    }
+
+    /// AlphaFold2's structure module (`None` in a multimer network).
+    pub fn monomer(&self) -> Option<&StructureModule<B>> {
+        match self {
+            Self::Monomer(m) => Some(m),
+            Self::Multimer(_) => None,
+        }
+    }
+
+    pub fn monomer_mut(&mut self) -> Option<&mut StructureModule<B>> {
+        match self {
+            Self::Monomer(m) => Some(m),
+            Self::Multimer(_) => None,
+        }
+    }
+}
+
 /// One fold iteration; the structure module applies the same one `num_layer` times.
 #[derive(Module, Debug)]
 pub struct FoldIteration<B: Backend> {
@@ -82,7 +123,9 @@ pub struct StructureModule<B: Backend> {
 /// The structure module's outputs, AlphaFold's names.
 #[derive(Debug, Clone)]
 pub struct StructureOutput<B: Backend> {
-    /// Per layer: quaternion and translation in Å: [layers, r, 7]
+    /// Per layer, the backbone frames in Å: the monomer's quaternion and translation
+    /// [layers, r, 7]; the multimer's rotation rows and translation [layers, r, 12]
+    /// ([`MultimerStructureModule::forward`]).
     pub traj: Tensor<B, 3>,
     /// Per layer side-chain outputs.
     pub sidechains: Vec<SidechainOutput<B>>,

@@ -8,8 +8,8 @@ use burn::prelude::*;
 use super::all_atom::atom14_to_atom37;
 use super::multimer_ipa::MultimerInvariantPointAttention;
 use super::rigid::Rigid;
-use super::sidechain::{MultiRigidSidechain, SidechainOutput};
-use super::{apply_transition, transition_layers};
+use super::sidechain::MultiRigidSidechain;
+use super::{apply_transition, transition_layers, StructureOutput};
 use crate::batch::ResidueTables;
 use crate::config::StructureModuleConfig;
 use crate::host::{float_options, host_tensor};
@@ -38,23 +38,6 @@ pub struct MultimerStructureModule<B: Backend> {
     pub position_scale: f64,
     /// Dropout after attention and after the transition (training only).
     pub dropout: f64,
-}
-
-/// The multimer structure module's outputs, AlphaFold's names.
-#[derive(Debug, Clone)]
-pub struct MultimerStructureOutput<B: Backend> {
-    /// Per layer, the backbone frames in Å as AlphaFold's `Rigid3Array.to_array`: [layers, r, 3, 4]
-    pub traj: Tensor<B, 4>,
-    /// Per layer side-chain outputs.
-    pub sidechains: Vec<SidechainOutput<B>>,
-    /// The final single representation: [r, c]
-    pub act: Tensor<B, 2>,
-    /// [r, 14, 3]
-    pub final_atom14_positions: Tensor<B, 3>,
-    /// [r, 37, 3], zero where the atom is absent or the residue masked
-    pub final_atom_positions: Tensor<B, 3>,
-    /// [r, 37]
-    pub final_atom_mask: Tensor<B, 2>,
 }
 
 /// Rotation matrices [r, 3, 3] of the quaternions (1, x, y, z) normalised, `v` [r, 3]
@@ -122,7 +105,9 @@ impl<B: Backend> MultimerStructureModule<B> {
         })
     }
 
-    /// `single` [r, c_s], `pair` [r, r, c_z], `seq_mask` \[r\].
+    /// `single` [r, c_s], `pair` [r, r, c_z], `seq_mask` \[r\]. The trajectory holds each
+    /// layer's frames as DeepMind's `Rigid3Array.to_array` flattened: [layers, r, 12], the rows
+    /// of the rotation each followed by the translation's component.
     pub fn forward(
         &self,
         single: Tensor<B, 2>,
@@ -130,7 +115,7 @@ impl<B: Backend> MultimerStructureModule<B> {
         seq_mask: Tensor<B, 1>,
         tables: &ResidueTables<B>,
         dropout: &Dropout,
-    ) -> MultimerStructureOutput<B> {
+    ) -> StructureOutput<B> {
         let [r, _] = single.dims();
         let device = single.device();
         let f = &self.fold_iteration;
@@ -144,6 +129,7 @@ impl<B: Backend> MultimerStructureModule<B> {
         };
         let mut traj = Vec::with_capacity(self.num_layer);
         let mut sidechains = Vec::with_capacity(self.num_layer);
+        let mut layer_acts = Vec::with_capacity(self.num_layer);
         for _ in 0..self.num_layer {
             act = act.clone()
                 + f.invariant_point_attention.forward(act, pair.clone(), seq_mask.clone(), &frames);
@@ -169,7 +155,11 @@ impl<B: Backend> MultimerStructureModule<B> {
                 initial_act.clone(),
                 tables,
             ));
-            traj.push(Tensor::cat(vec![scaled.rotation, scaled.translation.swap_dims(1, 2)], 2));
+            traj.push(
+                Tensor::cat(vec![scaled.rotation, scaled.translation.swap_dims(1, 2)], 2)
+                    .reshape([r, 12]),
+            );
+            layer_acts.push(act.clone());
             // Gradients do not flow through the rotations into the next layer.
             frames.rotation = frames.rotation.detach();
         }
@@ -178,10 +168,11 @@ impl<B: Backend> MultimerStructureModule<B> {
         let final_atom_mask = tables.atom37_exists.clone() * seq_mask.unsqueeze_dim::<2>(1);
         let final_atom_positions = atom14_to_atom37(tables, final_atom14_positions.clone())
             * final_atom_mask.clone().unsqueeze_dim::<3>(2);
-        MultimerStructureOutput {
+        StructureOutput {
             traj: Tensor::stack(traj, 0),
             sidechains,
             act,
+            layer_acts: Tensor::stack(layer_acts, 0),
             final_atom14_positions,
             final_atom_positions,
             final_atom_mask,

@@ -20,6 +20,12 @@ use crate::config::{DistogramBins, ModelConfig};
 use crate::error::{ModelError, Result};
 use crate::host::{host_tensor, int_options};
 
+mod multimer;
+pub use multimer::{
+    multimer_relative_encoding, multimer_template_pair_features, multimer_template_single_features,
+    MultimerTemplatePairFeatures, TEMPLATE_AATYPES, TEMPLATE_SINGLE_FEATURES,
+};
+
 const GLY: i64 = 7;
 
 /// A processed feature batch as AlphaFold's model consumes it.
@@ -48,7 +54,20 @@ pub struct IterationInputs<B: Backend> {
     /// [e, r]
     pub extra_msa_mask: Tensor<B, 2>,
     pub templates: Option<TemplateInputs<B>>,
+    /// AlphaFold-Multimer's templates (the multimer network reads these, not `templates`).
+    pub multimer_templates: Option<MultimerTemplateInputs<B>>,
     pub residue_tables: ResidueTables<B>,
+}
+
+/// AlphaFold-Multimer's template inputs: per template the pair features (host arrays, one
+/// template at a time into the embedder) and the per-residue rows appended to the MSA.
+#[derive(Debug, Clone)]
+pub struct MultimerTemplateInputs<B: Backend> {
+    pub pair: Vec<MultimerTemplatePairFeatures>,
+    /// [t, r, 34]
+    pub single_features: Tensor<B, 3>,
+    /// The rows' MSA mask (chi 1 computable): [t, r]
+    pub single_mask: Tensor<B, 2>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,11 +109,15 @@ impl<B: Backend> IterationInputs<B> {
     /// The Evoformer's MSA mask: the MSA rows, then (`with_template_rows`, when there are
     /// templates) one row per template, present where its psi torsion is: [s (+ t), r].
     pub fn evoformer_msa_mask(&self, with_template_rows: bool) -> Tensor<B, 2> {
-        match &self.templates {
-            Some(templates) if with_template_rows => {
-                Tensor::cat(vec![self.msa_mask.clone(), templates.torsion_mask.clone()], 0)
-            }
-            _ => self.msa_mask.clone(),
+        let rows = match (&self.templates, &self.multimer_templates) {
+            _ if !with_template_rows => None,
+            (Some(templates), _) => Some(templates.torsion_mask.clone()),
+            (_, Some(templates)) => Some(templates.single_mask.clone()),
+            (None, None) => None,
+        };
+        match rows {
+            Some(rows) => Tensor::cat(vec![self.msa_mask.clone(), rows], 0),
+            None => self.msa_mask.clone(),
         }
     }
 }
@@ -193,6 +216,9 @@ impl FeatureBatch {
         config: &ModelConfig,
         device: &B::Device,
     ) -> Result<IterationInputs<B>> {
+        if let Some(multimer) = &config.multimer {
+            return self.multimer_iteration(i, config, multimer, device);
+        }
         let aatype = self.slice("aatype", i, 1)?;
         let r = aatype.len();
         let aatype: Vec<i64> = aatype.iter().map(|&a| a as i64).collect();
@@ -274,8 +300,32 @@ impl FeatureBatch {
             extra_msa_feat: host_tensor(extra_msa_feat.into_dyn(), device),
             extra_msa_mask: host_tensor(extra_msa_mask, device),
             templates,
+            multimer_templates: None,
             residue_tables: residue_tables(&aatype, device),
         })
+    }
+
+    /// Iteration `i`'s template residue types [t, r], atom positions [t, r, 37, 3] and atom
+    /// mask [t, r, 37] (`mask_name`: the monomer's `template_all_atom_masks`, the multimer's
+    /// `template_all_atom_mask`), shapes checked.
+    fn template_atoms(
+        &self,
+        i: usize,
+        r: usize,
+        mask_name: &str,
+    ) -> Result<(ArrayD<f64>, ArrayD<f64>, ArrayD<f64>)> {
+        let aatype = self.slice("template_aatype", i, 2)?;
+        let positions = self.slice("template_all_atom_positions", i, 4)?;
+        let masks = self.slice(mask_name, i, 3)?;
+        let (templates, residues, atoms) = (Some(aatype.shape()[0]), Some(r), Some(ATOM_TYPE_NUM));
+        check_shape("template_aatype", &aatype, &[templates, residues])?;
+        check_shape(
+            "template_all_atom_positions",
+            &positions,
+            &[templates, residues, atoms, Some(3)],
+        )?;
+        check_shape(mask_name, &masks, &[templates, residues, atoms])?;
+        Ok((aatype, positions, masks))
     }
 
     fn template_inputs<B: Backend>(
@@ -285,21 +335,12 @@ impl FeatureBatch {
         config: &ModelConfig,
         device: &B::Device,
     ) -> Result<TemplateInputs<B>> {
-        let aatype = self.slice("template_aatype", i, 2)?;
+        let (aatype, positions, masks) = self.template_atoms(i, r, "template_all_atom_masks")?;
         let t = aatype.shape()[0];
-        let positions = self.slice("template_all_atom_positions", i, 4)?;
-        let masks = self.slice("template_all_atom_masks", i, 3)?;
         let template_mask = self.slice("template_mask", i, 1)?;
         let pseudo_beta = self.slice("template_pseudo_beta", i, 3)?;
         let pseudo_beta_mask = self.slice("template_pseudo_beta_mask", i, 2)?;
-        let (templates, residues, atoms) = (Some(t), Some(r), Some(ATOM_TYPE_NUM));
-        check_shape("template_aatype", &aatype, &[templates, residues])?;
-        check_shape(
-            "template_all_atom_positions",
-            &positions,
-            &[templates, residues, atoms, Some(3)],
-        )?;
-        check_shape("template_all_atom_masks", &masks, &[templates, residues, atoms])?;
+        let (templates, residues) = (Some(t), Some(r));
         check_shape("template_mask", &template_mask, &[templates])?;
         check_shape("template_pseudo_beta", &pseudo_beta, &[templates, residues, Some(3)])?;
         check_shape("template_pseudo_beta_mask", &pseudo_beta_mask, &[templates, residues])?;
@@ -471,47 +512,4 @@ pub fn residue_tables<B: Backend>(aatype: &[i64], device: &B::Device) -> Residue
         .reshape([r, ATOM_TYPE_NUM]),
         atom37_exists: host_tensor(masks.atom37_atom_exists.mapv(f64::from).into_dyn(), device),
     }
-}
-
-/// AlphaFold-Multimer's relative encoding of residue pairs (`_relative_encoding` with
-/// `use_chain_relative`), one-hot, [r, r, 2·max_relative_idx + 2 + 1 + 2·max_relative_chain + 2]:
-/// the residue-number offset clipped to ±`max_relative_idx` (a pair from two chains: the
-/// extra last bin), whether both residues belong to one entity, and the difference of their
-/// symmetry ids clipped to ±`max_relative_chain` (two entities: the extra last bin).
-pub fn multimer_relative_encoding(
-    residue_index: &[f64],
-    asym_id: &[f64],
-    entity_id: &[f64],
-    sym_id: &[f64],
-    max_relative_idx: usize,
-    max_relative_chain: usize,
-) -> Array3<f64> {
-    let r = residue_index.len();
-    let (k, c) = (max_relative_idx as i64, max_relative_chain as i64);
-    let position_bins = 2 * max_relative_idx + 2;
-    let chain_bins = 2 * max_relative_chain + 2;
-    let mut features = Array3::zeros((r, r, position_bins + 1 + chain_bins));
-    for a in 0..r {
-        for b in 0..r {
-            let position = if asym_id[a] == asym_id[b] {
-                let offset = residue_index[a] as i64 - residue_index[b] as i64;
-                (offset + k).clamp(0, 2 * k) as usize
-            } else {
-                position_bins - 1
-            };
-            features[(a, b, position)] = 1.0;
-            let same_entity = entity_id[a] == entity_id[b];
-            if same_entity {
-                features[(a, b, position_bins)] = 1.0;
-            }
-            let chain = if same_entity {
-                let offset = sym_id[a] as i64 - sym_id[b] as i64;
-                (offset + c).clamp(0, 2 * c) as usize
-            } else {
-                chain_bins - 1
-            };
-            features[(a, b, position_bins + 1 + chain)] = 1.0;
-        }
-    }
-    features
 }
