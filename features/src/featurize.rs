@@ -49,6 +49,13 @@ pub fn read_alignment(path: &Path) -> Result<Msa> {
 /// Raw features of one query from its alignment files (none: single-sequence mode). Each
 /// alignment's query row must be the query sequence.
 pub fn featurize_query(record: &FastaRecord, alignments: &[PathBuf]) -> Result<FeatureDict> {
+    if record.is_complex() {
+        return Err(FeaturesError::InvalidInput(format!(
+            "`{}` is a complex of {} chains (separated by `:`); these features are of one chain",
+            record.description,
+            record.chains().len()
+        )));
+    }
     let msas = alignments
         .iter()
         .map(|path| {

@@ -39,6 +39,35 @@ impl Protein {
         self.aatype.is_empty()
     }
 
+    /// The chains one after another, as one chain (the first's id): for scores of a whole
+    /// complex.
+    pub fn concatenated(chains: &[Protein]) -> Protein {
+        use ndarray::{concatenate, Axis};
+        let views = |f: fn(&Protein) -> ndarray::ArrayViewD<'_, f64>| -> Vec<_> {
+            chains.iter().map(f).collect()
+        };
+        let join = |parts: Vec<ndarray::ArrayViewD<'_, f64>>| {
+            concatenate(Axis(0), &parts).expect("chains of one atom layout")
+        };
+        let aatype: Vec<_> = chains.iter().map(|c| c.aatype.view()).collect();
+        let residue_index: Vec<_> = chains.iter().map(|c| c.residue_index.view()).collect();
+        Protein {
+            chain_id: chains.first().map_or_else(String::new, |c| c.chain_id.clone()),
+            atom_positions: join(views(|c| c.atom_positions.view().into_dyn()))
+                .into_dimensionality()
+                .expect("[N, 37, 3]"),
+            atom_mask: join(views(|c| c.atom_mask.view().into_dyn()))
+                .into_dimensionality()
+                .expect("[N, 37]"),
+            aatype: concatenate(Axis(0), &aatype).expect("1-D"),
+            residue_index: concatenate(Axis(0), &residue_index).expect("1-D"),
+            insertion_codes: chains.iter().flat_map(|c| c.insertion_codes.clone()).collect(),
+            b_factors: join(views(|c| c.b_factors.view().into_dyn()))
+                .into_dimensionality()
+                .expect("[N, 37]"),
+        }
+    }
+
     /// The one-letter sequence (`X` for unknown residues).
     pub fn sequence(&self) -> String {
         self.aatype

@@ -48,7 +48,7 @@ fn case_inputs(residues: usize, rows: usize, dir: &Path) -> (FastaRecord, PathBu
 fn run_case(residues: usize, rows: usize) {
     let work = tempfile::tempdir().expect("temporary directory");
     let (record, msa) = case_inputs(residues, rows, work.path());
-    let options = PredictOptions { num_recycle: 0, plots: false, ..Default::default() };
+    let options = PredictOptions { num_recycle: Some(0), plots: false, ..Default::default() };
     let mut estimate = 0;
     predict_record::<CpuF32>(
         &Default::default(),

@@ -1,12 +1,14 @@
 //! Wall time and peak memory of `predict` (featurize, network with 3 recycles, write) on three
 //! real chains of about 60, 150 and 300 residues with their jackhmmer MSAs from
-//! the external data set (`FERROFOLD_DATA`, see `ferrofold_tests::external_data`), CPU. Each chain runs in its own process, so that its peak resident memory
-//! is its own.
+//! the external data set (`FERROFOLD_DATA`, see `ferrofold_tests::external_data`), CPU; with an
+//! AlphaFold-Multimer preset, on the haemoglobin α + β dimer (287 residues, each chain's MSA).
+//! Each case runs in its own process, so that its peak resident memory is its own.
 //!
 //! ```sh
 //! cargo bench -p ferrofold-inference --bench predict                  # the bundled model
 //! FERROFOLD_BENCH_PRESET=model_1_ptm cargo bench -p ferrofold-inference --bench predict
 //! FERROFOLD_BENCH_PARAMS=params_model_1_ptm.npz FERROFOLD_BENCH_PRESET=model_1_ptm cargo bench ...
+//! FERROFOLD_BENCH_PRESET=model_1_multimer_v3 cargo bench -p ferrofold-inference --bench predict
 //! ```
 //! With a preset and no parameter file, random parameters of that size are generated (timing
 //! only). Writes `bench/results/predict_<preset>.json`.
@@ -16,11 +18,15 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use ferrofold_features::parsers::fasta::parse_fasta_file;
-use ferrofold_inference::{predict_record, ModelSpec, PredictOptions, RecordInputs, Weights};
+use ferrofold_features::parsers::fasta::{parse_fasta_file, FastaRecord};
+use ferrofold_inference::{
+    predict_complex, predict_record, ModelSpec, PredictOptions, RecordInputs, Weights,
+};
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
 
 const CHAINS: [&str; 3] = ["1FAS_A", "3NBK_A", "1US0_A"];
+/// The complex of the multimer presets: its chains, joined by `+`.
+const COMPLEXES: [&str; 1] = ["2HHB_A+2HHB_B"];
 
 fn data_set() -> PathBuf {
     ferrofold_tests::external_data().expect("checked in main")
@@ -45,27 +51,60 @@ fn model_spec(work: &std::path::Path) -> ModelSpec {
     }
 }
 
-/// One chain in this process: prints a JSON line.
+/// One chain (or a complex: chains joined by `+`) in this process: prints a JSON line.
 fn run_chain(key: &str, work: &std::path::Path) {
-    let record =
-        parse_fasta_file(&data_set().join(format!("fasta/{key}.fasta"))).expect("fasta").remove(0);
-    let msa = data_set().join(format!("msa/jackhmmer/{key}.sto"));
-    let options =
-        PredictOptions { models: vec![model_spec(work)], plots: false, ..Default::default() };
+    let keys: Vec<&str> = key.split('+').collect();
+    let chains: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let fasta = data_set().join(format!("fasta/{k}.fasta"));
+            parse_fasta_file(&fasta).expect("fasta").remove(0)
+        })
+        .collect();
+    let msas: Vec<Vec<PathBuf>> =
+        keys.iter().map(|k| vec![data_set().join(format!("msa/jackhmmer/{k}.sto"))]).collect();
+    let options = PredictOptions {
+        models: vec![model_spec(work)],
+        num_recycle: Some(3),
+        plots: false,
+        ..Default::default()
+    };
     let out = tempfile::tempdir().expect("temporary directory");
     let started = Instant::now();
-    predict_record::<CpuF32>(
-        &Default::default(),
-        &record,
-        &RecordInputs { alignments: &[msa], template_hits: None },
-        &options,
-        out.path(),
-        &mut |_| {},
-    )
-    .expect("predict");
+    let record = if keys.len() == 1 {
+        let record = chains[0].clone();
+        let inputs = RecordInputs { alignments: &msas[0], template_hits: None };
+        predict_record::<CpuF32>(
+            &Default::default(),
+            &record,
+            &inputs,
+            &options,
+            out.path(),
+            &mut |_| {},
+        )
+        .expect("predict");
+        record
+    } else {
+        let sequences: Vec<&str> = chains.iter().map(|c| c.sequence.as_str()).collect();
+        let record = FastaRecord {
+            description: key.replace('+', "_"),
+            sequence: sequences.join(":"),
+            line: 1,
+        };
+        predict_complex::<CpuF32>(
+            &Default::default(),
+            &record,
+            &msas,
+            &options,
+            out.path(),
+            &mut |_| {},
+        )
+        .expect("predict");
+        record
+    };
     let line = serde_json::json!({
         "chain": key,
-        "residues": record.sequence.len(),
+        "residues": record.chains().iter().map(|c| c.len()).sum::<usize>(),
         "seconds": started.elapsed().as_secs_f64(),
         "peak_rss_mib": peak_rss_mib(),
     });
@@ -88,7 +127,9 @@ fn main() {
     println!("{:<8} {:>8} {:>10} {:>14}", "chain", "residues", "seconds", "peak RSS MiB");
     let exe = std::env::current_exe().expect("own path");
     let mut results = Vec::new();
-    for key in CHAINS {
+    let multimer = ModelConfig::preset(&spec.preset).is_ok_and(|c| c.multimer.is_some());
+    let cases: &[&str] = if multimer { &COMPLEXES } else { &CHAINS };
+    for &key in cases {
         let output =
             Command::new(&exe).env("FERROFOLD_BENCH_CHAIN", key).output().expect("run chain");
         let value = String::from_utf8_lossy(&output.stdout)

@@ -20,9 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [fasta, alignment, out_dir] = args.as_slice() else {
         return Err("usage: predict_as_library FASTA ALIGNMENT OUT_DIR".into());
     };
-    let records = read_records(fasta)?;
+    let records = read_records(fasta, false)?;
     let weights = weights_dir(None)?;
-    let mut models = Manifest::read(&weights)?.model_specs(&weights, &[])?;
+    let mut models = Manifest::read(&weights)?.model_specs(&weights, &[], false)?;
     if models.is_empty() {
         models.push(ModelSpec::bundled());
     }

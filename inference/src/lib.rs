@@ -3,6 +3,8 @@
 //! (`score`). The `ferrofold` binary is a thin command line around this library.
 
 pub mod bundled;
+pub mod complex;
+pub mod dockq;
 pub mod error;
 mod http;
 pub mod memory;
@@ -10,11 +12,13 @@ pub mod models;
 pub mod msa_server;
 pub mod plots;
 pub mod predict;
+mod record_files;
 pub mod records;
 pub mod score;
 pub mod search;
 pub mod weights;
 
+pub use complex::predict_complex;
 pub use error::{InferenceError, Result};
 pub use models::{LoadedParams, ModelSpec, Weights};
 pub use predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};

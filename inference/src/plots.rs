@@ -105,8 +105,15 @@ pub fn plddt_png(path: &Path, plddt: &[f64], model: &str) -> Result<()> {
 
 /// The predicted aligned error matrix: row = aligned residue, column = scored residue; dark
 /// green = low error, white = `max_error` or more, with a colour bar in Å beside it.
-pub fn pae_png(path: &Path, pae: &Array2<f64>, max_error: f64) -> Result<()> {
-    draw_atomically(path, PAE_SIZE, |root| draw_pae(&root, pae, max_error))
+/// `chain_starts`: the residues where a chain of a complex begins (after the first), marked by
+/// black lines.
+pub fn pae_png(
+    path: &Path,
+    pae: &Array2<f64>,
+    max_error: f64,
+    chain_starts: &[usize],
+) -> Result<()> {
+    draw_atomically(path, PAE_SIZE, |root| draw_pae(&root, pae, max_error, chain_starts))
 }
 
 const PAE_SIZE: (u32, u32) = (720, 600);
@@ -127,6 +134,7 @@ fn draw_pae<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     pae: &Array2<f64>,
     max_error: f64,
+    chain_starts: &[usize],
 ) -> std::result::Result<(), String> {
     let n = pae.nrows().max(1);
     let max_error = max_error.max(1e-6);
@@ -149,6 +157,14 @@ fn draw_pae<DB: DrawingBackend>(
     chart
         .draw_series(pae.indexed_iter().map(|((i, j), &v)| {
             Rectangle::new([(j, i), (j + 1, i + 1)], pae_color(v / max_error).filled())
+        }))
+        .map_err(|e| e.to_string())?;
+    chart
+        .draw_series(chain_starts.iter().flat_map(|&k| {
+            [
+                PathElement::new(vec![(k, 0), (k, n)], BLACK.stroke_width(2)),
+                PathElement::new(vec![(0, k), (n, k)], BLACK.stroke_width(2)),
+            ]
         }))
         .map_err(|e| e.to_string())?;
 
@@ -250,7 +266,7 @@ mod tests {
             let root = BitMapBackend::with_buffer(&mut pixels, PAE_SIZE).into_drawing_area();
             root.fill(&WHITE).unwrap();
             let pae = Array2::from_shape_fn((20, 20), |(i, j)| i.abs_diff(j) as f64);
-            draw_pae(&root, &pae, 31.75).unwrap();
+            draw_pae(&root, &pae, 31.75, &[]).unwrap();
             root.present().unwrap();
         }
         let pixel = |x: u32, y: u32| {
@@ -266,5 +282,25 @@ mod tests {
         // Between them the colour lightens steadily.
         let middle = pixel(x, height / 2);
         assert!(foot.0 < middle.0 && middle.0 < top.0, "{foot:?} {middle:?} {top:?}");
+    }
+
+    /// Where chains meet, black lines cross the matrix (none for a single chain).
+    #[test]
+    fn the_pae_plot_marks_where_chains_meet() {
+        register_font();
+        let black_pixels = |chain_starts: &[usize]| {
+            let mut pixels = vec![0u8; (PAE_SIZE.0 * PAE_SIZE.1 * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut pixels, PAE_SIZE).into_drawing_area();
+                root.fill(&WHITE).unwrap();
+                let pae = Array2::from_shape_fn((20, 20), |(i, j)| i.abs_diff(j) as f64);
+                draw_pae(&root, &pae, 31.75, chain_starts).unwrap();
+                root.present().unwrap();
+            }
+            pixels.chunks(3).filter(|p| p == &[0, 0, 0]).count()
+        };
+        let (single, complex) = (black_pixels(&[]), black_pixels(&[12]));
+        // Two lines across a matrix of about 500 pixels, 2 pixels wide.
+        assert!(complex > single + 1500, "{single} black pixels, {complex} with a boundary");
     }
 }

@@ -10,31 +10,31 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::prelude::Backend;
-use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::featurize::{featurize_query, record_id, safe_file_stem};
 use ferrofold_features::parsers::fasta::FastaRecord;
 use ferrofold_features::process::{process_monomer_features, MonomerIterations};
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
-use ferrofold_features::writers::{to_mmcif, to_pdb};
 use ferrofold_model::config::AttentionKernel;
+use ferrofold_model::heads::multimer_ranking_confidence;
 use ferrofold_model::kernels;
 use ferrofold_model::primitives::attention::fused_attention_available;
 use ferrofold_model::{FeatureBatch, ModelConfig, Prediction};
-use ndarray::{Array1, Array2, Axis};
-use serde::Serialize;
+use ndarray::{Array1, Axis};
 
-use crate::bundled;
 use crate::error::{InferenceError, MemoryRefusal, Result};
 use crate::memory::{self, ProblemSize, CHUNK_LADDER};
 use crate::models::{load_model, LoadedParams, ModelSpec};
-use crate::plots;
+use crate::record_files::write_record;
+pub use crate::record_files::{ModelResult, RecordResult};
 
 /// Options shared by every record.
 #[derive(Debug, Clone)]
 pub struct PredictOptions {
     pub models: Vec<ModelSpec>,
-    pub num_recycle: usize,
+    /// Recycling iterations after the first; `None`: the preset's (3; AlphaFold-Multimer 20,
+    /// stopping early once the structure settles).
+    pub num_recycle: Option<usize>,
     pub seed: u64,
     /// Row chunk size; `None` with `key_chunk_size` `None`: chosen from the memory estimate.
     pub chunk_size: Option<usize>,
@@ -67,7 +67,7 @@ impl Default for PredictOptions {
     fn default() -> Self {
         Self {
             models: vec![ModelSpec::bundled()],
-            num_recycle: 3,
+            num_recycle: None,
             seed: 0,
             chunk_size: None,
             key_chunk_size: None,
@@ -108,48 +108,16 @@ pub enum Progress<'a> {
     },
 }
 
-/// One model's result for one record.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelResult {
-    pub model: String,
-    pub preset: String,
-    /// The bundled low-accuracy model made it.
-    pub bundled: bool,
-    /// The parameter file (or `bundled`).
-    pub weights: String,
-    pub mean_plddt: f64,
-    pub ptm: Option<f64>,
-    /// The ranking key: pTM for `_ptm` models, else mean pLDDT / 100.
-    pub ranking_confidence: f64,
-    pub plddt: Vec<f64>,
-    #[serde(skip)]
-    pub predicted_aligned_error: Option<Array2<f64>>,
-    #[serde(skip)]
-    pub max_predicted_aligned_error: Option<f64>,
-    #[serde(skip)]
-    pub protein: Protein,
-    pub seconds: f64,
-}
-
-/// Everything written for one record.
-#[derive(Debug, Clone)]
-pub struct RecordResult {
-    pub id: String,
-    pub dir: PathBuf,
-    /// Best first.
-    pub ranked: Vec<ModelResult>,
-}
-
 /// What the backend tells about memory: whether attention runs as the fused kernel, and the
 /// device's total memory where the backend reports it (CUDA; otherwise the host's is used).
 #[derive(Debug, Clone, Copy)]
-struct DeviceMemory {
+pub(crate) struct DeviceMemory {
     fused_attention: bool,
     total_bytes: Option<u64>,
 }
 
 impl DeviceMemory {
-    fn of<B: Backend>(config: &ModelConfig, device: &B::Device) -> Self {
+    pub(crate) fn of<B: Backend>(config: &ModelConfig, device: &B::Device) -> Self {
         Self {
             fused_attention: config.attention_kernel == AttentionKernel::Fused
                 && fused_attention_available::<B>(),
@@ -160,7 +128,7 @@ impl DeviceMemory {
 
 /// Picks chunk sizes (the user's, or the fastest that fits) and refuses a problem that fits
 /// under none; returns the estimate of the chosen setting.
-fn plan_memory(
+pub(crate) fn plan_memory(
     id: &str,
     size: ProblemSize,
     config: &mut ModelConfig,
@@ -262,7 +230,7 @@ pub fn predict_record<B: Backend>(
     for spec in &options.models {
         let mut config = ModelConfig::preset(&spec.preset)?;
         config.attention_kernel = options.attention;
-        let pipeline = config.data_pipeline(options.num_recycle);
+        let pipeline = config.data_pipeline(options.num_recycle.unwrap_or(config.num_recycle));
         let size = ProblemSize::of(residues, msa_rows, &pipeline);
         // Parameters are loaded first (their size counts in the estimate); activations,
         // by far the larger part for long chains, only after the estimate allowed them.
@@ -297,29 +265,51 @@ pub fn predict_record<B: Backend>(
             origin: format!("{id} ({})", spec.name),
             message: e.to_string(),
         })?;
-        results.push(model_result(spec, prediction, record, seconds));
+        let chains = [("A", record.sequence.as_str())];
+        results.push(model_result(spec, prediction, &chains, None, seconds));
     }
-    results.sort_by(|a, b| b.ranking_confidence.total_cmp(&a.ranking_confidence));
-    let dir = out_dir.join(&id);
-    let result = RecordResult { id, dir, ranked: results };
-    write_record(&result, staging.path(), options, featurize_seconds)?;
-    publish(staging, &result.dir)?;
-    let mut written: Vec<PathBuf> = std::fs::read_dir(&result.dir)
-        .map_err(|e| InferenceError::output(&result.dir, e))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.is_file())
-        .collect();
-    written.sort();
-    for path in &written {
-        progress(Progress::Written { path });
+    let written = WrittenRecord { id, staging, featurize_seconds };
+    written.finish(out_dir, results, options, progress)
+}
+
+/// A record whose models have run: its files go to `staging`, then replace `out_dir/<id>/`.
+pub(crate) struct WrittenRecord {
+    pub id: String,
+    pub staging: tempfile::TempDir,
+    pub featurize_seconds: f64,
+}
+
+impl WrittenRecord {
+    /// Ranks the models' results, writes the record's files and publishes them, reporting each.
+    pub(crate) fn finish(
+        self,
+        out_dir: &Path,
+        mut results: Vec<ModelResult>,
+        options: &PredictOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RecordResult> {
+        results.sort_by(|a, b| b.ranking_confidence.total_cmp(&a.ranking_confidence));
+        let dir = out_dir.join(&self.id);
+        let result = RecordResult { id: self.id, dir, ranked: results };
+        write_record(&result, self.staging.path(), options.plots, self.featurize_seconds)?;
+        publish(self.staging, &result.dir)?;
+        let mut written: Vec<PathBuf> = std::fs::read_dir(&result.dir)
+            .map_err(|e| InferenceError::output(&result.dir, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.is_file())
+            .collect();
+        written.sort();
+        for path in &written {
+            progress(Progress::Written { path });
+        }
+        Ok(result)
     }
-    Ok(result)
 }
 
 /// Holds `out_dir/.<id>.lock` locked while a run writes record `id`; a second run on the same
 /// record is refused instead of interleaving its files. The lock is the kernel's (`flock`): it
 /// is released when the process ends, so a killed run leaves no stale lock behind.
-fn lock_record(out_dir: &Path, id: &str) -> Result<std::fs::File> {
+pub(crate) fn lock_record(out_dir: &Path, id: &str) -> Result<std::fs::File> {
     let path = out_dir.join(format!(".{id}.lock"));
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -377,31 +367,47 @@ fn publish(staging: tempfile::TempDir, dir: &Path) -> Result<()> {
     }
 }
 
-fn model_result(
+/// One model's result: `prediction` cut into `chains` (id and sequence, in order).
+pub(crate) fn model_result(
     spec: &ModelSpec,
     prediction: Prediction,
-    record: &FastaRecord,
+    chains: &[(&str, &str)],
+    iptm: Option<f64>,
     seconds: f64,
 ) -> ModelResult {
     let Prediction { atom_positions, atom_mask, plddt, aligned_error } = prediction;
-    let aatype: Array1<i32> = record
-        .sequence
-        .bytes()
-        .map(|c| ferrofold_features::residue_constants::restype_order_with_x(c) as i32)
-        .collect();
-    let residues = aatype.len();
     let b_factors = &atom_mask * &plddt.clone().insert_axis(Axis(1));
-    let protein = Protein {
-        chain_id: "A".into(),
-        atom_positions,
-        atom_mask,
-        aatype,
-        residue_index: (1..=residues as i32).collect(),
-        insertion_codes: vec![None; residues],
-        b_factors,
-    };
+    let mut start = 0;
+    let chains = chains
+        .iter()
+        .map(|(id, sequence)| {
+            let residues = sequence.len();
+            let range = ndarray::s![start..start + residues, ..];
+            let aatype: Array1<i32> = sequence
+                .bytes()
+                .map(|c| ferrofold_features::residue_constants::restype_order_with_x(c) as i32)
+                .collect();
+            let protein = Protein {
+                chain_id: id.to_string(),
+                atom_positions: atom_positions
+                    .slice(ndarray::s![start..start + residues, .., ..])
+                    .to_owned(),
+                atom_mask: atom_mask.slice(range).to_owned(),
+                aatype,
+                residue_index: (1..=residues as i32).collect(),
+                insertion_codes: vec![None; residues],
+                b_factors: b_factors.slice(range).to_owned(),
+            };
+            start += residues;
+            protein
+        })
+        .collect();
     let mean_plddt = plddt.mean().unwrap_or(0.0);
     let ptm = aligned_error.as_ref().map(|a| a.ptm);
+    let ranking_confidence = match (iptm, ptm) {
+        (Some(iptm), Some(ptm)) => multimer_ranking_confidence(ptm, iptm),
+        _ => ptm.unwrap_or(mean_plddt / 100.0),
+    };
     ModelResult {
         model: spec.name.clone(),
         preset: spec.preset.clone(),
@@ -409,132 +415,12 @@ fn model_result(
         weights: spec.weights.origin(),
         mean_plddt,
         ptm,
-        ranking_confidence: ptm.unwrap_or(mean_plddt / 100.0),
+        iptm,
+        ranking_confidence,
         plddt: plddt.to_vec(),
         max_predicted_aligned_error: aligned_error.as_ref().map(|a| a.max_predicted_aligned_error),
         predicted_aligned_error: aligned_error.map(|a| a.predicted_aligned_error),
-        protein,
+        chains,
         seconds,
     }
-}
-
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_bytes_atomically(path, text.as_bytes())?;
-    Ok(())
-}
-
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("plain data serialises")
-}
-
-#[derive(Serialize)]
-struct Confidence<'a> {
-    model: &'a str,
-    preset: &'a str,
-    weights: &'a str,
-    low_accuracy_bundled_model: bool,
-    mean_plddt: f64,
-    ptm: Option<f64>,
-    ranking_confidence: f64,
-    plddt: &'a [f64],
-    sequence: String,
-    timings: Timings,
-}
-
-#[derive(Serialize)]
-struct Timings {
-    features_seconds: f64,
-    model_seconds: f64,
-}
-
-/// AlphaFold DB's PAE file: a list with one object.
-#[derive(Serialize)]
-struct PaeFile {
-    predicted_aligned_error: Vec<Vec<f64>>,
-    max_predicted_aligned_error: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ptm: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Ranking<'a> {
-    /// Best first.
-    order: Vec<&'a str>,
-    ranking_confidence: std::collections::BTreeMap<&'a str, f64>,
-    mean_plddt: std::collections::BTreeMap<&'a str, f64>,
-    ranked_by: &'a str,
-}
-
-/// Writes the record's files into `dir`; any failure is an [`InferenceError::Output`].
-fn write_record(
-    result: &RecordResult,
-    dir: &Path,
-    options: &PredictOptions,
-    featurize_seconds: f64,
-) -> Result<()> {
-    // Errors name the file as the user will find it, not its staging path.
-    let failed = |name: &str, e: InferenceError| InferenceError::output(&result.dir.join(name), e);
-    let write = |name: String, text: String| -> Result<()> {
-        write_text(&dir.join(&name), &text).map_err(|e| failed(&name, e))
-    };
-    for (rank, m) in result.ranked.iter().enumerate() {
-        let mut remarks =
-            vec![format!("ferrofold model {} (preset {}), rank {rank}", m.model, m.preset)];
-        if m.bundled {
-            remarks.push(bundled::remark());
-        }
-        remarks.push("B-factor column: pLDDT (0-100)".into());
-        write(format!("ranked_{rank}.pdb"), to_pdb(&m.protein, &remarks))?;
-        write(
-            format!("ranked_{rank}.cif"),
-            to_mmcif(&m.protein, &format!("{}_ranked_{rank}", result.id)),
-        )?;
-    }
-    let best = &result.ranked[0];
-    let confidence = Confidence {
-        model: &best.model,
-        preset: &best.preset,
-        weights: &best.weights,
-        low_accuracy_bundled_model: best.bundled,
-        mean_plddt: best.mean_plddt,
-        ptm: best.ptm,
-        ranking_confidence: best.ranking_confidence,
-        plddt: &best.plddt,
-        sequence: best.protein.sequence(),
-        timings: Timings { features_seconds: featurize_seconds, model_seconds: best.seconds },
-    };
-    write("confidence.json".into(), json(&confidence))?;
-    if let (Some(pae), Some(max)) =
-        (&best.predicted_aligned_error, best.max_predicted_aligned_error)
-    {
-        let file = [PaeFile {
-            predicted_aligned_error: pae
-                .outer_iter()
-                .map(|row| row.iter().map(|v| (v * 100.0).round() / 100.0).collect())
-                .collect(),
-            max_predicted_aligned_error: max,
-            ptm: best.ptm,
-        }];
-        write("pae.json".into(), json(&file))?;
-    }
-    let ranking = Ranking {
-        order: result.ranked.iter().map(|m| m.model.as_str()).collect(),
-        ranking_confidence: result
-            .ranked
-            .iter()
-            .map(|m| (m.model.as_str(), m.ranking_confidence))
-            .collect(),
-        mean_plddt: result.ranked.iter().map(|m| (m.model.as_str(), m.mean_plddt)).collect(),
-        ranked_by: if best.ptm.is_some() { "ptm" } else { "mean_plddt" },
-    };
-    write("ranking.json".into(), json(&ranking))?;
-    if options.plots {
-        plots::plddt_png(&dir.join("plddt.png"), &best.plddt, &best.model)
-            .map_err(|e| failed("plddt.png", e))?;
-        if let Some(pae) = &best.predicted_aligned_error {
-            let max = best.max_predicted_aligned_error.unwrap_or(31.75);
-            plots::pae_png(&dir.join("pae.png"), pae, max).map_err(|e| failed("pae.png", e))?;
-        }
-    }
-    Ok(())
 }

@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Backend;
 use ferrofold_features::featurize::{alignments_in_dir, record_id, unique_record_ids};
-use ferrofold_features::parsers::fasta::{parse_fasta_file, FastaRecord};
+use ferrofold_features::parsers::fasta::{
+    chain_id, parse_fasta_file, FastaRecord, CHAIN_SEPARATOR,
+};
 use ferrofold_features::tools::RunOptions;
 
+use crate::complex::predict_complex;
 use crate::error::{InferenceError, Result};
 use crate::models::LoadedParams;
 use crate::msa_server::MsaServer;
@@ -91,8 +94,9 @@ pub struct RunSummary {
 }
 
 /// The records of a FASTA file, or of every `.fasta`/`.fa`/`.faa` file of a directory (in
-/// name order); refused when two would write the same record directory.
-pub fn read_records(input: &Path) -> Result<Vec<FastaRecord>> {
+/// name order); refused when two would write the same record directory. `complex`: each file's
+/// records are the chains of one complex, a record named after the file.
+pub fn read_records(input: &Path, complex: bool) -> Result<Vec<FastaRecord>> {
     let files = if input.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(input)
             .map_err(|e| InferenceError::io(input, e))?
@@ -114,7 +118,21 @@ pub fn read_records(input: &Path) -> Result<Vec<FastaRecord>> {
     };
     let mut records = Vec::new();
     for file in files {
-        records.extend(parse_fasta_file(&file)?);
+        let parsed = parse_fasta_file(&file)?;
+        if complex {
+            let name = file.file_stem().map_or("complex".into(), |s| s.to_string_lossy());
+            records.push(FastaRecord {
+                description: name.to_string(),
+                sequence: parsed
+                    .iter()
+                    .map(|r| r.sequence.as_str())
+                    .collect::<Vec<_>>()
+                    .join(&CHAIN_SEPARATOR.to_string()),
+                line: parsed[0].line,
+            });
+        } else {
+            records.extend(parsed);
+        }
     }
     unique_record_ids(&records).map_err(|e| InferenceError::Input {
         origin: input.display().to_string(),
@@ -183,6 +201,61 @@ impl PredictRun {
         })
     }
 
+    /// Each chain's alignments, for AlphaFold-Multimer: `<id>_<chain>.a3m|.sto|.aln` in an
+    /// alignment directory (a single chain: as for a monomer).
+    fn chain_alignments(&self, record: &FastaRecord, id: &str) -> Result<Vec<Vec<PathBuf>>> {
+        let chains = record.chains();
+        if chains.len() == 1 {
+            return Ok(vec![self.alignments(record, id)?]);
+        }
+        let refuse = |message: String| InferenceError::Input { origin: id.to_string(), message };
+        match &self.alignments {
+            AlignmentSource::SingleSequence => Ok(vec![Vec::new(); chains.len()]),
+            AlignmentSource::Files(files) if files.is_empty() => {
+                tracing::warn!("{id}: no MSA given; single-sequence mode (expect low accuracy)");
+                Ok(vec![Vec::new(); chains.len()])
+            }
+            AlignmentSource::Files(_) => Err(refuse(
+                "--msa is for a single chain; give a complex's alignments per chain as \
+                 --msa-dir DIR with DIR/<id>_A.a3m, DIR/<id>_B.a3m, …"
+                    .into(),
+            )),
+            AlignmentSource::Directory(dir) => {
+                let per_chain: Vec<Vec<PathBuf>> = (0..chains.len())
+                    .map(|k| alignments_in_dir(dir, &format!("{id}_{}", chain_id(k))))
+                    .collect();
+                let whole = alignments_in_dir(dir, id);
+                if per_chain.iter().all(Vec::is_empty) && !whole.is_empty() {
+                    return Err(refuse(format!(
+                        "{} is one alignment, but a complex needs one per chain: {}",
+                        whole[0].display(),
+                        (0..chains.len())
+                            .map(|k| format!("{id}_{}.a3m", chain_id(k)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                for (k, found) in per_chain.iter().enumerate() {
+                    if found.is_empty() {
+                        tracing::warn!(
+                            "{id}: no alignment {id}_{}.a3m in {}; chain {} in single-sequence \
+                             mode",
+                            chain_id(k),
+                            dir.display(),
+                            chain_id(k)
+                        );
+                    }
+                }
+                Ok(per_chain)
+            }
+            AlignmentSource::Search { .. } | AlignmentSource::Server(_) => Err(refuse(
+                "MSA searches for the chains of a complex are not supported yet: search each \
+                 chain and pass the alignments as --msa-dir DIR/<id>_A.a3m, …"
+                    .into(),
+            )),
+        }
+    }
+
     /// The record's template hits, if any.
     fn template_hits(
         &self,
@@ -208,6 +281,24 @@ impl PredictRun {
         })
     }
 
+    /// Whether the models are AlphaFold-Multimer's (every record then runs as a complex, of one
+    /// chain or more); a run mixing both kinds is refused.
+    fn multimer_models(&self) -> Result<bool> {
+        let mut kinds = Vec::new();
+        for spec in &self.options.models {
+            kinds.push(ferrofold_model::ModelConfig::preset(&spec.preset)?.multimer.is_some());
+        }
+        if kinds.contains(&true) && kinds.contains(&false) {
+            return Err(InferenceError::Input {
+                origin: self.input.display().to_string(),
+                message: "the models mix single-chain (AlphaFold2) and complex \
+                          (AlphaFold-Multimer) presets; run them separately"
+                    .into(),
+            });
+        }
+        Ok(kinds.contains(&true))
+    }
+
     /// Predicts every record on `device`, reporting through `events`.
     pub fn run<B: Backend>(
         &self,
@@ -224,21 +315,39 @@ impl PredictRun {
         if records.len() > 1 && options.loaded.is_none() {
             options.loaded = Some(LoadedParams::default());
         }
+        let multimer_models = self.multimer_models()?;
         for (index, record) in records.iter().enumerate() {
             let id = record_id(record);
-            let result = self.alignments(record, &id).and_then(|alignments| {
-                let hits = self.template_hits(record, &id, &alignments)?;
-                let inputs =
-                    RecordInputs { alignments: &alignments, template_hits: hits.as_deref() };
-                predict_record::<B>(
-                    device,
-                    record,
-                    &inputs,
-                    &options,
-                    &self.out_dir,
-                    &mut |progress| events(RunEvent::Record { id: &id, progress }),
-                )
-            });
+            let mut progress = |progress: Progress| events(RunEvent::Record { id: &id, progress });
+            let result = if record.is_complex() || multimer_models {
+                if !matches!(self.templates, TemplateSource::None) {
+                    tracing::warn!("{id}: templates are not used for complexes yet");
+                }
+                self.chain_alignments(record, &id).and_then(|alignments| {
+                    predict_complex::<B>(
+                        device,
+                        record,
+                        &alignments,
+                        &options,
+                        &self.out_dir,
+                        &mut progress,
+                    )
+                })
+            } else {
+                self.alignments(record, &id).and_then(|alignments| {
+                    let hits = self.template_hits(record, &id, &alignments)?;
+                    let inputs =
+                        RecordInputs { alignments: &alignments, template_hits: hits.as_deref() };
+                    predict_record::<B>(
+                        device,
+                        record,
+                        &inputs,
+                        &options,
+                        &self.out_dir,
+                        &mut progress,
+                    )
+                })
+            };
             match result {
                 Ok(result) => events(RunEvent::Predicted(&result)),
                 Err(error @ InferenceError::Output { .. }) => {

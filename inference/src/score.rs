@@ -72,19 +72,23 @@ fn ca(protein: &Protein, i: usize) -> Option<Vector3<f64>> {
 
 /// A rotation and translation applied as `rotation · x + translation`.
 #[derive(Debug, Clone, Copy)]
-struct Superposition {
+pub(crate) struct Superposition {
     rotation: Matrix3<f64>,
     translation: Vector3<f64>,
 }
 
 impl Superposition {
-    fn apply(&self, x: &Vector3<f64>) -> Vector3<f64> {
+    pub(crate) fn apply(&self, x: &Vector3<f64>) -> Vector3<f64> {
         self.rotation * x + self.translation
     }
 }
 
 /// Least-squares superposition of `mobile[k]` onto `target[k]` over `subset` (Kabsch).
-fn kabsch(mobile: &[Vector3<f64>], target: &[Vector3<f64>], subset: &[usize]) -> Superposition {
+pub(crate) fn kabsch(
+    mobile: &[Vector3<f64>],
+    target: &[Vector3<f64>],
+    subset: &[usize],
+) -> Superposition {
     let count = subset.len().max(1) as f64;
     let centre = |points: &[Vector3<f64>]| {
         subset.iter().fold(Vector3::zeros(), |acc, &k| acc + points[k]) / count

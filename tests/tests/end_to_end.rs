@@ -16,7 +16,7 @@ fn the_example_is_predicted_written_read_back_and_scored() {
     let record = parse_fasta_file(&example("ubiquitin.fasta")).unwrap().remove(0);
     let options = PredictOptions {
         models: vec![ModelSpec::bundled()],
-        num_recycle: 1,
+        num_recycle: Some(1),
         plots: false,
         ..Default::default()
     };
@@ -35,9 +35,9 @@ fn the_example_is_predicted_written_read_back_and_scored() {
     // The PDB file holds the network's atoms (to the format's 0.001 Å) and pLDDT.
     let written = read_structure(&result.dir.join("ranked_0.pdb"), None).unwrap();
     assert_eq!(written.len(), record.sequence.len());
-    let largest = (&written.atom_positions - &best.protein.atom_positions)
+    let largest = (&written.atom_positions - &best.chains[0].atom_positions)
         .iter()
-        .zip(best.protein.atom_mask.iter().flat_map(|&m| [m; 3]))
+        .zip(best.chains[0].atom_mask.iter().flat_map(|&m| [m; 3]))
         .filter(|(_, m)| *m > 0.0)
         .fold(0.0f64, |m, (d, _)| m.max(d.abs()));
     assert!(largest <= 5e-4, "coordinates moved by {largest} Å in the PDB file");

@@ -17,10 +17,34 @@ pub struct FastaRecord {
     pub line: usize,
 }
 
+/// Separates the chains of a complex within one record's sequence (ColabFold's convention:
+/// `>complex` then `SEQ_A:SEQ_B`).
+pub const CHAIN_SEPARATOR: char = ':';
+const CHAIN_SEPARATOR_BYTE: u8 = b':';
+
+/// The id of the `index`-th chain of a complex: A, B, …, Z, then a, …, z, then 0, …, 9 (the
+/// 62 one-character ids the PDB format allows).
+pub fn chain_id(index: usize) -> char {
+    const IDS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    IDS.get(index).map_or('?', |&c| c as char)
+}
+
+impl FastaRecord {
+    /// The record's chains: one, or several separated by `:` (a complex).
+    pub fn chains(&self) -> Vec<&str> {
+        self.sequence.split(CHAIN_SEPARATOR).collect()
+    }
+
+    /// Whether the record is a complex (chains separated by `:`).
+    pub fn is_complex(&self) -> bool {
+        self.sequence.contains(CHAIN_SEPARATOR)
+    }
+}
+
 /// Parses FASTA text. Lowercase letters are upper-cased (ColabFold accepts them; AlphaFold
 /// would reject them), whitespace inside sequence lines and a terminal `*` are dropped.
-/// Errors: no record, a record without residues, text before the first header, any character
-/// that is not a letter.
+/// `:` separates the chains of a complex. Errors: no record, a record or a chain without
+/// residues, text before the first header, any character that is not a letter or `:`.
 pub fn parse_fasta(text: &str, source: &str) -> Result<Vec<FastaRecord>> {
     // bio expects the first line to be a header; blank lines before it are harmless, so skip
     // them and keep the line offset for error messages.
@@ -44,6 +68,17 @@ pub fn parse_fasta(text: &str, source: &str) -> Result<Vec<FastaRecord>> {
                 source,
                 Some(line),
                 format!("record `{description}` has no sequence"),
+            ));
+        }
+        if let Some(empty) = sequence.split(CHAIN_SEPARATOR).position(str::is_empty) {
+            return Err(FeaturesError::parse(
+                source,
+                Some(line),
+                format!(
+                    "record `{description}`: chain {} has no residues (chains are separated by \
+                     one `:`)",
+                    chain_id(empty)
+                ),
             ));
         }
         records.push(FastaRecord { description, sequence, line });
@@ -70,13 +105,14 @@ fn normalise_sequence(raw: &[u8], source: &str, header_line: usize, text: &str) 
         match c {
             c if c.is_ascii_alphabetic() => out.push(c.to_ascii_uppercase() as char),
             c if c.is_ascii_whitespace() => {}
+            CHAIN_SEPARATOR_BYTE => out.push(CHAIN_SEPARATOR),
             bad => {
                 let line = line_of_char(text, header_line, bad).unwrap_or(header_line);
                 return Err(FeaturesError::parse(
                     source,
                     Some(line),
                     format!(
-                        "`{}` is not an amino-acid letter (sequences may contain letters only)",
+                        "`{}` is not an amino-acid letter (sequences may contain letters, and `:` between the chains of a complex)",
                         bad.escape_ascii()
                     ),
                 ));
@@ -100,6 +136,19 @@ fn line_of_char(text: &str, header_line: usize, c: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_of_a_complex_are_separated_by_a_colon() {
+        let records = parse_fasta(">hb\nMVL:vhl\nT\n>one\nMKV\n", "c.fasta").unwrap();
+        assert_eq!(records[0].chains(), ["MVL", "VHLT"]);
+        assert!(records[0].is_complex() && !records[1].is_complex());
+        assert_eq!(records[1].chains(), ["MKV"]);
+        for (text, chain) in [(">x\n:MKV\n", "A"), (">x\nMKV::MKV\n", "B"), (">x\nMKV:\n", "B")] {
+            let err = parse_fasta(text, "c.fasta").unwrap_err().to_string();
+            assert!(err.contains(&format!("chain {chain} has no residues")), "{text:?}: {err}");
+        }
+        assert_eq!((chain_id(0), chain_id(25), chain_id(26), chain_id(61)), ('A', 'Z', 'a', '9'));
+    }
 
     #[test]
     fn records_descriptions_and_normalisation() {

@@ -19,7 +19,8 @@ pub struct ForwardArgs {
     /// Parameters: DeepMind's params_model_*.npz, an OpenFold .pt checkpoint or ferrofold .safetensors.
     #[arg(long)]
     params: PathBuf,
-    /// Network preset: model_1 … model_5, model_1_ptm … model_5_ptm, reduced.
+    /// Network preset: model_1 … model_5, model_1_ptm … model_5_ptm, model_1_multimer_v3 …,
+    /// reduced.
     #[arg(long)]
     preset: String,
     #[arg(long, value_enum, default_value = "f32")]
@@ -93,6 +94,15 @@ fn forward<B: burn::prelude::Backend>(args: ForwardArgs, device: &B::Device) -> 
     let outputs = output
         .finite_outputs(&config)
         .with_context(|| format!("running {} on {}", args.preset, args.features.display()))?;
+    // A complex's batch names each residue's chain: its interface pTM.
+    let asym_id = batch.features.get("asym_id").map(|a| a.to_f64());
+    let last_iteration_chains = asym_id.as_ref().and_then(|a| a.outer_iter().last());
+    let iptm = last_iteration_chains.and_then(|chains| {
+        let chains: Vec<i64> = chains.iter().map(|&c| c as i64).collect();
+        output.interface_ptm(&config, &chains)
+    });
+    let outputs =
+        outputs.into_iter().chain(iptm.map(|v| ("iptm".to_string(), ndarray::arr0(v).into_dyn())));
     for (name, array) in outputs {
         match args.precision {
             Precision::F32 => dict.insert(name, array.mapv(|x| x as f32)),

@@ -23,8 +23,13 @@ use super::{one_line, run_on_device, set_threads, Attention, Device, OnDevice, T
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
-    /// A FASTA file (one or more records) or a directory of `.fasta`/`.fa` files.
+    /// A FASTA file (one or more records) or a directory of `.fasta`/`.fa` files. A record
+    /// `SEQ_A:SEQ_B` is a complex of two chains (AlphaFold-Multimer presets).
     input: PathBuf,
+    /// Each FASTA file's records are the chains of one complex (named after the file), as
+    /// `SEQ_A:SEQ_B:…` in one record.
+    #[arg(long)]
+    complex: bool,
     /// Output directory; each record gets `<id>/`.
     #[arg(long)]
     out_dir: PathBuf,
@@ -32,7 +37,8 @@ pub struct PredictArgs {
     /// several (duplicate rows kept once).
     #[arg(long = "msa", conflicts_with = "msa_dir")]
     msas: Vec<PathBuf>,
-    /// Directory with `<id>.a3m` / `<id>.sto` / `<id>.aln` per record (ColabFold's layout).
+    /// Directory with `<id>.a3m` / `<id>.sto` / `<id>.aln` per record (ColabFold's layout); for
+    /// a complex, one per chain: `<id>_A.a3m`, `<id>_B.a3m`, …
     #[arg(long)]
     msa_dir: Option<PathBuf>,
     /// `single-sequence`: use no alignment (the default when none is given).
@@ -82,9 +88,10 @@ pub struct PredictArgs {
     /// (params_model_1_ptm.npz → model_1_ptm).
     #[arg(long = "preset")]
     presets: Vec<String>,
-    /// Recycling iterations after the first (at most 48).
-    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(..=ferrofold_model::config::MAX_RECYCLES as u64))]
-    recycles: usize,
+    /// Recycling iterations after the first (at most 48). Default: 3; 20 for AlphaFold-Multimer,
+    /// which stops early once the structure moves by less than 0.5 Å.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(..=ferrofold_model::config::MAX_RECYCLES as u64))]
+    recycles: Option<usize>,
     /// Seed of the MSA sampling and masking.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -129,12 +136,12 @@ pub enum MsaMode {
 
 pub fn run(args: PredictArgs) -> Result<()> {
     set_threads(args.threads)?;
-    let models = model_specs(&args)?;
+    let records = read_records(&args.input, args.complex)?;
+    let models = model_specs(&args, records.iter().any(FastaRecord::is_complex))?;
     let bundled = models.iter().any(ModelSpec::is_bundled);
     if bundled {
         eprintln!("{}", bundled::warning());
     }
-    let records = read_records(&args.input)?;
     let prediction = PredictRun {
         input: args.input.clone(),
         out_dir: args.out_dir.clone(),
@@ -288,7 +295,9 @@ fn preset_from_file_name(path: &std::path::Path) -> Option<String> {
     ModelConfig::preset(name).is_ok().then(|| name.to_string())
 }
 
-fn model_specs(args: &PredictArgs) -> Result<Vec<ModelSpec>> {
+/// The models to run; `complexes`: the input has complexes (the installed multimer models by
+/// default).
+fn model_specs(args: &PredictArgs, complexes: bool) -> Result<Vec<ModelSpec>> {
     if args.params.is_empty() {
         if !args.presets.is_empty() {
             bail!("--preset needs --params (installed models have their own presets)");
@@ -299,7 +308,7 @@ fn model_specs(args: &PredictArgs) -> Result<Vec<ModelSpec>> {
             Err(_) if args.models.is_empty() => return Ok(vec![ModelSpec::bundled()]),
             Err(e) => return Err(e.into()),
         };
-        let installed = Manifest::read(&dir)?.model_specs(&dir, &args.models)?;
+        let installed = Manifest::read(&dir)?.model_specs(&dir, &args.models, complexes)?;
         if installed.is_empty() {
             if !args.models.is_empty() {
                 bail!(

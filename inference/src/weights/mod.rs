@@ -152,8 +152,7 @@ impl Release {
         format!("{}{}", self.name_prefix, stem.strip_prefix("params_").unwrap_or(stem))
     }
 
-    /// The preset `file` was trained as; `None` for a network ferrofold does not have yet
-    /// (the multimer models).
+    /// The preset `file` was trained as; `None` for a network ferrofold does not have.
     fn preset_of(&self, file: &str) -> Option<String> {
         match self.layout {
             Layout::Files(files) => {
@@ -176,8 +175,9 @@ pub struct InstalledModel {
     pub release: String,
     /// Relative to the weights directory.
     pub file: String,
-    /// The preset it loaded into; `None`: a network ferrofold does not have (multimer), whose
-    /// values were checked but not its shapes, and which `predict` does not offer.
+    /// The preset it loaded into; `None`: a network ferrofold did not have when it was
+    /// installed (the multimer models before ferrofold had them), whose values were checked but
+    /// not its shapes, and which `predict` does not offer (download again to install it).
     pub preset: Option<String>,
     pub bytes: u64,
     pub sha256: String,
@@ -219,7 +219,14 @@ impl Manifest {
     /// What `predict` runs without `--params`: the `models` named (`all`: every runnable
     /// one), or by default AlphaFold's pTM models (AlphaFold's own default, ranked by pTM),
     /// else every installed pTM model, else every runnable one. Empty when none is installed.
-    pub fn model_specs(&self, dir: &Path, models: &[String]) -> Result<Vec<ModelSpec>> {
+    /// The models `models` names (`all`: every runnable one); none named: AlphaFold's five pTM
+    /// models, or for `complexes` its multimer models.
+    pub fn model_specs(
+        &self,
+        dir: &Path,
+        models: &[String],
+        complexes: bool,
+    ) -> Result<Vec<ModelSpec>> {
         let spec = |m: &InstalledModel| ModelSpec {
             name: m.name.clone(),
             preset: m.preset.clone().expect("runnable models have a preset"),
@@ -241,7 +248,12 @@ impl Manifest {
                 })
                 .collect();
         }
-        // By name, as AlphaFold's own default (`model_1_ptm` … `model_5_ptm`).
+        // By name, as AlphaFold's own default (`model_1_ptm` … `model_5_ptm`; for complexes
+        // `model_1_multimer_v3` …).
+        if complexes {
+            let multimer = |m: &&InstalledModel| m.name.contains("_multimer");
+            return Ok(self.runnable().filter(multimer).map(spec).collect());
+        }
         let ptm = |m: &&InstalledModel| m.name.contains("_ptm");
         let alphafold = |m: &&InstalledModel| m.release == ALPHAFOLD.name;
         let chosen: Vec<_> = if self.runnable().any(|m| ptm(&m) && alphafold(&m)) {

@@ -1,0 +1,172 @@
+//! Complexes: AlphaFold-Multimer on a record of several chains (`SEQ_A:SEQ_B`, ColabFold's
+//! notation). Each chain's alignments are read as for a single chain and also paired across
+//! chains by species (`ferrofold_features::multimer`); every recycling iteration draws its own
+//! cluster centres and BERT masks from the merged MSA, as DeepMind's network does inside itself;
+//! recycling stops early once the structure settles. The outputs are a single chain's, with one
+//! chain per sequence (ids A, B, …), ipTM and the ranking confidence 0.8·ipTM + 0.2·pTM.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::Backend;
+use ferrofold_features::featurize::{read_alignment, record_id, safe_file_stem};
+use ferrofold_features::msa::Msa;
+use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
+use ferrofold_features::multimer::{multimer_batch, multimer_features, ChainInput};
+use ferrofold_features::parsers::fasta::{chain_id, FastaRecord};
+use ferrofold_model::{FeatureBatch, ModelConfig};
+use rand::SeedableRng;
+
+use crate::error::{InferenceError, Result};
+use crate::memory::ProblemSize;
+use crate::models::load_model;
+use crate::predict::{
+    lock_record, model_result, plan_memory, DeviceMemory, PredictOptions, Progress, RecordResult,
+    WrittenRecord,
+};
+
+/// Predicts the complex `record` (its chains separated by `:`) with every model of `options`
+/// (AlphaFold-Multimer presets only), on `device` of backend `B`, writing its outputs under
+/// `out_dir/<id>/`. `chain_alignments`: per chain, its alignment files (none: the chain's
+/// sequence alone).
+pub fn predict_complex<B: Backend>(
+    device: &B::Device,
+    record: &FastaRecord,
+    chain_alignments: &[Vec<PathBuf>],
+    options: &PredictOptions,
+    out_dir: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RecordResult> {
+    let id = record_id(record);
+    let input_error = |message: String| InferenceError::Input { origin: id.clone(), message };
+    if options.models.is_empty() {
+        return Err(input_error("no model to run".into()));
+    }
+    for spec in &options.models {
+        if ModelConfig::preset(&spec.preset)?.multimer.is_none() {
+            return Err(input_error(format!(
+                "model {} (preset {}) predicts single chains; a complex needs AlphaFold-Multimer \
+                 weights (params_model_1_multimer_v3.npz …, preset model_1_multimer_v3)",
+                spec.name, spec.preset
+            )));
+        }
+    }
+    let sequences = record.chains();
+    if chain_alignments.len() != sequences.len() {
+        return Err(input_error(format!(
+            "{} chains but alignments for {}",
+            sequences.len(),
+            chain_alignments.len()
+        )));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| InferenceError::output(out_dir, e))?;
+    let _lock = lock_record(out_dir, &id)?;
+    let started = Instant::now();
+
+    let ids: Vec<String> = (0..sequences.len()).map(|k| chain_id(k).to_string()).collect();
+    let names: Vec<String> = ids.iter().map(|c| format!("{id} chain {c}")).collect();
+    let mut msas: Vec<Vec<Msa>> = Vec::with_capacity(sequences.len());
+    for (k, (sequence, paths)) in sequences.iter().zip(chain_alignments).enumerate() {
+        let mut chain_msas = Vec::with_capacity(paths.len());
+        for path in paths {
+            let msa = read_alignment(path)?;
+            let query = msa.sequences.first().map(|q| q.replace('-', "")).unwrap_or_default();
+            if query != *sequence {
+                return Err(InferenceError::Input {
+                    origin: path.display().to_string(),
+                    message: format!(
+                        "the alignment's first sequence ({} residues) is not chain {} of `{}` \
+                         ({} residues)",
+                        query.len(),
+                        ids[k],
+                        record.description,
+                        sequence.len()
+                    ),
+                });
+            }
+            chain_msas.push(msa);
+        }
+        msas.push(chain_msas);
+    }
+    let chains: Vec<ChainInput> = (0..sequences.len())
+        .map(|k| ChainInput {
+            name: &names[k],
+            sequence: sequences[k],
+            msas: &msas[k],
+            // The chain's first alignment is also its pairing alignment (AlphaFold pairs the
+            // rows of its UniProt search, whose headers name the species).
+            pairing_msa: msas[k].first(),
+            templates: None,
+        })
+        .collect();
+    let features = multimer_features(&chains)?;
+    let residues: usize = sequences.iter().map(|s| s.len()).sum();
+    let msa_rows = features.get("num_alignments").and_then(|a| a.to_f64().first().copied());
+    let msa_rows = msa_rows.map_or(1, |n| n as usize);
+    progress(Progress::Featurized { residues, msa_rows, templates: 0 });
+    let featurize_seconds = started.elapsed().as_secs_f64();
+    let asym_id: Vec<i64> = features
+        .get("asym_id")
+        .map(|a| a.to_f64().iter().map(|&v| v as i64).collect())
+        .unwrap_or_default();
+
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{id}.partial."))
+        .tempdir_in(out_dir)
+        .map_err(|e| InferenceError::output(out_dir, e))?;
+    let chain_sequences: Vec<(&str, &str)> =
+        ids.iter().map(String::as_str).zip(sequences.iter().copied()).collect();
+    let mut results = Vec::new();
+    for spec in &options.models {
+        let mut config = ModelConfig::preset(&spec.preset)?;
+        config.attention_kernel = options.attention;
+        let multimer = config.multimer.clone().expect("checked above: a multimer preset");
+        let iterations = options.num_recycle.unwrap_or(config.num_recycle) + 1;
+        let size = ProblemSize {
+            residues,
+            msa_rows: msa_rows.min(multimer.num_msa),
+            extra_rows: msa_rows.saturating_sub(multimer.num_msa).min(multimer.num_extra_msa),
+        };
+        let model = load_model::<B>(spec, &config, device, options.loaded.as_ref())?;
+        let device_memory = DeviceMemory::of::<B>(&config, device);
+        let estimated_peak_bytes =
+            plan_memory(&id, size, &mut config, model.num_params(), options, device_memory)?;
+        let sampling = MsaSampling {
+            num_msa: multimer.num_msa,
+            num_extra_msa: multimer.num_extra_msa,
+            masked_msa: MaskedMsaConfig::default(),
+            gumbel_noise: true,
+        };
+        let new_rng = || rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
+        if options.save_features {
+            let batch = multimer_batch(&features, iterations, &sampling, &mut new_rng())?;
+            let name = format!("features_{}.npz", safe_file_stem(&spec.name));
+            batch
+                .save_npz(&staging.path().join(&name))
+                .map_err(|e| InferenceError::output(&out_dir.join(&id).join(&name), e))?;
+        }
+        let model_started = Instant::now();
+        progress(Progress::ModelStarted { model: &spec.name, iterations, estimated_peak_bytes });
+        // One iteration's draw at a time, from one generator: the same draws as the saved batch.
+        let mut rng = new_rng();
+        let inputs = (0..iterations).map(|_| {
+            let features = multimer_batch(&features, 1, &sampling, &mut rng)?;
+            FeatureBatch { features }.iteration(0, &config, device)
+        });
+        let output = model.forward_each(inputs, &config, device, |i, _| {
+            progress(Progress::Recycle { model: &spec.name, iteration: i })
+        })?;
+        let seconds = model_started.elapsed().as_secs_f64();
+        progress(Progress::ModelFinished { model: &spec.name, seconds });
+        let origin = format!("{id} ({})", spec.name);
+        let prediction = output.prediction(&config).map_err(|e| InferenceError::Input {
+            origin: origin.clone(),
+            message: e.to_string(),
+        })?;
+        let iptm = output.interface_ptm(&config, &asym_id);
+        results.push(model_result(spec, prediction, &chain_sequences, iptm, seconds));
+    }
+    let written = WrittenRecord { id, staging, featurize_seconds };
+    written.finish(out_dir, results, options, progress)
+}
