@@ -57,6 +57,19 @@ fn complex_input(dir: &Path) -> (PathBuf, PathBuf, [String; 2]) {
 
 fn predict(fasta: &Path, msas: &Path, out_dir: &Path, extra: &[&str]) -> Output {
     let params = params();
+    run_predict(fasta, msas, out_dir, (&params, "reduced_multimer"), extra, None)
+}
+
+/// `predict` of `fasta` with `model` (parameter file, preset), 2 recycles, and an optional
+/// memory limit (bytes).
+fn run_predict(
+    fasta: &Path,
+    msas: &Path,
+    out_dir: &Path,
+    model: (&str, &str),
+    extra: &[&str],
+    memory_limit: Option<&str>,
+) -> Output {
     let mut args = vec![
         "predict",
         fasta.to_str().unwrap(),
@@ -65,14 +78,19 @@ fn predict(fasta: &Path, msas: &Path, out_dir: &Path, extra: &[&str]) -> Output 
         "--out-dir",
         out_dir.to_str().unwrap(),
         "--params",
-        &params,
+        model.0,
         "--preset",
-        "reduced_multimer",
+        model.1,
         "--recycles",
         "2",
     ];
     args.extend_from_slice(extra);
-    ferrofold(&args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferrofold"));
+    command.env("FERROFOLD_WEIGHTS", no_installed_weights()).args(&args);
+    if let Some(limit) = memory_limit {
+        command.env("FERROFOLD_MEMORY_LIMIT", limit);
+    }
+    command.output().expect("run ferrofold")
 }
 
 #[test]
@@ -229,18 +247,8 @@ fn bad_complex_input_fails_with_one_line() {
 
     // A single-chain model on a complex.
     let reduced = fixtures().join("reference/reduced_s0/params_reduced.npz");
-    let out = ferrofold(&[
-        "predict",
-        fasta.to_str().unwrap(),
-        "--msa-dir",
-        msas.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-        "--params",
-        reduced.to_str().unwrap(),
-        "--preset",
-        "reduced",
-    ]);
+    let out =
+        run_predict(&fasta, &msas, &out_dir, (reduced.to_str().unwrap(), "reduced"), &[], None);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("a complex needs AlphaFold-Multimer weights"),
@@ -249,25 +257,14 @@ fn bad_complex_input_fails_with_one_line() {
     );
 
     // A complex over the memory estimate.
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrofold"))
-        .env("FERROFOLD_WEIGHTS", no_installed_weights())
-        .env("FERROFOLD_MEMORY_LIMIT", "1000000")
-        .args([
-            "predict",
-            fasta.to_str().unwrap(),
-            "--msa-dir",
-            msas.to_str().unwrap(),
-            "--out-dir",
-            out_dir.to_str().unwrap(),
-            "--params",
-            &params,
-            "--preset",
-            "reduced_multimer",
-        ])
-        .output()
-        .unwrap();
+    let model = (params.as_str(), "reduced_multimer");
+    let out = run_predict(&fasta, &msas, &out_dir, model, &[], Some("1000000"));
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("hb"), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("hb: 287 residues need about") && message.contains("of memory"),
+        "{message}"
+    );
     // Nothing was written for the failed record.
     assert!(!out_dir.join("hb").exists(), "no half-written record");
 }

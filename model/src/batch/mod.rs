@@ -230,18 +230,9 @@ impl FeatureBatch {
         }
         let target_feat = self.slice("target_feat", i, 2)?;
         check_shape("target_feat", &target_feat, &[Some(r), Some(22)])?;
-        let msa_feat = self.slice("msa_feat", i, 3)?;
-        check_shape("msa_feat", &msa_feat, &[None, Some(r), Some(49)])?;
-        if msa_feat.shape()[0] == 0 {
-            return Err(ModelError::Batch {
-                name: "msa_feat".into(),
-                message: "no MSA row (the query sequence is always row 0)".into(),
-            });
-        }
+        let (msa_feat, msa_mask) = self.cluster_msa(i, r)?;
         let seq_mask = self.slice("seq_mask", i, 1)?;
         check_shape("seq_mask", &seq_mask, &[Some(r)])?;
-        let msa_mask = self.slice("msa_mask", i, 2)?;
-        check_shape("msa_mask", &msa_mask, &[Some(msa_feat.shape()[0]), Some(r)])?;
         let residue_index = self.slice("residue_index", i, 1)?;
         check_shape("residue_index", &residue_index, &[Some(r)])?;
 
@@ -303,6 +294,22 @@ impl FeatureBatch {
             multimer_templates: None,
             residue_tables: residue_tables(&aatype, device),
         })
+    }
+
+    /// Iteration `i`'s cluster rows: `msa_feat` [s, r, 49] (at least the query's row) and
+    /// `msa_mask` [s, r].
+    fn cluster_msa(&self, i: usize, r: usize) -> Result<(ArrayD<f64>, ArrayD<f64>)> {
+        let msa_feat = self.slice("msa_feat", i, 3)?;
+        check_shape("msa_feat", &msa_feat, &[None, Some(r), Some(49)])?;
+        if msa_feat.shape()[0] == 0 {
+            return Err(ModelError::Batch {
+                name: "msa_feat".into(),
+                message: "no MSA row (the query sequence is always row 0)".into(),
+            });
+        }
+        let msa_mask = self.slice("msa_mask", i, 2)?;
+        check_shape("msa_mask", &msa_mask, &[Some(msa_feat.shape()[0]), Some(r)])?;
+        Ok((msa_feat, msa_mask))
     }
 
     /// Iteration `i`'s template residue types [t, r], atom positions [t, r, 37, 3] and atom

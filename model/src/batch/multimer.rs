@@ -45,16 +45,7 @@ impl FeatureBatch {
         let sym_id = per_residue("sym_id")?;
         let seq_mask = self.slice("seq_mask", i, 1)?;
         check_shape("seq_mask", &seq_mask, &[Some(r)])?;
-        let msa_feat = self.slice("msa_feat", i, 3)?;
-        check_shape("msa_feat", &msa_feat, &[None, Some(r), Some(49)])?;
-        if msa_feat.shape()[0] == 0 {
-            return Err(ModelError::Batch {
-                name: "msa_feat".into(),
-                message: "no MSA row (the query sequence is always row 0)".into(),
-            });
-        }
-        let msa_mask = self.slice("msa_mask", i, 2)?;
-        check_shape("msa_mask", &msa_mask, &[Some(msa_feat.shape()[0]), Some(r)])?;
+        let (msa_feat, msa_mask) = self.cluster_msa(i, r)?;
         let extra_msa_feat = self.slice("extra_msa_feat", i, 3)?;
         check_shape("extra_msa_feat", &extra_msa_feat, &[None, Some(r), Some(25)])?;
         let extra_msa_mask = self.slice("extra_msa_mask", i, 2)?;
