@@ -9,9 +9,11 @@
 //! FERROFOLD_BENCH_PRESET=model_1_ptm cargo bench -p ferrofold-inference --bench predict
 //! FERROFOLD_BENCH_PARAMS=params_model_1_ptm.npz FERROFOLD_BENCH_PRESET=model_1_ptm cargo bench ...
 //! FERROFOLD_BENCH_PRESET=model_1_multimer_v3 cargo bench -p ferrofold-inference --bench predict
+//! FERROFOLD_BENCH_RECYCLES=0 ...   # one iteration instead of four
 //! ```
 //! With a preset and no parameter file, random parameters of that size are generated (timing
-//! only). Writes `bench/results/predict_<preset>.json`.
+//! only). Writes `bench/results/predict_<preset>.json` (`_<n>_recycles` added for other
+//! than 3).
 
 use ferrofold_features::system::peak_rss_mib;
 use std::path::PathBuf;
@@ -20,7 +22,7 @@ use std::time::Instant;
 
 use ferrofold_features::parsers::fasta::{parse_fasta_file, FastaRecord};
 use ferrofold_inference::{
-    predict_complex, predict_record, ModelSpec, PredictOptions, RecordInputs, Weights,
+    predict_complex, predict_record, ChainInputs, ModelSpec, PredictOptions, RecordInputs, Weights,
 };
 use ferrofold_model::{AlphaFold, CpuF32, ModelConfig};
 
@@ -51,6 +53,11 @@ fn model_spec(work: &std::path::Path) -> ModelSpec {
     }
 }
 
+/// Recycling iterations after the first (`FERROFOLD_BENCH_RECYCLES`, default 3).
+fn recycles() -> usize {
+    std::env::var("FERROFOLD_BENCH_RECYCLES").ok().and_then(|r| r.parse().ok()).unwrap_or(3)
+}
+
 /// One chain (or a complex: chains joined by `+`) in this process: prints a JSON line.
 fn run_chain(key: &str, work: &std::path::Path) {
     let keys: Vec<&str> = key.split('+').collect();
@@ -65,7 +72,7 @@ fn run_chain(key: &str, work: &std::path::Path) {
         keys.iter().map(|k| vec![data_set().join(format!("msa/jackhmmer/{k}.sto"))]).collect();
     let options = PredictOptions {
         models: vec![model_spec(work)],
-        num_recycle: Some(3),
+        num_recycle: Some(recycles()),
         plots: false,
         ..Default::default()
     };
@@ -91,10 +98,12 @@ fn run_chain(key: &str, work: &std::path::Path) {
             sequence: sequences.join(":"),
             line: 1,
         };
+        let hits = vec![None; keys.len()];
+        let inputs = ChainInputs { alignments: &msas, template_hits: &hits };
         predict_complex::<CpuF32>(
             &Default::default(),
             &record,
-            &msas,
+            &inputs,
             &options,
             out.path(),
             &mut |_| {},
@@ -149,14 +158,18 @@ fn main() {
         results.push(value);
     }
     let report = serde_json::json!({
-        "benchmark": "ferrofold predict on CPU (NdArray<f32>), 3 recycles, jackhmmer MSAs",
+        "benchmark": format!(
+            "ferrofold predict on CPU (NdArray<f32>), {} recycles, jackhmmer MSAs",
+            recycles()
+        ),
         "model": spec.name,
         "preset": spec.preset,
         "threads": rayon::current_num_threads(),
         "results": results,
     });
+    let suffix = if recycles() == 3 { String::new() } else { format!("_{}_recycles", recycles()) };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../bench/results/predict_{}.json", spec.preset));
+        .join(format!("../bench/results/predict_{}{suffix}.json", spec.preset));
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("json")).expect("write");
     println!("wrote {}", path.display());
 }

@@ -2,7 +2,8 @@
 //! notation). Each chain's alignments are read as for a single chain and also paired across
 //! chains by species (`ferrofold_features::multimer`); every recycling iteration draws its own
 //! cluster centres and BERT masks from the merged MSA, as DeepMind's network does inside itself;
-//! recycling stops early once the structure settles. The outputs are a single chain's, with one
+//! recycling stops early once the structure settles. Templates come per chain, from each
+//! chain's hhsearch hits. The outputs are a single chain's, with one
 //! chain per sequence (ids A, B, …), ipTM and the ranking confidence 0.8·ipTM + 0.2·pTM.
 
 use std::path::{Path, PathBuf};
@@ -10,11 +11,13 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::prelude::Backend;
+use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_features::featurize::{read_alignment, record_id, safe_file_stem};
 use ferrofold_features::msa::Msa;
 use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
 use ferrofold_features::multimer::{multimer_batch, multimer_features, ChainInput};
 use ferrofold_features::parsers::fasta::{chain_id, FastaRecord};
+use ferrofold_features::templates::add_template_features;
 use ferrofold_model::{FeatureBatch, ModelConfig};
 use rand::SeedableRng;
 
@@ -26,14 +29,22 @@ use crate::predict::{
     WrittenRecord,
 };
 
+/// A complex's inputs besides its sequences, one entry per chain.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainInputs<'a> {
+    /// The chain's alignment files (none: its sequence alone).
+    pub alignments: &'a [Vec<PathBuf>],
+    /// The chain's hhsearch hits (`.hhr`) for templates; needs `PredictOptions::templates`.
+    pub template_hits: &'a [Option<PathBuf>],
+}
+
 /// Predicts the complex `record` (its chains separated by `:`) with every model of `options`
 /// (AlphaFold-Multimer presets only), on `device` of backend `B`, writing its outputs under
-/// `out_dir/<id>/`. `chain_alignments`: per chain, its alignment files (none: the chain's
-/// sequence alone).
+/// `out_dir/<id>/`.
 pub fn predict_complex<B: Backend>(
     device: &B::Device,
     record: &FastaRecord,
-    chain_alignments: &[Vec<PathBuf>],
+    inputs: &ChainInputs,
     options: &PredictOptions,
     out_dir: &Path,
     progress: &mut dyn FnMut(Progress),
@@ -53,11 +64,12 @@ pub fn predict_complex<B: Backend>(
         }
     }
     let sequences = record.chains();
-    if chain_alignments.len() != sequences.len() {
+    if inputs.alignments.len() != sequences.len() || inputs.template_hits.len() != sequences.len() {
         return Err(input_error(format!(
-            "{} chains but alignments for {}",
+            "{} chains but alignments for {} and template hits for {}",
             sequences.len(),
-            chain_alignments.len()
+            inputs.alignments.len(),
+            inputs.template_hits.len()
         )));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| InferenceError::output(out_dir, e))?;
@@ -67,7 +79,7 @@ pub fn predict_complex<B: Backend>(
     let ids: Vec<String> = (0..sequences.len()).map(|k| chain_id(k).to_string()).collect();
     let names: Vec<String> = ids.iter().map(|c| format!("{id} chain {c}")).collect();
     let mut msas: Vec<Vec<Msa>> = Vec::with_capacity(sequences.len());
-    for (k, (sequence, paths)) in sequences.iter().zip(chain_alignments).enumerate() {
+    for (k, (sequence, paths)) in sequences.iter().zip(inputs.alignments).enumerate() {
         let mut chain_msas = Vec::with_capacity(paths.len());
         for path in paths {
             let msa = read_alignment(path)?;
@@ -89,6 +101,24 @@ pub fn predict_complex<B: Backend>(
         }
         msas.push(chain_msas);
     }
+    let mut templates: Vec<Option<FeatureDict>> = Vec::with_capacity(sequences.len());
+    let mut template_count = 0;
+    for (k, hits) in inputs.template_hits.iter().enumerate() {
+        let Some(hits) = hits else {
+            templates.push(None);
+            continue;
+        };
+        let Some(config) = &options.templates else {
+            return Err(input_error(
+                "template hits given without a template configuration (mmCIF directory)".into(),
+            ));
+        };
+        let mut features = FeatureDict::default();
+        let found = add_template_features(&mut features, sequences[k], hits, config)?;
+        found.log_summary(&names[k]);
+        template_count += found.templates.len();
+        templates.push((!found.templates.is_empty()).then_some(features));
+    }
     let chains: Vec<ChainInput> = (0..sequences.len())
         .map(|k| ChainInput {
             name: &names[k],
@@ -97,14 +127,14 @@ pub fn predict_complex<B: Backend>(
             // The chain's first alignment is also its pairing alignment (AlphaFold pairs the
             // rows of its UniProt search, whose headers name the species).
             pairing_msa: msas[k].first(),
-            templates: None,
+            templates: templates[k].as_ref(),
         })
         .collect();
     let features = multimer_features(&chains)?;
     let residues: usize = sequences.iter().map(|s| s.len()).sum();
     let msa_rows = features.get("num_alignments").and_then(|a| a.to_f64().first().copied());
     let msa_rows = msa_rows.map_or(1, |n| n as usize);
-    progress(Progress::Featurized { residues, msa_rows, templates: 0 });
+    progress(Progress::Featurized { residues, msa_rows, templates: template_count });
     let featurize_seconds = started.elapsed().as_secs_f64();
     let asym_id: Vec<i64> = features
         .get("asym_id")

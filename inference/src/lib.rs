@@ -18,7 +18,7 @@ pub mod score;
 pub mod search;
 pub mod weights;
 
-pub use complex::predict_complex;
+pub use complex::{predict_complex, ChainInputs};
 pub use error::{InferenceError, Result};
 pub use models::{LoadedParams, ModelSpec, Weights};
 pub use predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};

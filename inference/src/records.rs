@@ -13,7 +13,7 @@ use ferrofold_features::parsers::fasta::{
 };
 use ferrofold_features::tools::RunOptions;
 
-use crate::complex::predict_complex;
+use crate::complex::{predict_complex, ChainInputs};
 use crate::error::{InferenceError, Result};
 use crate::models::LoadedParams;
 use crate::msa_server::MsaServer;
@@ -256,6 +256,39 @@ impl PredictRun {
         }
     }
 
+    /// Each chain's template hits, for AlphaFold-Multimer: `<id>_<chain>.hhr` in a template
+    /// directory (a single chain: as for a monomer).
+    fn chain_template_hits(
+        &self,
+        record: &FastaRecord,
+        id: &str,
+        alignments: &[Vec<PathBuf>],
+    ) -> Result<Vec<Option<PathBuf>>> {
+        let chains = record.chains().len();
+        if chains == 1 {
+            return Ok(vec![self.template_hits(record, id, &alignments[0])?]);
+        }
+        let refuse = |message: &str| InferenceError::Input {
+            origin: id.to_string(),
+            message: format!(
+                "{message}; give a complex's hits per chain as --template-dir DIR with \
+                 DIR/<id>_A.hhr, DIR/<id>_B.hhr, …"
+            ),
+        };
+        match &self.templates {
+            TemplateSource::None => Ok(vec![None; chains]),
+            TemplateSource::Directory(dir) => Ok((0..chains)
+                .map(|k| {
+                    Some(dir.join(format!("{id}_{}.hhr", chain_id(k)))).filter(|p| p.is_file())
+                })
+                .collect()),
+            TemplateSource::File(_) => Err(refuse("--template-hits is for a single chain")),
+            TemplateSource::Search { .. } => {
+                Err(refuse("template searches for the chains of a complex are not supported yet"))
+            }
+        }
+    }
+
     /// The record's template hits, if any.
     fn template_hits(
         &self,
@@ -320,14 +353,13 @@ impl PredictRun {
             let id = record_id(record);
             let mut progress = |progress: Progress| events(RunEvent::Record { id: &id, progress });
             let result = if record.is_complex() || multimer_models {
-                if !matches!(self.templates, TemplateSource::None) {
-                    tracing::warn!("{id}: templates are not used for complexes yet");
-                }
                 self.chain_alignments(record, &id).and_then(|alignments| {
+                    let hits = self.chain_template_hits(record, &id, &alignments)?;
+                    let inputs = ChainInputs { alignments: &alignments, template_hits: &hits };
                     predict_complex::<B>(
                         device,
                         record,
-                        &alignments,
+                        &inputs,
                         &options,
                         &self.out_dir,
                         &mut progress,

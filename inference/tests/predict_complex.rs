@@ -60,7 +60,7 @@ fn predict(fasta: &Path, msas: &Path, out_dir: &Path, extra: &[&str]) -> Output 
     run_predict(fasta, msas, out_dir, (&params, "reduced_multimer"), extra, None)
 }
 
-/// `predict` of `fasta` with `model` (parameter file, preset), 2 recycles, and an optional
+/// `predict` of `fasta` with `model` (parameter file, preset), 1 recycle, and an optional
 /// memory limit (bytes).
 fn run_predict(
     fasta: &Path,
@@ -82,7 +82,7 @@ fn run_predict(
         "--preset",
         model.1,
         "--recycles",
-        "2",
+        "1",
     ];
     args.extend_from_slice(extra);
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferrofold"));
@@ -129,7 +129,7 @@ fn a_complex_is_predicted_with_both_chains_and_interface_confidence() {
     // `forward` on the saved batch gives the same structure and confidences.
     let features = record.join("features_params.npz");
     let batch = FeatureDict::load_npz(&features).unwrap();
-    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], 3, "1 + recycles");
+    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], 2, "1 + recycles");
     let forward_out = dir.path().join("forward.npz");
     let params = params();
     let out = ferrofold(&[
@@ -267,4 +267,35 @@ fn bad_complex_input_fails_with_one_line() {
     );
     // Nothing was written for the failed record.
     assert!(!out_dir.join("hb").exists(), "no half-written record");
+}
+
+/// Chain B's hhsearch hits (`--template-dir DIR/hb_B.hhr`) give it templates that change the
+/// prediction; hits for the whole complex (`--template-hits`) are refused.
+#[test]
+fn a_chains_templates_reach_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fasta, msas, _) = complex_input(dir.path());
+    let hits = dir.path().join("hits");
+    std::fs::create_dir_all(&hits).unwrap();
+    let templates = data("templates");
+    std::fs::copy(templates.join("2HHB_B_hhsearch.hhr"), hits.join("hb_B.hhr")).unwrap();
+    let mmcif = templates.join("mmcif");
+    let with = dir.path().join("with");
+    let args = ["--template-dir", hits.to_str().unwrap(), "--mmcif-dir", mmcif.to_str().unwrap()];
+    let out = predict(&fasta, &msas, &with, &[&args[..], &["--no-plots"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = stderr(&out);
+    let line = log.lines().find(|l| l.contains("hb chain B:") && l.contains("templates")).unwrap();
+    assert!(!line.contains(": 0 templates"), "{line}");
+    let without = dir.path().join("without");
+    let out = predict(&fasta, &msas, &without, &["--no-plots"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plddt = |dir: &Path| json(&dir.join("hb/confidence.json"))["plddt"].clone();
+    assert_ne!(plddt(&with), plddt(&without), "the templates changed nothing");
+
+    let whole = templates.join("2HHB_B_hhsearch.hhr");
+    let args = ["--template-hits", whole.to_str().unwrap(), "--mmcif-dir", mmcif.to_str().unwrap()];
+    let out = predict(&fasta, &msas, &dir.path().join("refused"), &args);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--template-hits is for a single chain"), "{}", stderr(&out));
 }
