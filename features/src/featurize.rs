@@ -56,24 +56,29 @@ pub fn featurize_query(record: &FastaRecord, alignments: &[PathBuf]) -> Result<F
             record.chains().len()
         )));
     }
+    let query = format!("the query `{}`", record.description);
     let msas = alignments
         .iter()
-        .map(|path| {
-            let msa = read_alignment(path)?;
-            let aligned_query = msa.sequences[0].replace('-', "");
-            if aligned_query != record.sequence {
-                return Err(FeaturesError::InvalidInput(format!(
-                    "{}: the alignment's first sequence ({} residues) is not the query `{}` ({} residues)",
-                    path.display(),
-                    aligned_query.len(),
-                    record.description,
-                    record.sequence.len()
-                )));
-            }
-            Ok(msa)
-        })
+        .map(|path| read_query_alignment(path, &record.sequence, &query))
         .collect::<Result<Vec<_>>>()?;
     make_monomer_raw_features(&record.sequence, &record.description, &msas)
+}
+
+/// The alignment at `path`, refused unless its first row is `sequence` (gaps removed): an
+/// alignment of another protein would silently become this one's. `query` names the sequence in
+/// the error (`the query `x``, `chain B of `x``).
+pub fn read_query_alignment(path: &Path, sequence: &str, query: &str) -> Result<Msa> {
+    let msa = read_alignment(path)?;
+    let aligned_query = msa.sequences.first().map(|q| q.replace('-', "")).unwrap_or_default();
+    if aligned_query != sequence {
+        return Err(FeaturesError::InvalidInput(format!(
+            "{}: the alignment's first sequence ({} residues) is not {query} ({} residues)",
+            path.display(),
+            aligned_query.len(),
+            sequence.len()
+        )));
+    }
+    Ok(msa)
 }
 
 /// The identifier of a record: the first word of its description, made safe as a file name.

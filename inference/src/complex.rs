@@ -12,7 +12,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::prelude::Backend;
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_features::featurize::{read_alignment, record_id, safe_file_stem};
+use ferrofold_features::featurize::{read_query_alignment, record_id, safe_file_stem};
 use ferrofold_features::msa::Msa;
 use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
 use ferrofold_features::multimer::{multimer_batch, multimer_features, ChainInput};
@@ -78,29 +78,15 @@ pub fn predict_complex<B: Backend>(
 
     let ids: Vec<String> = (0..sequences.len()).map(|k| chain_id(k).to_string()).collect();
     let names: Vec<String> = ids.iter().map(|c| format!("{id} chain {c}")).collect();
-    let mut msas: Vec<Vec<Msa>> = Vec::with_capacity(sequences.len());
-    for (k, (sequence, paths)) in sequences.iter().zip(inputs.alignments).enumerate() {
-        let mut chain_msas = Vec::with_capacity(paths.len());
-        for path in paths {
-            let msa = read_alignment(path)?;
-            let query = msa.sequences.first().map(|q| q.replace('-', "")).unwrap_or_default();
-            if query != *sequence {
-                return Err(InferenceError::Input {
-                    origin: path.display().to_string(),
-                    message: format!(
-                        "the alignment's first sequence ({} residues) is not chain {} of `{}` \
-                         ({} residues)",
-                        query.len(),
-                        ids[k],
-                        record.description,
-                        sequence.len()
-                    ),
-                });
-            }
-            chain_msas.push(msa);
-        }
-        msas.push(chain_msas);
-    }
+    let msas = sequences
+        .iter()
+        .zip(inputs.alignments)
+        .zip(&ids)
+        .map(|((sequence, paths), chain)| {
+            let query = format!("chain {chain} of `{}`", record.description);
+            paths.iter().map(|path| read_query_alignment(path, sequence, &query)).collect()
+        })
+        .collect::<std::result::Result<Vec<Vec<Msa>>, _>>()?;
     let mut templates: Vec<Option<FeatureDict>> = Vec::with_capacity(sequences.len());
     let mut template_count = 0;
     for (k, hits) in inputs.template_hits.iter().enumerate() {
