@@ -185,14 +185,9 @@ impl PredictRun {
                 }
                 found
             }
-            AlignmentSource::Search { tool, databases } => search_alignments(
-                &record.sequence,
-                *tool,
-                databases,
-                &self.search,
-                &self.out_dir.join(id),
-            )
-            .map_err(|e| InferenceError::Search { what: "MSA search", source: Box::new(e) })?,
+            AlignmentSource::Search { tool, databases } => {
+                self.search_alignments(&record.sequence, *tool, databases, &self.msas(id, None))?
+            }
             AlignmentSource::Server(server) => vec![server.alignment(
                 &record.sequence,
                 self.search.cache_dir.as_deref(),
@@ -201,8 +196,40 @@ impl PredictRun {
         })
     }
 
+    /// Where the searches of record `id` (or of one of its chains) keep their results.
+    fn msas(&self, id: &str, chain: Option<usize>) -> PathBuf {
+        let msas = self.out_dir.join(id).join("msas");
+        match chain {
+            Some(k) => msas.join(chain_id(k).to_string()),
+            None => msas,
+        }
+    }
+
+    fn search_alignments(
+        &self,
+        sequence: &str,
+        tool: MsaTool,
+        databases: &[PathBuf],
+        msas: &Path,
+    ) -> Result<Vec<PathBuf>> {
+        search_alignments(sequence, tool, databases, &self.search, msas)
+            .map_err(|e| InferenceError::Search { what: "MSA search", source: Box::new(e) })
+    }
+
+    fn search_templates(
+        &self,
+        sequence: &str,
+        alignments: &[PathBuf],
+        database: &Path,
+        msas: &Path,
+    ) -> Result<PathBuf> {
+        search_templates(sequence, alignments, database, &self.search, msas)
+            .map_err(|e| InferenceError::Search { what: "template search", source: Box::new(e) })
+    }
+
     /// Each chain's alignments, for AlphaFold-Multimer: `<id>_<chain>.a3m|.sto|.aln` in an
-    /// alignment directory (a single chain: as for a monomer).
+    /// alignment directory, or a search per distinct chain sequence (a homomer's copies share
+    /// the first copy's; a single chain: as for a monomer).
     fn chain_alignments(&self, record: &FastaRecord, id: &str) -> Result<Vec<Vec<PathBuf>>> {
         let chains = record.chains();
         if chains.len() == 1 {
@@ -248,9 +275,27 @@ impl PredictRun {
                 }
                 Ok(per_chain)
             }
-            AlignmentSource::Search { .. } | AlignmentSource::Server(_) => Err(refuse(
-                "MSA searches for the chains of a complex are not supported yet: search each \
-                 chain and pass the alignments as --msa-dir DIR/<id>_A.a3m, …"
+            AlignmentSource::Search { tool, databases } => {
+                let mut per_chain: Vec<Vec<PathBuf>> = Vec::with_capacity(chains.len());
+                for (k, sequence) in chains.iter().enumerate() {
+                    let first_copy = chains[..k].iter().position(|other| other == sequence);
+                    let found = match first_copy {
+                        Some(copy) => per_chain[copy].clone(),
+                        None => {
+                            let msas = self.msas(id, Some(k));
+                            self.search_alignments(sequence, *tool, databases, &msas)?
+                        }
+                    };
+                    per_chain.push(found);
+                }
+                Ok(per_chain)
+            }
+            // The server's alignments name UniRef100 clusters, not species, so AlphaFold's
+            // pairing cannot read them; ColabFold pairs through a separate endpoint.
+            AlignmentSource::Server(_) => Err(refuse(
+                "the MSA server's alignments cannot be paired across chains yet: use \
+                 --msa-tool with local databases, or pass each chain's alignment as \
+                 --msa-dir DIR/<id>_A.a3m, …"
                     .into(),
             )),
         }
@@ -283,8 +328,24 @@ impl PredictRun {
                 })
                 .collect()),
             TemplateSource::File(_) => Err(refuse("--template-hits is for a single chain")),
-            TemplateSource::Search { .. } => {
-                Err(refuse("template searches for the chains of a complex are not supported yet"))
+            // Each chain's hits from its own alignment, as AlphaFold-Multimer's pipeline searches
+            // them; a homomer's copies share the first copy's.
+            TemplateSource::Search { database } => {
+                let sequences = record.chains();
+                let mut per_chain: Vec<Option<PathBuf>> = Vec::with_capacity(chains);
+                for (k, sequence) in sequences.iter().enumerate() {
+                    let hits = match sequences[..k].iter().position(|other| other == sequence) {
+                        Some(copy) => per_chain[copy].clone(),
+                        None => Some(self.search_templates(
+                            sequence,
+                            &alignments[k],
+                            database,
+                            &self.msas(id, Some(k)),
+                        )?),
+                    };
+                    per_chain.push(hits);
+                }
+                Ok(per_chain)
             }
         }
     }
@@ -297,19 +358,12 @@ impl PredictRun {
         alignments: &[PathBuf],
     ) -> Result<Option<PathBuf>> {
         Ok(match &self.templates {
-            TemplateSource::Search { database } => Some(
-                search_templates(
-                    &record.sequence,
-                    alignments,
-                    database,
-                    &self.search,
-                    &self.out_dir.join(id),
-                )
-                .map_err(|e| InferenceError::Search {
-                    what: "template search",
-                    source: Box::new(e),
-                })?,
-            ),
+            TemplateSource::Search { database } => Some(self.search_templates(
+                &record.sequence,
+                alignments,
+                database,
+                &self.msas(id, None),
+            )?),
             given => given.given_hits(id),
         })
     }

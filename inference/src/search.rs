@@ -1,7 +1,8 @@
 //! MSA search for `ferrofold predict --msa-tool`: the query against each database with
 //! jackhmmer (AlphaFold's UniRef90/MGnify search), hhblits (its BFD/UniRef30 search) or mmseqs2
 //! (ColabFold's), results cached by a hash of (tool, settings, sequence, database) and kept
-//! beside the prediction in `<record>/msas/`.
+//! beside the prediction in `<record>/msas/` (a complex's chains: `<record>/msas/<chain>/`, as
+//! AlphaFold-Multimer's pipeline keeps them).
 
 use std::path::{Path, PathBuf};
 
@@ -36,16 +37,15 @@ impl MsaTool {
 }
 
 /// Searches `sequence` against every database (AlphaFold merges the alignments of several,
-/// dropping repeated rows) and writes each alignment to `<dir>/msas/`; returns their paths.
+/// dropping repeated rows) and writes each alignment to the folder `msas`; returns their paths.
 pub fn search_alignments(
     sequence: &str,
     tool: MsaTool,
     databases: &[PathBuf],
     options: &RunOptions,
-    dir: &Path,
+    msas: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let msas = dir.join("msas");
-    std::fs::create_dir_all(&msas).map_err(|e| InferenceError::io(&msas, e))?;
+    std::fs::create_dir_all(msas).map_err(|e| InferenceError::io(msas, e))?;
     let mut paths = Vec::with_capacity(databases.len());
     for (k, database) in databases.iter().enumerate() {
         let exists = match tool {
@@ -78,14 +78,14 @@ pub fn search_alignments(
 
 /// Searches templates for `sequence`: hhsearch of its first alignment (the query alone when it
 /// has none; AlphaFold uses its UniRef90 alignment) against a PDB70-style database (an ffindex
-/// prefix: `<prefix>_hhm.ffdata` …). The hits go to `<dir>/msas/hhsearch_<name>.hhr`, whose
+/// prefix: `<prefix>_hhm.ffdata` …). The hits go to `<msas>/hhsearch_<name>.hhr`, whose
 /// path is returned; the result is cached like the MSA searches.
 pub fn search_templates(
     sequence: &str,
     alignments: &[PathBuf],
     database: &Path,
     options: &RunOptions,
-    dir: &Path,
+    msas: &Path,
 ) -> Result<PathBuf> {
     let hhm = PathBuf::from(format!("{}_hhm.ffdata", database.display()));
     if !hhm.is_file() {
@@ -104,8 +104,7 @@ pub fn search_templates(
     };
     tracing::info!("hhsearch: templates in {}", database.display());
     let hits = tools::hhsearch(&query, database, options)?;
-    let msas = dir.join("msas");
-    std::fs::create_dir_all(&msas).map_err(|e| InferenceError::io(&msas, e))?;
+    std::fs::create_dir_all(msas).map_err(|e| InferenceError::io(msas, e))?;
     let stem = database.file_name().and_then(|s| s.to_str()).unwrap_or("database");
     let path = msas.join(format!("hhsearch_{stem}.hhr"));
     write_bytes_atomically(&path, hits.as_bytes())?;

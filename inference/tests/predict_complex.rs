@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_features::protein::read_structure;
-use ferrofold_tests::{data, fixtures, no_installed_weights};
+use ferrofold_tests::{data, fixtures, no_installed_weights, workspace_root};
 
 fn ferrofold(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ferrofold"))
@@ -126,20 +126,37 @@ fn a_complex_is_predicted_with_both_chains_and_interface_confidence() {
     assert_eq!(chains[1]["residues"], sequences[1].len());
     read_chains_with_gemmi_and_biotite(&record, &sequences);
 
-    // `forward` on the saved batch gives the same structure and confidences.
+    assert_forward_equals_predict(&record, (&params(), "reduced_multimer"), 2);
+
+    // The same complex as two records of one file, with --complex.
+    let two_records = dir.path().join("hb2").join("hb.fasta");
+    std::fs::create_dir_all(two_records.parent().unwrap()).unwrap();
+    std::fs::write(&two_records, format!(">a\n{}\n>b\n{}\n", sequences[0], sequences[1])).unwrap();
+    let out_dir2 = dir.path().join("out2");
+    let out = predict(&two_records, &msas, &out_dir2, &["--complex", "--no-plots"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = json(&out_dir2.join("hb").join("confidence.json"));
+    assert_eq!(again["iptm"], confidence["iptm"], "one record or --complex: the same complex");
+}
+
+/// `forward` on the batch that `predict --save-features` saved in `record` (with `model`:
+/// parameter file, preset) gives the prediction's ipTM and pTM as float32 and its coordinates
+/// to the PDB's three decimals.
+fn assert_forward_equals_predict(record: &Path, model: (&str, &str), iterations: usize) {
+    let confidence = json(&record.join("confidence.json"));
+    let (iptm, ptm) = (confidence["iptm"].as_f64().unwrap(), confidence["ptm"].as_f64().unwrap());
     let features = record.join("features_params.npz");
     let batch = FeatureDict::load_npz(&features).unwrap();
-    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], 2, "1 + recycles");
-    let forward_out = dir.path().join("forward.npz");
-    let params = params();
+    assert_eq!(batch.get("msa_feat").unwrap().shape()[0], iterations, "1 + recycles");
+    let forward_out = record.join("forward.npz");
     let out = ferrofold(&[
         "forward",
         "--features",
         features.to_str().unwrap(),
         "--params",
-        &params,
+        model.0,
         "--preset",
-        "reduced_multimer",
+        model.1,
         "--output",
         forward_out.to_str().unwrap(),
     ]);
@@ -162,16 +179,142 @@ fn a_complex_is_predicted_with_both_chains_and_interface_confidence() {
     }
     // The PDB has three decimals.
     assert!(largest <= 5.1e-4, "positions differ by {largest}");
+}
 
-    // The same complex as two records of one file, with --complex.
-    let two_records = dir.path().join("hb2").join("hb.fasta");
-    std::fs::create_dir_all(two_records.parent().unwrap()).unwrap();
-    std::fs::write(&two_records, format!(">a\n{}\n>b\n{}\n", sequences[0], sequences[1])).unwrap();
-    let out_dir2 = dir.path().join("out2");
-    let out = predict(&two_records, &msas, &out_dir2, &["--complex", "--no-plots"]);
+/// The same at full size: `model_1_multimer_v3` with the random parameters in DeepMind's layout
+/// that DeepMind's code ran in model/tests/multimer_parity.rs, on the first 40 residues of each
+/// haemoglobin chain (single-sequence alignments, to keep it to minutes):
+///
+/// ```sh
+/// tools/reference/venv/bin/python tools/reference/make_multimer_ref.py 2hhb_ab --full
+/// cargo test --release -p ferrofold-inference --test predict_complex -- --ignored full_size
+/// ```
+#[test]
+#[ignore = "needs the 373 MB parameters from make_multimer_ref.py --full; minutes of CPU"]
+fn full_size_predict_and_forward_are_one_pipeline() {
+    let params = workspace_root()
+        .join("target/reference/multimer_full_2hhb_ab/params_model_1_multimer_v3.npz");
+    assert!(params.exists(), "{} missing: see this test's comment", params.display());
+    let dir = tempfile::tempdir().unwrap();
+    let sequences = ["2HHB_A", "2HHB_B"].map(|key| chain_sequence(key)[..40].to_string());
+    let fasta = dir.path().join("hb.fasta");
+    std::fs::write(&fasta, format!(">hb\n{}:{}\n", sequences[0], sequences[1])).unwrap();
+    let msas = dir.path().join("msas");
+    std::fs::create_dir_all(&msas).unwrap();
+    for (chain, sequence) in ["A", "B"].iter().zip(&sequences) {
+        std::fs::write(msas.join(format!("hb_{chain}.a3m")), format!(">query\n{sequence}\n"))
+            .unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    let model = (params.to_str().unwrap(), "model_1_multimer_v3");
+    let out = run_predict(&fasta, &msas, &out_dir, model, &["--save-features"], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    let again = json(&out_dir2.join("hb").join("confidence.json"));
-    assert_eq!(again["iptm"], confidence["iptm"], "one record or --complex: the same complex");
+    let record = out_dir.join("hb");
+    for (chain, sequence) in ["A", "B"].iter().zip(&sequences) {
+        let protein = read_structure(&record.join("ranked_0.cif"), Some(chain)).unwrap();
+        assert_eq!(&protein.sequence(), sequence, "chain {chain}");
+    }
+    read_chains_with_gemmi_and_biotite(&record, &sequences);
+    assert_forward_equals_predict(&record, model, 2);
+}
+
+/// `--msa-tool` on a complex: one jackhmmer search per chain against a database with UniProt
+/// headers (the human chains and a mouse variant of each), kept in `msas/A/` and `msas/B/`;
+/// rows of the same species are paired across the chains (and none are without species in the
+/// headers); a homodimer searches once.
+#[test]
+fn a_complexs_chains_are_searched_and_paired_by_species() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fasta, _, sequences) = complex_input(dir.path());
+    // The mouse variants: every seventh residue changed.
+    let variant = |sequence: &str| -> String {
+        let swap = |c: char| if c == 'A' { 'S' } else { 'A' };
+        sequence.chars().enumerate().map(|(i, c)| if i % 7 == 3 { swap(c) } else { c }).collect()
+    };
+    let mut with_species = String::new();
+    let mut without_species = String::new();
+    for (name, sequence) in [("HBA", &sequences[0]), ("HBB", &sequences[1])] {
+        for (species, organism, residues) in [
+            ("HUMAN", "Homo sapiens OX=9606", sequence.to_string()),
+            ("MOUSE", "Mus musculus OX=10090", variant(sequence)),
+        ] {
+            with_species.push_str(&format!(
+                ">sp|P{name}{species}|{name}_{species} Hemoglobin OS={organism}\n{residues}\n"
+            ));
+            without_species.push_str(&format!(">{name}{species}\n{residues}\n"));
+        }
+    }
+    let search = |fasta: &Path, database: &str, out_dir: &Path| {
+        let db = dir.path().join(format!("{database}.fasta"));
+        let text = if database == "globins" { &with_species } else { &without_species };
+        std::fs::write(&db, text).unwrap();
+        let out = ferrofold(&[
+            "predict",
+            fasta.to_str().unwrap(),
+            "--msa-tool",
+            "jackhmmer",
+            "--database",
+            db.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--params",
+            &params(),
+            "--preset",
+            "reduced_multimer",
+            "--recycles",
+            "0",
+            "--save-features",
+            "--no-plots",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    // Rows of the merged MSA (not padding) with residues in both chains.
+    let paired_rows = |record: &Path| {
+        let batch = FeatureDict::load_npz(&record.join("features_params.npz")).unwrap();
+        let msa = batch.get("true_msa").unwrap().to_f64();
+        let mask = batch.get("msa_mask").unwrap().to_f64();
+        let length_a = sequences[0].len();
+        const GAP: f64 = 21.0;
+        let has_residues = |part: ndarray::ArrayView1<f64>| part.iter().any(|&x| x != GAP);
+        let first_iteration = msa.index_axis(ndarray::Axis(0), 0);
+        let first_mask = mask.index_axis(ndarray::Axis(0), 0);
+        first_iteration
+            .outer_iter()
+            .zip(first_mask.outer_iter())
+            .filter(|(row, mask)| {
+                mask.iter().any(|&m| m > 0.0)
+                    && has_residues(row.slice(ndarray::s![..length_a]))
+                    && has_residues(row.slice(ndarray::s![length_a..]))
+            })
+            .count()
+    };
+
+    let out_dir = dir.path().join("out");
+    search(&fasta, "globins", &out_dir);
+    let record = out_dir.join("hb");
+    for (chain, mouse) in [("A", "HBA_MOUSE"), ("B", "HBB_MOUSE")] {
+        let msa = record.join("msas").join(chain).join("jackhmmer_0_globins.sto");
+        let text =
+            std::fs::read_to_string(&msa).unwrap_or_else(|e| panic!("{}: {e}", msa.display()));
+        assert!(text.contains(mouse), "chain {chain} finds its mouse variant");
+    }
+    assert!(record.join("ranked_0.pdb").is_file());
+    // The queries; each globin finds the other (α's search hits β and the reverse), so the
+    // species pair up as: human β–human α (each human self-hit is dropped as a copy of its
+    // query), and two mouse rows (mouse α and β in both alignments).
+    assert_eq!(paired_rows(&record), 4, "the queries, one human and two mouse pairs");
+
+    let unnamed = dir.path().join("unnamed");
+    search(&fasta, "globins_without_species", &unnamed);
+    assert_eq!(paired_rows(&unnamed.join("hb")), 1, "without species only the query is paired");
+
+    // A homodimer: one search, for the first copy.
+    let homodimer = dir.path().join("hbaa.fasta");
+    std::fs::write(&homodimer, format!(">hbaa\n{}:{}\n", sequences[0], sequences[0])).unwrap();
+    search(&homodimer, "globins", &out_dir);
+    let searched: Vec<_> = std::fs::read_dir(out_dir.join("hbaa/msas")).unwrap().collect();
+    assert_eq!(searched.len(), 1, "the second copy reuses the first's alignment");
+    assert!(out_dir.join("hbaa/ranked_0.pdb").is_file());
 }
 
 /// gemmi and biotite read both chains with their sequences (from `.ci/run`'s Python,

@@ -1,24 +1,12 @@
 //! `ferrofold score` against the TM-score program (Debian `tm-align`) and biotite's lDDT on a
 //! real pair (adenylate kinase, closed 1AKE vs open 4AKE), and by its invariances.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use ferrofold_features::protein::{read_structure, Protein};
 use ferrofold_inference::score::score;
-use ferrofold_tests::data;
+use ferrofold_tests::{data, tm_score_program};
 use ndarray::s;
-/// `TMscore MODEL REF` → (TM-score, GDT-TS, RMSD), or `None` when the program is absent.
-fn tm_score_program(model: &PathBuf, reference: &PathBuf) -> Option<(f64, f64, f64)> {
-    let out = Command::new("TMscore").arg(model).arg(reference).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let field = |prefix: &str| -> f64 {
-        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{text}"));
-        line[prefix.len()..].split_whitespace().next().unwrap().parse().unwrap()
-    };
-    Some((field("TM-score    ="), field("GDT-TS-score="), field("RMSD of  the common residues=")))
-}
-
 #[test]
 fn adenylate_kinase_matches_tm_score_program_and_biotite() {
     let (model_path, reference_path) = (data("1AKE_A.pdb"), data("4AKE_A.pdb"));
@@ -26,8 +14,9 @@ fn adenylate_kinase_matches_tm_score_program_and_biotite() {
     let reference = read_structure(&reference_path, None).unwrap();
     let ours = score(&model, &reference).unwrap();
     assert_eq!(ours.aligned, 214);
-    match tm_score_program(&model_path, &reference_path) {
-        Some((tm, gdt, rmsd)) => {
+    match tm_score_program(&model_path, &reference_path, false) {
+        Some(program) => {
+            let (tm, gdt, rmsd) = (program.tm_score, program.gdt_ts, program.rmsd);
             assert!((ours.tm_score - tm).abs() < 2e-3, "TM {} vs {tm}", ours.tm_score);
             // Our search tries more superpositions than TMscore's GDT search, so it may find
             // slightly more residues under a cutoff, never fewer.

@@ -2,13 +2,15 @@
 //! wrote its scores into `tests/fixtures/reference/dockq.json`): three real interfaces (each the
 //! other copy of an interface in one crystal structure: haemoglobin α1β1 and α1β2 of 2HHB,
 //! aspartate transcarbamoylase's catalytic:regulatory pair of 4AT1) and haemoglobin α1β1 with
-//! chain B moved by 10°/2 Å, 30°/6 Å and 60°/15 Å.
+//! chain B moved by 10°/2 Å, 30°/6 Å and 60°/15 Å; the whole complex's TM-score against the
+//! TM-score program's complex mode (`TMscore -c`, Debian `tm-align`) on the moved models.
 
 use std::process::Command;
 
-use ferrofold_features::protein::read_structure;
+use ferrofold_features::protein::{read_structure, Protein};
 use ferrofold_inference::dockq::dockq;
-use ferrofold_tests::{data, fixtures, no_installed_weights};
+use ferrofold_inference::score::score;
+use ferrofold_tests::{data, fixtures, no_installed_weights, tm_score_program};
 
 fn chains(file: &str, ids: &str) -> Vec<ferrofold_features::protein::Protein> {
     let path = data(&format!("complexes/{file}"));
@@ -47,6 +49,42 @@ fn dockq_equals_the_dockq_program_within_0_01() {
             let expected = value(name);
             assert!((ours - expected).abs() <= 0.01 + 0.01 * expected, "{what}: {name} {ours}");
         }
+    }
+}
+
+#[test]
+fn whole_complex_tm_score_equals_the_tm_score_program() {
+    // `TMscore -c` normalises by every chain of the reference file: keep chains A and B only.
+    let whole = std::fs::read_to_string(data("complexes/2HHB.pdb")).unwrap();
+    let chains_ab: String = whole
+        .lines()
+        .filter(|line| {
+            let atom = ["ATOM", "HETATM", "TER"].iter().any(|r| line.starts_with(r));
+            !atom || matches!(line.get(21..22), Some("A" | "B"))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let reference_path = scratch.path().join("2HHB_AB.pdb");
+    std::fs::write(&reference_path, chains_ab).unwrap();
+    let reference = Protein::concatenated(&chains("2HHB.pdb", "AB"));
+    for moved in 0..3 {
+        let file = format!("2HHB_moved_{moved}.pdb");
+        let ours = score(&Protein::concatenated(&chains(&file, "AB")), &reference).unwrap();
+        assert_eq!(ours.aligned, 287);
+        let Some(program) =
+            tm_score_program(&data(&format!("complexes/{file}")), &reference_path, true)
+        else {
+            eprintln!("TMscore not installed (Debian tm-align): comparison skipped");
+            return;
+        };
+        eprintln!(
+            "{file}: TM {:.4} ({:.4}), RMSD {:.3} ({:.3}), GDT-TS {:.4} ({:.4})",
+            ours.tm_score, program.tm_score, ours.rmsd, program.rmsd, ours.gdt_ts, program.gdt_ts
+        );
+        // The program prints four decimals; both search superpositions heuristically.
+        assert!((ours.tm_score - program.tm_score).abs() < 2e-3, "{file}: TM-score");
+        assert!((ours.rmsd - program.rmsd).abs() < 5e-3, "{file}: RMSD");
     }
 }
 

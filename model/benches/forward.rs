@@ -12,6 +12,12 @@
 //! cargo bench -p ferrofold-model --bench forward -- --memory-384   # peak RSS at 384 residues
 //! ```
 //! Writes `bench/results/forward.json` (or `forward_memory_384.json`).
+//!
+//! With `-- --multimer`, the full `model_1_multimer_v3` instead, on the haemoglobin α + β case of
+//! model/tests/multimer_parity.rs (64 residues, 3 iterations; its parameters made once by
+//! `tools/reference/make_multimer_ref.py 2hhb_ab --full`), against DeepMind's v2.3.2 code
+//! compiled by XLA (`make_multimer_ref.py 2hhb_ab --full --time`); writes
+//! `bench/results/forward_multimer.json`.
 
 use ferrofold_features::system::peak_rss_mib;
 use std::path::{Path, PathBuf};
@@ -190,8 +196,82 @@ fn write_results(name: &str, value: serde_json::Value) {
     println!("wrote {}", path.display());
 }
 
+/// AlphaFold-Multimer: ferrofold and DeepMind's compiled JAX on the same parameters and inputs.
+fn multimer() {
+    let case = "multimer_full_2hhb_ab";
+    let params_path =
+        root().join("target/reference").join(case).join("params_model_1_multimer_v3.npz");
+    if !params_path.exists() {
+        eprintln!(
+            "{} missing: make it with tools/reference/make_multimer_ref.py 2hhb_ab --full",
+            params_path.display()
+        );
+        return;
+    }
+    let iterations = 3;
+    let mut config = ModelConfig::preset("model_1_multimer_v3").unwrap();
+    // DeepMind's run recycles a fixed number of times.
+    config.multimer.as_mut().unwrap().recycle_early_stop_tolerance = 0.0;
+    let features = ferrofold_features::feature_dict::FeatureDict::load_npz(
+        &ferrofold_tests::fixtures().join("reference").join(case).join("features.npz"),
+    )
+    .expect("features");
+    let batch = ferrofold_tests::multimer_reference_batch(&features, &config, iterations);
+    let residues = batch.features.get("aatype").expect("aatype").shape()[0];
+
+    let tools = root().join("tools/reference");
+    let jax: Option<serde_json::Value> = Command::new(tools.join("venv/bin/python"))
+        .arg(tools.join("make_multimer_ref.py"))
+        .args(["2hhb_ab", "--full", "--time"])
+        .output()
+        .ok()
+        .filter(|out| {
+            if !out.status.success() {
+                eprintln!("make_multimer_ref.py --time: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            out.status.success()
+        })
+        .and_then(|out| {
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last()?).ok()
+        });
+
+    let device = Default::default();
+    let params = ParamFile::read(&params_path).expect("params");
+    let model =
+        AlphaFold::<ferrofold_model::CpuF32>::load(&params, &config, &device).expect("load");
+    drop(params);
+    let times: Vec<f64> = (0..runs())
+        .map(|_| {
+            let started = Instant::now();
+            let out = model.forward(&batch, &config, &device, |_, _| {}).expect("forward");
+            let _ = out.structure.final_atom_positions.into_data();
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    let ours = median(times);
+    let jax_run = jax.as_ref().and_then(|j| j["run_s"].as_f64());
+    let ratio = jax_run.map(|j| ours / j);
+    println!(
+        "model_1_multimer_v3, {residues} residues, {iterations} iterations: ferrofold {ours:.2} s, \
+         JAX {} s (compile {} s), ferrofold/JAX {}, peak RSS {:.0} MiB",
+        jax_run.map_or("-".into(), |j| format!("{j:.2}")),
+        jax.as_ref().and_then(|j| j["compile_s"].as_f64()).map_or("-".into(), |c| format!("{c:.1}")),
+        ratio.map_or("-".into(), |r| format!("{r:.2}")),
+        peak_rss_mib()
+    );
+    write_results(
+        "forward_multimer.json",
+        serde_json::json!({ "preset": "model_1_multimer_v3", "precision": "f32", "case": case,
+            "residues": residues, "iterations": iterations, "runs": runs(),
+            "ferrofold_ndarray_s": ours, "jax": jax, "ferrofold_over_jax": ratio,
+            "ferrofold_peak_rss_MiB": peak_rss_mib() }),
+    );
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--memory-384") {
+    if std::env::args().any(|a| a == "--multimer") {
+        multimer();
+    } else if std::env::args().any(|a| a == "--memory-384") {
         memory_384();
     } else {
         compare();

@@ -130,3 +130,55 @@ pub fn run_ferrofold(binary: &str, weights: &Path, args: &[&str]) -> std::proces
         .output()
         .expect("run ferrofold")
 }
+
+/// What the TM-score program (Debian `tm-align`) says of a model against a reference.
+#[derive(Debug, Clone, Copy)]
+pub struct TmScoreProgram {
+    pub tm_score: f64,
+    pub gdt_ts: f64,
+    pub rmsd: f64,
+}
+
+/// `TMscore MODEL REFERENCE` (with `complex`, `TMscore -c`: every chain against the reference's
+/// chain of the same identifier), or `None` when the program is not installed.
+pub fn tm_score_program(model: &Path, reference: &Path, complex: bool) -> Option<TmScoreProgram> {
+    let mut command = std::process::Command::new("TMscore");
+    if complex {
+        command.arg("-c");
+    }
+    let out = command.arg(model).arg(reference).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{text}"));
+        line[prefix.len()..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    Some(TmScoreProgram {
+        tm_score: field("TM-score    ="),
+        gdt_ts: field("GDT-TS-score="),
+        rmsd: field("RMSD of  the common residues="),
+    })
+}
+
+/// The batch of DeepMind's multimer reference runs (tools/reference/make_multimer_ref.py): a
+/// case's merged features drawn `iterations` times as the reference drew them — the cluster
+/// centres in order (no Gumbel noise) and nothing BERT-masked — so that the inputs are equal.
+pub fn multimer_reference_batch(
+    features: &FeatureDict,
+    config: &ferrofold_model::ModelConfig,
+    iterations: usize,
+) -> ferrofold_model::FeatureBatch {
+    use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
+    use rand::SeedableRng;
+    let multimer = config.multimer.as_ref().expect("a multimer preset");
+    let sampling = MsaSampling {
+        num_msa: multimer.num_msa,
+        num_extra_msa: multimer.num_extra_msa,
+        masked_msa: MaskedMsaConfig { replace_fraction: 0.0, ..MaskedMsaConfig::default() },
+        gumbel_noise: false,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let features =
+        ferrofold_features::multimer::multimer_batch(features, iterations, &sampling, &mut rng)
+            .expect("the reference's features");
+    ferrofold_model::FeatureBatch { features }
+}
