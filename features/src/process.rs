@@ -316,7 +316,7 @@ fn with_leading_axis(array: FeatureArray) -> FeatureArray {
 
 /// The iterations' slices of feature `name` joined on the leading axis; every slice must have
 /// the first one's type and shape.
-fn concatenate(name: &str, slices: &[&FeatureArray]) -> Result<FeatureArray> {
+pub(crate) fn concatenate(name: &str, slices: &[&FeatureArray]) -> Result<FeatureArray> {
     let mismatch = || FeaturesError::InvalidInput(format!("feature `{name}` changes shape"));
     macro_rules! join {
         ($variant:ident) => {{

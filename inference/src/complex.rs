@@ -9,25 +9,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::prelude::Backend;
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_features::featurize::{read_query_alignment, record_id, safe_file_stem};
+use ferrofold_features::featurize::{read_query_alignment, record_id};
 use ferrofold_features::msa::Msa;
-use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
-use ferrofold_features::multimer::{multimer_batch, multimer_features, ChainInput};
+use ferrofold_features::multimer::{multimer_features, ChainInput};
 use ferrofold_features::parsers::fasta::{chain_id, FastaRecord};
 use ferrofold_features::templates::add_template_features;
-use ferrofold_model::{FeatureBatch, ModelConfig};
-use rand::SeedableRng;
+use ferrofold_model::ModelConfig;
 
 use crate::error::{InferenceError, Result};
-use crate::memory::ProblemSize;
-use crate::models::load_model;
-use crate::predict::{
-    lock_record, model_result, plan_memory, DeviceMemory, PredictOptions, Progress, RecordResult,
-    WrittenRecord,
-};
+use crate::predict::{lock_record, PredictOptions, Progress, RecordResult, WrittenRecord};
+use crate::run_models::{run_models, FeaturisedRecord, RecordFeatures};
 
 /// A complex's inputs besides its sequences, one entry per chain.
 #[derive(Debug, Clone, Copy)]
@@ -127,62 +120,16 @@ pub fn predict_complex<B: Backend>(
         .map(|a| a.to_f64().iter().map(|&v| v as i64).collect())
         .unwrap_or_default();
 
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{id}.partial."))
-        .tempdir_in(out_dir)
-        .map_err(|e| InferenceError::output(out_dir, e))?;
+    let written = WrittenRecord::stage(out_dir, &id, featurize_seconds)?;
     let chain_sequences: Vec<(&str, &str)> =
         ids.iter().map(String::as_str).zip(sequences.iter().copied()).collect();
-    let mut results = Vec::new();
-    for spec in &options.models {
-        let mut config = ModelConfig::preset(&spec.preset)?;
-        config.attention_kernel = options.attention;
-        let multimer = config.multimer.clone().expect("checked above: a multimer preset");
-        let iterations = options.num_recycle.unwrap_or(config.num_recycle) + 1;
-        let size = ProblemSize {
-            residues,
-            msa_rows: msa_rows.min(multimer.num_msa),
-            extra_rows: msa_rows.saturating_sub(multimer.num_msa).min(multimer.num_extra_msa),
-        };
-        let model = load_model::<B>(spec, &config, device, options.loaded.as_ref())?;
-        let device_memory = DeviceMemory::of::<B>(&config, device);
-        let estimated_peak_bytes =
-            plan_memory(&id, size, &mut config, model.num_params(), options, device_memory)?;
-        let sampling = MsaSampling {
-            num_msa: multimer.num_msa,
-            num_extra_msa: multimer.num_extra_msa,
-            masked_msa: MaskedMsaConfig::default(),
-            gumbel_noise: true,
-        };
-        let new_rng = || rand_chacha::ChaCha8Rng::seed_from_u64(options.seed);
-        if options.save_features {
-            let batch = multimer_batch(&features, iterations, &sampling, &mut new_rng())?;
-            let name = format!("features_{}.npz", safe_file_stem(&spec.name));
-            batch
-                .save_npz(&staging.path().join(&name))
-                .map_err(|e| InferenceError::output(&out_dir.join(&id).join(&name), e))?;
-        }
-        let model_started = Instant::now();
-        progress(Progress::ModelStarted { model: &spec.name, iterations, estimated_peak_bytes });
-        // One iteration's draw at a time, from one generator: the same draws as the saved batch.
-        let mut rng = new_rng();
-        let inputs = (0..iterations).map(|_| {
-            let features = multimer_batch(&features, 1, &sampling, &mut rng)?;
-            FeatureBatch { features }.iteration(0, &config, device)
-        });
-        let output = model.forward_each(inputs, &config, device, |i, _| {
-            progress(Progress::Recycle { model: &spec.name, iteration: i })
-        })?;
-        let seconds = model_started.elapsed().as_secs_f64();
-        progress(Progress::ModelFinished { model: &spec.name, seconds });
-        let origin = format!("{id} ({})", spec.name);
-        let prediction = output.prediction(&config).map_err(|e| InferenceError::Input {
-            origin: origin.clone(),
-            message: e.to_string(),
-        })?;
-        let iptm = output.interface_ptm(&config, &asym_id);
-        results.push(model_result(spec, prediction, &chain_sequences, iptm, seconds));
-    }
-    let written = WrittenRecord { id, staging, featurize_seconds };
+    let featurised = FeaturisedRecord {
+        id: &id,
+        features: RecordFeatures::Complex { merged: &features, asym_id: &asym_id },
+        chains: &chain_sequences,
+        msa_rows,
+    };
+    let staging = written.staging.path();
+    let results = run_models::<B>(device, &featurised, options, out_dir, staging, progress)?;
     written.finish(out_dir, results, options, progress)
 }

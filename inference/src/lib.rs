@@ -14,6 +14,7 @@ pub mod plots;
 pub mod predict;
 mod record_files;
 pub mod records;
+mod run_models;
 pub mod score;
 pub mod search;
 pub mod weights;

@@ -8,25 +8,24 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::prelude::Backend;
-use ferrofold_features::featurize::{featurize_query, record_id, safe_file_stem};
+use ferrofold_features::featurize::{featurize_query, record_id};
 use ferrofold_features::parsers::fasta::FastaRecord;
-use ferrofold_features::process::{process_monomer_features, MonomerIterations};
 use ferrofold_features::protein::Protein;
 use ferrofold_features::templates::{add_template_features, TemplateConfig};
 use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::heads::multimer_ranking_confidence;
 use ferrofold_model::kernels;
 use ferrofold_model::primitives::attention::fused_attention_available;
-use ferrofold_model::{FeatureBatch, ModelConfig, Prediction};
+use ferrofold_model::{ModelConfig, Prediction};
 use ndarray::{Array1, Axis};
 
 use crate::error::{InferenceError, MemoryRefusal, Result};
 use crate::memory::{self, ProblemSize, CHUNK_LADDER};
-use crate::models::{load_model, LoadedParams, ModelSpec};
+use crate::models::{LoadedParams, ModelSpec};
 use crate::record_files::write_record;
 pub use crate::record_files::{ModelResult, RecordResult};
+use crate::run_models::{run_models, FeaturisedRecord, RecordFeatures};
 
 /// Options shared by every record.
 #[derive(Debug, Clone)]
@@ -219,56 +218,12 @@ pub fn predict_record<B: Backend>(
     progress(Progress::Featurized { residues, msa_rows, templates });
     let featurize_seconds = started.elapsed().as_secs_f64();
 
-    // Everything is written into a hidden staging directory that replaces the record's
-    // directory as a whole at the end: no file of an earlier run survives beside the new ones,
-    // and a refusal or a kill leaves no half-written record.
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{id}.partial."))
-        .tempdir_in(out_dir)
-        .map_err(|e| InferenceError::output(out_dir, e))?;
-    let mut results = Vec::new();
-    for spec in &options.models {
-        let mut config = ModelConfig::preset(&spec.preset)?;
-        config.attention_kernel = options.attention;
-        let pipeline = config.data_pipeline(options.num_recycle.unwrap_or(config.num_recycle));
-        let size = ProblemSize::of(residues, msa_rows, &pipeline);
-        // Parameters are loaded first (their size counts in the estimate); activations,
-        // by far the larger part for long chains, only after the estimate allowed them.
-        let model = load_model::<B>(spec, &config, device, options.loaded.as_ref())?;
-        let device_memory = DeviceMemory::of::<B>(&config, device);
-        let estimated_peak_bytes =
-            plan_memory(&id, size, &mut config, model.num_params(), options, device_memory)?;
-
-        if options.save_features {
-            let batch = process_monomer_features(&raw, &pipeline, options.seed)?;
-            let name = format!("features_{}.npz", safe_file_stem(&spec.name));
-            batch
-                .save_npz(&staging.path().join(&name))
-                .map_err(|e| InferenceError::output(&out_dir.join(&id).join(&name), e))?;
-        }
-        // One iteration's features at a time: memory does not grow with the recycles.
-        let iterations = MonomerIterations::new(&raw, &pipeline, options.seed)?;
-        let model_started = Instant::now();
-        progress(Progress::ModelStarted {
-            model: &spec.name,
-            iterations: iterations.len(),
-            estimated_peak_bytes,
-        });
-        let inputs =
-            iterations.map(|features| FeatureBatch { features }.iteration(0, &config, device));
-        let output = model.forward_each(inputs, &config, device, |i, _| {
-            progress(Progress::Recycle { model: &spec.name, iteration: i })
-        })?;
-        let seconds = model_started.elapsed().as_secs_f64();
-        progress(Progress::ModelFinished { model: &spec.name, seconds });
-        let prediction = output.prediction(&config).map_err(|e| InferenceError::Input {
-            origin: format!("{id} ({})", spec.name),
-            message: e.to_string(),
-        })?;
-        let chains = [("A", record.sequence.as_str())];
-        results.push(model_result(spec, prediction, &chains, None, seconds));
-    }
-    let written = WrittenRecord { id, staging, featurize_seconds };
+    let written = WrittenRecord::stage(out_dir, &id, featurize_seconds)?;
+    let chains = [("A", record.sequence.as_str())];
+    let features = RecordFeatures::Monomer { raw: &raw };
+    let featurised = FeaturisedRecord { id: &id, features, chains: &chains, msa_rows };
+    let staging = written.staging.path();
+    let results = run_models::<B>(device, &featurised, options, out_dir, staging, progress)?;
     written.finish(out_dir, results, options, progress)
 }
 
@@ -280,6 +235,17 @@ pub(crate) struct WrittenRecord {
 }
 
 impl WrittenRecord {
+    /// Everything is written into a hidden staging directory in `out_dir` that replaces the
+    /// record's directory as a whole at the end: no file of an earlier run survives beside the
+    /// new ones, and a refusal or a kill leaves no half-written record.
+    pub(crate) fn stage(out_dir: &Path, id: &str, featurize_seconds: f64) -> Result<Self> {
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{id}.partial."))
+            .tempdir_in(out_dir)
+            .map_err(|e| InferenceError::output(out_dir, e))?;
+        Ok(Self { id: id.to_string(), staging, featurize_seconds })
+    }
+
     /// Ranks the models' results, writes the record's files and publishes them, reporting each.
     pub(crate) fn finish(
         self,

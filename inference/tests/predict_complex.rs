@@ -145,7 +145,12 @@ fn a_complex_is_predicted_with_both_chains_and_interface_confidence() {
 fn assert_forward_equals_predict(record: &Path, model: (&str, &str), iterations: usize) {
     let confidence = json(&record.join("confidence.json"));
     let (iptm, ptm) = (confidence["iptm"].as_f64().unwrap(), confidence["ptm"].as_f64().unwrap());
-    let features = record.join("features_params.npz");
+    // `features_<model>.npz`, the model named after its parameter file.
+    let features = std::fs::read_dir(record)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.file_name().unwrap().to_string_lossy().starts_with("features_"))
+        .expect("a saved batch");
     let batch = FeatureDict::load_npz(&features).unwrap();
     assert_eq!(batch.get("msa_feat").unwrap().shape()[0], iterations, "1 + recycles");
     let forward_out = record.join("forward.npz");

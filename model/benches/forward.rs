@@ -217,7 +217,8 @@ fn multimer() {
     )
     .expect("features");
     let batch = ferrofold_tests::multimer_reference_batch(&features, &config, iterations);
-    let residues = batch.features.get("aatype").expect("aatype").shape()[0];
+    // [iterations, residues]
+    let residues = batch.features.get("aatype").expect("aatype").shape()[1];
 
     let tools = root().join("tools/reference");
     let jax: Option<serde_json::Value> = Command::new(tools.join("venv/bin/python"))

@@ -168,7 +168,6 @@ pub fn multimer_reference_batch(
     iterations: usize,
 ) -> ferrofold_model::FeatureBatch {
     use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
-    use rand::SeedableRng;
     let multimer = config.multimer.as_ref().expect("a multimer preset");
     let sampling = MsaSampling {
         num_msa: multimer.num_msa,
@@ -176,9 +175,7 @@ pub fn multimer_reference_batch(
         masked_msa: MaskedMsaConfig { replace_fraction: 0.0, ..MaskedMsaConfig::default() },
         gumbel_noise: false,
     };
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let features =
-        ferrofold_features::multimer::multimer_batch(features, iterations, &sampling, &mut rng)
-            .expect("the reference's features");
+    let features = ferrofold_features::multimer::multimer_batch(features, iterations, &sampling, 0)
+        .expect("the reference's features");
     ferrofold_model::FeatureBatch { features }
 }

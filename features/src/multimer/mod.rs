@@ -14,7 +14,7 @@ mod batch;
 pub mod msa_features;
 mod pairing;
 
-pub use batch::multimer_batch;
+pub use batch::{multimer_batch, MultimerIterations};
 
 use std::collections::HashSet;
 
