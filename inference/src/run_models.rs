@@ -75,7 +75,8 @@ impl RecordFeatures<'_> {
     }
 }
 
-/// AlphaFold-Multimer's MSA draws for `config` (at inference: Gumbel noise and BERT masking on).
+/// AlphaFold-Multimer's MSA draws for `config` (at inference: Gumbel noise and BERT masking on;
+/// the MSA's padding rows left out, which does not change the result).
 fn sampling(config: &ModelConfig) -> Result<MsaSampling> {
     let multimer = config.multimer.as_ref().ok_or_else(|| InferenceError::Input {
         origin: config.name.clone(),
@@ -86,6 +87,7 @@ fn sampling(config: &ModelConfig) -> Result<MsaSampling> {
         num_extra_msa: multimer.num_extra_msa,
         masked_msa: MaskedMsaConfig::default(),
         gumbel_noise: true,
+        drop_padding_rows: true,
     })
 }
 

@@ -216,7 +216,7 @@ fn multimer() {
         &ferrofold_tests::fixtures().join("reference").join(case).join("features.npz"),
     )
     .expect("features");
-    let batch = ferrofold_tests::multimer_reference_batch(&features, &config, iterations);
+    let batch = ferrofold_tests::multimer_reference_batch(&features, &config, iterations, false);
     // [iterations, residues]
     let residues = batch.features.get("aatype").expect("aatype").shape()[1];
 

@@ -161,11 +161,13 @@ pub fn tm_score_program(model: &Path, reference: &Path, complex: bool) -> Option
 
 /// The batch of DeepMind's multimer reference runs (tools/reference/make_multimer_ref.py): a
 /// case's merged features drawn `iterations` times as the reference drew them — the cluster
-/// centres in order (no Gumbel noise) and nothing BERT-masked — so that the inputs are equal.
+/// centres in order (no Gumbel noise) and nothing BERT-masked — so that the inputs are equal;
+/// with `drop_padding_rows`, without the rows that only pad the MSA (as `predict` runs).
 pub fn multimer_reference_batch(
     features: &FeatureDict,
     config: &ferrofold_model::ModelConfig,
     iterations: usize,
+    drop_padding_rows: bool,
 ) -> ferrofold_model::FeatureBatch {
     use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
     let multimer = config.multimer.as_ref().expect("a multimer preset");
@@ -174,6 +176,7 @@ pub fn multimer_reference_batch(
         num_extra_msa: multimer.num_extra_msa,
         masked_msa: MaskedMsaConfig { replace_fraction: 0.0, ..MaskedMsaConfig::default() },
         gumbel_noise: false,
+        drop_padding_rows,
     };
     let features = ferrofold_features::multimer::multimer_batch(features, iterations, &sampling, 0)
         .expect("the reference's features");

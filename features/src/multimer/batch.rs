@@ -77,6 +77,7 @@ impl Iterator for MultimerIterations {
             &self.sampling,
             &mut self.rng,
         );
+        let draw = if self.sampling.drop_padding_rows { without_padding_rows(draw) } else { draw };
         let mut iteration = self.shared.clone();
         fn one<A, D: ndarray::Dimension>(a: ndarray::Array<A, D>) -> ArrayD<A> {
             a.into_dyn().insert_axis(Axis(0))
@@ -116,6 +117,34 @@ pub fn multimer_batch(
         batch.insert(name.clone(), concatenate(name, &slices)?);
     }
     Ok(batch)
+}
+
+/// `draw` without its cluster centres and extra rows that are all mask (at least one of each
+/// kept, so that every stack has a row).
+fn without_padding_rows(draw: msa_features::IterationMsa) -> msa_features::IterationMsa {
+    fn real_rows(mask: &ndarray::Array2<f32>) -> Vec<usize> {
+        let rows: Vec<usize> = mask
+            .outer_iter()
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|&m| m > 0.0))
+            .map(|(k, _)| k)
+            .collect();
+        if rows.is_empty() {
+            vec![0]
+        } else {
+            rows
+        }
+    }
+    let centres = real_rows(&draw.msa_mask);
+    let extra = real_rows(&draw.extra_msa_mask);
+    msa_features::IterationMsa {
+        msa_feat: draw.msa_feat.select(Axis(0), &centres),
+        msa_mask: draw.msa_mask.select(Axis(0), &centres),
+        bert_mask: draw.bert_mask.select(Axis(0), &centres),
+        true_msa: draw.true_msa.select(Axis(0), &centres),
+        extra_msa_feat: draw.extra_msa_feat.select(Axis(0), &extra),
+        extra_msa_mask: draw.extra_msa_mask.select(Axis(0), &extra),
+    }
 }
 
 /// `array` with a new leading axis of one.

@@ -131,6 +131,12 @@ pub struct MsaSampling {
     /// Gumbel noise in the choice of centres, as DeepMind's; without it the centres are the
     /// rows in order (each chain's query first), which makes a run reproducible across programs.
     pub gumbel_noise: bool,
+    /// Leave out the rows that only pad the MSA (`pad_msa`'s, whose mask is zero everywhere).
+    /// DeepMind's network runs them through the Evoformer, but masked rows never reach the real
+    /// ones (attention masks them as keys, the outer product mean weighs them by zero), so the
+    /// result is the same and a shallow MSA costs its own depth instead of 508 rows. Off, the
+    /// draws have DeepMind's shapes.
+    pub drop_padding_rows: bool,
 }
 
 /// One recycling iteration's MSA inputs of the network.
