@@ -17,12 +17,14 @@ pub mod records;
 mod run_models;
 pub mod score;
 pub mod search;
+pub mod single_chain;
 pub mod weights;
 
 pub use complex::{predict_complex, ChainInputs};
 pub use error::{InferenceError, Result};
 pub use models::{LoadedParams, ModelSpec, Weights};
-pub use predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};
+pub use predict::{PredictOptions, Progress, RecordInputs, RecordResult};
 pub use records::{
     read_records, AlignmentSource, PredictRun, RunEvent, RunSummary, TemplateSource,
 };
+pub use single_chain::predict_record;

@@ -17,8 +17,9 @@ use crate::complex::{predict_complex, ChainInputs};
 use crate::error::{InferenceError, Result};
 use crate::models::LoadedParams;
 use crate::msa_server::MsaServer;
-use crate::predict::{predict_record, PredictOptions, Progress, RecordInputs, RecordResult};
+use crate::predict::{PredictOptions, Progress, RecordInputs, RecordResult};
 use crate::search::{search_alignments, search_templates, MsaTool};
+use crate::single_chain::predict_record;
 
 /// Where each record's alignments come from.
 #[derive(Debug, Clone)]
