@@ -18,12 +18,16 @@ impl ProblemSize {
     /// The sizes of a chain of `residues` with an alignment of `msa_rows` rows (the query
     /// included), as the input pipeline splits the rows into cluster and extra rows.
     pub fn of(residues: usize, msa_rows: usize, pipeline: &PipelineConfig) -> Self {
+        Self::split(residues, msa_rows, pipeline.max_msa_clusters, pipeline.max_extra_msa)
+    }
+
+    /// The sizes with at most `clusters` cluster rows and `extra` extra rows (the rest of the
+    /// alignment's rows, as both AlphaFold pipelines take them).
+    pub fn split(residues: usize, msa_rows: usize, clusters: usize, extra: usize) -> Self {
         Self {
             residues,
-            msa_rows: msa_rows.min(pipeline.max_msa_clusters),
-            extra_rows: msa_rows
-                .saturating_sub(pipeline.max_msa_clusters)
-                .min(pipeline.max_extra_msa),
+            msa_rows: msa_rows.min(clusters),
+            extra_rows: msa_rows.saturating_sub(clusters).min(extra),
         }
     }
 }

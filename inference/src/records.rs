@@ -94,6 +94,23 @@ pub struct RunSummary {
     pub failures: usize,
 }
 
+/// `search(k)` for each chain `k` whose sequence comes first in `chains`; a later copy of a
+/// sequence (a homomer's) gets its first copy's result.
+fn per_distinct_chain<T: Clone>(
+    chains: &[&str],
+    mut search: impl FnMut(usize) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut per_chain: Vec<T> = Vec::with_capacity(chains.len());
+    for (k, sequence) in chains.iter().enumerate() {
+        let found = match chains[..k].iter().position(|other| other == sequence) {
+            Some(copy) => per_chain[copy].clone(),
+            None => search(k)?,
+        };
+        per_chain.push(found);
+    }
+    Ok(per_chain)
+}
+
 /// The records of a FASTA file, or of every `.fasta`/`.fa`/`.faa` file of a directory (in
 /// name order); refused when two would write the same record directory. `complex`: each file's
 /// records are the chains of one complex, a record named after the file.
@@ -276,21 +293,9 @@ impl PredictRun {
                 }
                 Ok(per_chain)
             }
-            AlignmentSource::Search { tool, databases } => {
-                let mut per_chain: Vec<Vec<PathBuf>> = Vec::with_capacity(chains.len());
-                for (k, sequence) in chains.iter().enumerate() {
-                    let first_copy = chains[..k].iter().position(|other| other == sequence);
-                    let found = match first_copy {
-                        Some(copy) => per_chain[copy].clone(),
-                        None => {
-                            let msas = self.msas(id, Some(k));
-                            self.search_alignments(sequence, *tool, databases, &msas)?
-                        }
-                    };
-                    per_chain.push(found);
-                }
-                Ok(per_chain)
-            }
+            AlignmentSource::Search { tool, databases } => per_distinct_chain(&chains, |k| {
+                self.search_alignments(chains[k], *tool, databases, &self.msas(id, Some(k)))
+            }),
             // The server's alignments name UniRef100 clusters, not species, so AlphaFold's
             // pairing cannot read them; ColabFold pairs through a separate endpoint.
             AlignmentSource::Server(_) => Err(refuse(
@@ -333,20 +338,15 @@ impl PredictRun {
             // them; a homomer's copies share the first copy's.
             TemplateSource::Search { database } => {
                 let sequences = record.chains();
-                let mut per_chain: Vec<Option<PathBuf>> = Vec::with_capacity(chains);
-                for (k, sequence) in sequences.iter().enumerate() {
-                    let hits = match sequences[..k].iter().position(|other| other == sequence) {
-                        Some(copy) => per_chain[copy].clone(),
-                        None => Some(self.search_templates(
-                            sequence,
-                            &alignments[k],
-                            database,
-                            &self.msas(id, Some(k)),
-                        )?),
-                    };
-                    per_chain.push(hits);
-                }
-                Ok(per_chain)
+                per_distinct_chain(&sequences, |k| {
+                    let msas = self.msas(id, Some(k));
+                    Ok(Some(self.search_templates(
+                        sequences[k],
+                        &alignments[k],
+                        database,
+                        &msas,
+                    )?))
+                })
             }
         }
     }

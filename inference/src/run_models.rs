@@ -34,11 +34,9 @@ impl RecordFeatures<'_> {
     /// The sizes the memory estimate needs, for `config`'s MSA depths.
     fn problem_size(&self, residues: usize, msa_rows: usize, config: &ModelConfig) -> ProblemSize {
         match (self, &config.multimer) {
-            (RecordFeatures::Complex { .. }, Some(multimer)) => ProblemSize {
-                residues,
-                msa_rows: msa_rows.min(multimer.num_msa),
-                extra_rows: msa_rows.saturating_sub(multimer.num_msa).min(multimer.num_extra_msa),
-            },
+            (RecordFeatures::Complex { .. }, Some(multimer)) => {
+                ProblemSize::split(residues, msa_rows, multimer.num_msa, multimer.num_extra_msa)
+            }
             _ => ProblemSize::of(residues, msa_rows, &config.data_pipeline(0)),
         }
     }

@@ -23,6 +23,7 @@
 use burn::prelude::*;
 use ferrofold_features::feature_dict::FeatureDict;
 use ferrofold_features::labels::pseudo_beta;
+use ferrofold_model::batch::squared_bin_bounds;
 use ferrofold_model::heads::{predicted_interface_tm_score, predicted_tm_score};
 use ferrofold_model::host::to_array;
 use ferrofold_model::{AlphaFold, CpuF32, IterationOutput, ModelConfig, ParamFile};
@@ -238,13 +239,7 @@ fn flipped_recycling_bins(
     ours: &ArrayD<f64>,
     reference: &ArrayD<f64>,
 ) -> Vec<(usize, usize)> {
-    let bins = &config.prev_pos;
-    let edges: Vec<f64> = (0..bins.num_bins)
-        .map(|k| {
-            let step = (bins.max_bin - bins.min_bin) / (bins.num_bins - 1) as f64;
-            (bins.min_bin + step * k as f64).powi(2)
-        })
-        .collect();
+    let (edges, _) = squared_bin_bounds(&config.prev_pos);
     let aatype = ndarray::Array1::from(aatype.to_vec());
     let bin_indices = |positions: &ArrayD<f64>| {
         let positions = positions.view().into_dimensionality::<ndarray::Ix3>().unwrap();
