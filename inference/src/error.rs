@@ -21,6 +21,24 @@ pub enum InferenceError {
     #[error(transparent)]
     TooLarge(Box<MemoryRefusal>),
 
+    /// A tensor of the network exceeds the device's largest single allocation.
+    #[error(
+        "{record}: {what} would take {needed}, more than this device's largest buffer ({limit}); \
+         {advice}"
+    )]
+    BufferTooLarge {
+        record: String,
+        what: &'static str,
+        needed: String,
+        limit: String,
+        advice: &'static str,
+    },
+
+    /// The GPU backend failed while the network ran (its device thread caught a panic); the
+    /// results are not used.
+    #[error("{record}: the GPU backend failed while the network ran: {message}")]
+    DeviceFailed { record: String, message: String },
+
     /// An output could not be written (a full disk, a read-only directory): every later
     /// record would fail the same way, so a run stops at the first.
     #[error("cannot write {path}: {message}")]

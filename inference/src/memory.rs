@@ -3,6 +3,7 @@
 //! choice of chunk sizes when the user gives none.
 
 use ferrofold_features::process::PipelineConfig;
+use ferrofold_model::largest_tensor::TensorSizes;
 use ferrofold_model::ModelConfig;
 
 /// The sizes that drive memory.
@@ -30,7 +31,20 @@ impl ProblemSize {
             extra_rows: msa_rows.saturating_sub(clusters).min(extra),
         }
     }
+
+    /// The shapes' sizes, with as many templates as AlphaFold's pipelines feed at most.
+    pub fn tensor_sizes(&self, config: &ModelConfig) -> TensorSizes {
+        TensorSizes {
+            residues: self.residues,
+            msa_rows: self.msa_rows,
+            extra_rows: self.extra_rows,
+            templates: if config.template.enabled { MAX_TEMPLATES } else { 0 },
+        }
+    }
 }
+
+/// Templates fed to the network at most (both pipelines' `max_templates`).
+const MAX_TEMPLATES: usize = 4;
 
 /// Row and key chunk sizes (`None`: unchunked).
 pub type Chunks = (Option<usize>, Option<usize>);
@@ -59,7 +73,7 @@ pub fn estimate_peak_bytes(
     fused_attention: bool,
 ) -> u64 {
     let r = size.residues as f64;
-    let template_rows = if config.template.enabled { 4.0 } else { 0.0 };
+    let template_rows = if config.template.enabled { MAX_TEMPLATES as f64 } else { 0.0 };
     let s = size.msa_rows as f64 + template_rows;
     let e = size.extra_rows.max(1) as f64;
     let rows = |n: f64| config.chunk_size.map_or(n, |c| (c as f64).min(n));

@@ -15,6 +15,7 @@ use ferrofold_features::templates::TemplateConfig;
 use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::heads::multimer_ranking_confidence;
 use ferrofold_model::kernels;
+use ferrofold_model::largest_tensor::largest_tensor;
 use ferrofold_model::primitives::attention::fused_attention_available;
 use ferrofold_model::{ModelConfig, Prediction};
 use ndarray::{Array1, Axis};
@@ -105,12 +106,14 @@ pub enum Progress<'a> {
     },
 }
 
-/// What the backend tells about memory: whether attention runs as the fused kernel, and the
-/// device's total memory where the backend reports it (CUDA; otherwise the host's is used).
+/// What the backend tells about memory: whether attention runs as the fused kernel, the
+/// device's total memory where the backend reports it (CUDA; otherwise the host's is used), and
+/// its largest single allocation (GPUs).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeviceMemory {
     fused_attention: bool,
     total_bytes: Option<u64>,
+    largest_buffer: Option<u64>,
 }
 
 impl DeviceMemory {
@@ -119,6 +122,7 @@ impl DeviceMemory {
             fused_attention: config.attention_kernel == AttentionKernel::Fused
                 && fused_attention_available::<B>(),
             total_bytes: kernels::device_memory_bytes::<B>(device),
+            largest_buffer: kernels::largest_buffer_bytes::<B>(device),
         }
     }
 }
@@ -144,6 +148,28 @@ pub(crate) fn plan_memory(
     for &(rows, keys) in &ladder {
         config.chunk_size = rows;
         config.key_chunk_size = keys;
+        // On a GPU every tensor must fit the device's largest buffer (a larger one would be
+        // garbage, not an error); no chunk size shrinks the representations themselves.
+        if let Some(limit) = device.largest_buffer {
+            let largest = largest_tensor(size.tensor_sizes(config), config, device.fused_attention);
+            if largest.bytes > limit {
+                if largest.chunkable && !fixed {
+                    continue;
+                }
+                return Err(InferenceError::BufferTooLarge {
+                    record: id.to_string(),
+                    what: largest.what,
+                    needed: memory::human_bytes(largest.bytes),
+                    limit: memory::human_bytes(limit),
+                    advice: if largest.chunkable {
+                        "try smaller --chunk-size / --key-chunk-size"
+                    } else {
+                        "use fewer MSA rows or templates, a shorter sequence, --device cpu, or a \
+                         GPU driver with 64-bit indexing (larger buffers)"
+                    },
+                });
+            }
+        }
         last_estimate =
             memory::estimate_peak_bytes(size, config, parameters, device.fused_attention);
         match available {

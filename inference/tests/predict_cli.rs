@@ -691,6 +691,43 @@ fn predict_on_wgpu_agrees_with_the_cpu() {
     assert!(plddt <= 0.01, "pLDDT differs by {plddt}");
 }
 
+/// On a GPU, a chain whose pair representation (or triangle projection) exceeds the device's largest buffer (128 MiB on
+/// lavapipe) is refused before the network runs, naming the tensor and the limit, instead of
+/// computing garbage (a CubeCL device thread swallows the failed allocation).
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_chain_above_the_gpus_largest_buffer_is_refused() {
+    use burn::backend::wgpu::Wgpu;
+    let limit = ferrofold_model::kernels::largest_buffer_bytes::<Wgpu>(&Default::default())
+        .expect("wgpu reports its largest buffer");
+    // The bundled model's pair representation: residues² × 32 float32 channels.
+    let residues = ((limit as f64 / 128.0).sqrt() as usize) + 1;
+    if residues > 3_000 {
+        eprintln!("this device's buffers hold {limit} bytes: not tested here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fasta = dir.path().join("long.fasta");
+    std::fs::write(&fasta, format!(">long\n{}\n", "MKV".repeat(residues / 3 + 1))).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = ferrofold(&[
+        "predict",
+        fasta.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--device",
+        "wgpu",
+        "--quiet",
+    ]);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(
+        message.contains("would take") && message.contains("than this device's largest buffer"),
+        "{message}"
+    );
+    assert!(!out_dir.join("long").exists());
+}
+
 /// A backend missing from the build is one line saying how to build it.
 #[test]
 fn a_device_not_in_the_build_says_how_to_get_it() {

@@ -16,7 +16,9 @@
 //! `FERROFOLD_BENCH_MSA` [512], `FERROFOLD_BENCH_EXTRA_MSA` [5120], `FERROFOLD_BENCH_TEMPLATES`
 //! [4], `FERROFOLD_BENCH_RECYCLES` [3], `FERROFOLD_BENCH_BLOCKS` [the preset's: Evoformer
 //! blocks, and as many extra-MSA blocks up to the preset's], `FERROFOLD_BENCH_PASSES` [2],
-//! `FERROFOLD_BENCH_FIT` [1: search the longest chain],
+//! `FERROFOLD_BENCH_FIT` [1: search the longest chain], `FERROFOLD_BENCH_CHUNK` and
+//! `FERROFOLD_BENCH_KEY_CHUNK` [as `predict` picks them: the fastest whose tensors all fit the
+//! device's largest buffer; 0: none],
 //! `FERROFOLD_BENCH_BUDGET_S` [420: no new case starts after this], `FERROFOLD_BENCH_CASE_S`
 //! [240: a case is stopped after this]. Writes `bench/results/gpu_<device>.json`
 //! (`FERROFOLD_BENCH_OUT` for another directory).
@@ -29,10 +31,17 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use ferrofold_features::system::peak_rss_mib;
 use ferrofold_model::config::AttentionKernel;
+use ferrofold_model::kernels;
+use ferrofold_model::largest_tensor::{largest_tensor, TensorSizes};
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A chunk size from the environment: `None` when unset or 0.
+fn env_chunk(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&c| c > 0)
 }
 
 fn env_list(name: &str, default: &str) -> Vec<String> {
@@ -104,6 +113,34 @@ fn time_forward<B: Backend>(
         env_or("FERROFOLD_BENCH_EXTRA_MSA", 5120),
         env_or("FERROFOLD_BENCH_TEMPLATES", 4),
     );
+    // Chunks as `predict` picks them on a GPU: the fastest setting whose every tensor fits the
+    // device's largest buffer (`FERROFOLD_BENCH_CHUNK` / `FERROFOLD_BENCH_KEY_CHUNK` fix them).
+    let fused = config.attention_kernel == AttentionKernel::Fused;
+    let sizes = TensorSizes { residues, msa_rows: msa, extra_rows: extra, templates };
+    let limit = kernels::largest_buffer_bytes::<B>(device).unwrap_or(u64::MAX);
+    let fixed = ["FERROFOLD_BENCH_CHUNK", "FERROFOLD_BENCH_KEY_CHUNK"]
+        .map(|name| std::env::var(name).is_ok())
+        .contains(&true);
+    let ladder = [
+        (None, None),
+        (Some(64), None),
+        (Some(16), Some(512)),
+        (Some(4), Some(128)),
+        (Some(1), Some(32)),
+    ];
+    for (rows, keys) in ladder {
+        (config.chunk_size, config.key_chunk_size) = if fixed {
+            (env_chunk("FERROFOLD_BENCH_CHUNK"), env_chunk("FERROFOLD_BENCH_KEY_CHUNK"))
+        } else {
+            (rows, keys)
+        };
+        if fixed || largest_tensor(sizes, &config, fused).bytes <= limit {
+            break;
+        }
+    }
+    let largest = largest_tensor(sizes, &config, fused);
+    kernels::watch_device_failures();
+    kernels::take_device_failure();
     let model = AlphaFold::<B>::build(&mut ParamBuilder::random(0, device), &config);
     let batch = FeatureBatch {
         features: ferrofold_tests::synthetic_features(
@@ -122,11 +159,18 @@ fn time_forward<B: Backend>(
         let positions = out.structure.final_atom_positions.into_data();
         assert!(positions.iter::<f32>().all(f32::is_finite), "non-finite coordinates");
         seconds.push(started.elapsed().as_secs_f64());
+        if let Some(failure) = kernels::take_device_failure() {
+            // The device thread swallowed a failure: the pass's numbers are garbage.
+            return serde_json::json!({ "residues": residues, "failed": failure });
+        }
     }
     serde_json::json!({
         "residues": residues, "msa_rows": msa, "extra_msa_rows": extra, "templates": templates,
         "recycles": config.num_recycle, "evoformer_blocks": config.evoformer_num_block,
         "extra_msa_blocks": config.extra_msa_stack_num_block,
+        "chunk_size": config.chunk_size, "key_chunk_size": config.key_chunk_size,
+        "largest_tensor": largest.what, "largest_tensor_MiB": largest.bytes as f64 / 1048576.0,
+        "largest_buffer_MiB": (limit != u64::MAX).then(|| limit as f64 / 1048576.0),
         "first_pass_s": seconds[0], "seconds": seconds.get(1),
         "reserved_device_MiB": reserved_bytes().map(|b| b as f64 / (1024.0 * 1024.0)),
         "peak_host_rss_MiB": peak_rss_mib(),

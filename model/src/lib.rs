@@ -14,6 +14,7 @@ pub mod evoformer;
 pub mod heads;
 pub mod host;
 pub mod kernels;
+pub mod largest_tensor;
 pub mod openfold;
 pub mod outputs;
 pub mod param_formats;

@@ -244,3 +244,24 @@ fn attention_module_gradients_equal_with_the_kernel() {
         check(&format!("module d{name}"), ours, expected, 1e-4);
     }
 }
+
+/// A tensor above the device's largest buffer is not allocated: CubeCL's device thread panics,
+/// catches it and goes on. The panic is recorded for the caller, who refuses the results
+/// (`predict` and `forward` do).
+#[test]
+fn an_allocation_above_the_largest_buffer_is_recorded_as_a_device_failure() {
+    let limit = ferrofold_model::kernels::largest_buffer_bytes::<W>(&WgpuDevice::default())
+        .expect("wgpu reports its largest buffer");
+    if limit > 1 << 30 {
+        eprintln!("this device's buffers hold {limit} bytes: not tested here");
+        return;
+    }
+    ferrofold_model::kernels::watch_device_failures();
+    let fits = Tensor::<W, 1>::ones([(limit / 4) as usize], &WgpuDevice::default());
+    assert_eq!(fits.sum().into_scalar(), (limit / 4) as f32);
+    assert_eq!(ferrofold_model::kernels::take_device_failure(), None);
+    let above = Tensor::<W, 1>::ones([(limit / 4) as usize + 1024], &WgpuDevice::default());
+    let _ = above.sum().into_scalar();
+    let failure = ferrofold_model::kernels::take_device_failure().expect("a recorded failure");
+    assert!(failure.contains("allocate"), "{failure}");
+}

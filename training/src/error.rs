@@ -20,6 +20,8 @@ pub enum TrainingError {
     Config(String),
     #[error("stopped after {count} steps in a row with a non-finite loss or gradient (last at step {step}); lower the learning rate or check the data")]
     NonFinite { count: usize, step: usize },
+    #[error("step {step}: the GPU backend failed ({message}); try a smaller --crop-size or --device cpu")]
+    Device { step: usize, message: String },
 }
 
 impl TrainingError {

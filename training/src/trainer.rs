@@ -16,6 +16,7 @@ use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::process::PipelineConfig;
+use ferrofold_model::kernels;
 use ferrofold_model::params::parameter_values;
 use ferrofold_model::{AlphaFold, ModelConfig, ParamFile};
 use rand::{Rng, SeedableRng};
@@ -268,6 +269,13 @@ pub fn train_on_devices<B: AutodiffBackend>(
         std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path),
     )?;
 
+    // A GPU backend's device thread swallows its own failures (a tensor above the device's
+    // largest buffer); a step that saw one stops the run before its garbage is applied.
+    let on_gpu = kernels::largest_buffer_bytes::<B>(device).is_some();
+    if on_gpu {
+        kernels::watch_device_failures();
+        kernels::take_device_failure();
+    }
     for step in first_step..config.steps {
         let started = Instant::now();
         let mut rng = step_rng(config.seed, step);
@@ -298,6 +306,9 @@ pub fn train_on_devices<B: AutodiffBackend>(
             rematerialise,
             devices,
         )?;
+        if let Some(message) = on_gpu.then(kernels::take_device_failure).flatten() {
+            return Err(TrainingError::Device { step: step + 1, message });
+        }
         let loss = terms["loss"];
         let grad_norm = gradient_norm(&model, &grads);
         let learning_rate = config.learning_rate_at(step);

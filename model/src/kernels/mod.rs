@@ -57,9 +57,29 @@ pub fn device_memory_bytes<B: Backend>(device: &B::Device) -> Option<u64> {
         use std::any::Any;
         let device: &dyn Any = device;
         if let Some(device) = device.downcast_ref::<cubecl::cuda::CudaDevice>() {
-            use cubecl::Runtime;
-            let client = cubecl::cuda::CudaRuntime::client(device);
-            return Some(client.properties().memory.max_page_size * 4);
+            return Some(cube::largest_page::<cubecl::cuda::CudaRuntime>(device) * 4);
+        }
+    }
+    let _ = device;
+    None
+}
+
+/// The largest single allocation of a GPU device (CubeCL's largest page: wgpu's storage-buffer
+/// binding limit, or a quarter of a CUDA device's memory); `None` on the CPU, which has none.
+/// A tensor above it is not allocated and the pass goes on with garbage
+/// ([`crate::largest_tensor`]), so runs on GPUs keep every tensor under it.
+pub fn largest_buffer_bytes<B: Backend>(device: &B::Device) -> Option<u64> {
+    #[cfg(feature = "gpu")]
+    {
+        use std::any::Any;
+        let device: &dyn Any = device;
+        #[cfg(feature = "cuda")]
+        if let Some(device) = device.downcast_ref::<cubecl::cuda::CudaDevice>() {
+            return Some(cube::largest_page::<cubecl::cuda::CudaRuntime>(device));
+        }
+        #[cfg(feature = "wgpu")]
+        if let Some(device) = device.downcast_ref::<cubecl::wgpu::WgpuDevice>() {
+            return Some(cube::largest_page::<cubecl::wgpu::WgpuRuntime>(device));
         }
     }
     let _ = device;
@@ -103,6 +123,11 @@ mod cube {
     fn entry_if<B: Backend, T: Backend>(run: AttentionFn<T>) -> Option<AttentionFn<B>> {
         let run: Box<dyn Any> = Box::new(run);
         run.downcast::<AttentionFn<B>>().ok().map(|run| *run)
+    }
+
+    /// The largest page runtime `R`'s memory pool allocates on `device`.
+    pub fn largest_page<R: cubecl::Runtime>(device: &R::Device) -> u64 {
+        R::client(device).properties().memory.max_page_size
     }
 
     /// The fused attention of backend `B`: the plain CubeCL backends of this build and their
@@ -222,4 +247,40 @@ mod cube {
         );
         out
     }
+}
+
+/// Panics that happened on any thread since the last [`take_device_failure`], recorded once
+/// [`watch_device_failures`] has run. CubeCL's device thread catches a panic of its own (an
+/// allocation above the device's largest buffer, a lost device) and goes on, so the pass that
+/// caused it returns normally with garbage; a caller that finds a failure recorded after a pass
+/// refuses its results.
+static DEVICE_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Installs (once per process) a panic hook that records the first panic message for
+/// [`take_device_failure`], then calls the hook that was there before.
+pub fn watch_device_failures() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Ok(mut failure) = DEVICE_FAILURE.lock() {
+                failure.get_or_insert_with(|| {
+                    let message = info
+                        .payload()
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                        .unwrap_or("panic");
+                    let thread = std::thread::current();
+                    format!("{} (thread {})", message, thread.name().unwrap_or("unnamed"))
+                });
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// The first panic recorded since the last call, clearing it.
+pub fn take_device_failure() -> Option<String> {
+    DEVICE_FAILURE.lock().ok().and_then(|mut failure| failure.take())
 }
