@@ -153,7 +153,8 @@ pub(crate) fn plan_memory(
         if let Some(limit) = device.largest_buffer {
             let largest = largest_tensor(size.tensor_sizes(config), config, device.fused_attention);
             if largest.bytes > limit {
-                if largest.chunkable && !fixed {
+                let last = (rows, keys) == *ladder.last().expect("not empty");
+                if largest.chunkable && !last {
                     continue;
                 }
                 return Err(InferenceError::BufferTooLarge {
@@ -161,11 +162,11 @@ pub(crate) fn plan_memory(
                     what: largest.what,
                     needed: memory::human_bytes(largest.bytes),
                     limit: memory::human_bytes(limit),
-                    advice: if largest.chunkable {
+                    advice: if largest.chunkable && fixed {
                         "try smaller --chunk-size / --key-chunk-size"
                     } else {
-                        "use fewer MSA rows or templates, a shorter sequence, --device cpu, or a \
-                         GPU driver with 64-bit indexing (larger buffers)"
+                        "use a shorter sequence, fewer MSA rows, --device cpu, or a GPU whose \
+                         driver allows larger buffers (64-bit indexing)"
                     },
                 });
             }
@@ -367,5 +368,50 @@ pub(crate) fn model_result(
         predicted_aligned_error: aligned_error.map(|a| a.predicted_aligned_error),
         chains,
         seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gpu(fused_attention: bool) -> DeviceMemory {
+        DeviceMemory {
+            fused_attention,
+            total_bytes: Some(1 << 40),
+            largest_buffer: Some(128 << 20),
+        }
+    }
+
+    /// On a device whose buffers hold 128 MiB (lavapipe), 512 residues with 128 MSA and 256
+    /// extra rows, `model_3_ptm` (no templates): burn's attention needs row chunks of 16 (its
+    /// extra-MSA row-attention scores, 8 heads × 512², are 8 MiB per row), the kernel only those
+    /// of 64 (the outer product mean).
+    #[test]
+    fn chunks_are_chosen_so_that_every_tensor_fits_the_largest_buffer() {
+        let size = ProblemSize { residues: 512, msa_rows: 128, extra_rows: 256 };
+        let options = PredictOptions::default();
+        for (fused, chunks) in [(false, (Some(16), Some(512))), (true, (Some(64), None))] {
+            let mut config = ModelConfig::preset("model_3_ptm").unwrap();
+            plan_memory("x", size, &mut config, 93_200_000, &options, gpu(fused)).unwrap();
+            assert_eq!((config.chunk_size, config.key_chunk_size), chunks, "fused {fused}");
+        }
+        // The same setting chosen by hand is refused with burn's attention, naming the tensor.
+        let fixed = PredictOptions { chunk_size: Some(64), ..PredictOptions::default() };
+        let mut config = ModelConfig::preset("model_3_ptm").unwrap();
+        let refusal = plan_memory("x", size, &mut config, 93_200_000, &fixed, gpu(false));
+        let message = refusal.unwrap_err().to_string();
+        assert!(
+            message.contains("extra-MSA row attention's scores would take 512 MiB"),
+            "{message}"
+        );
+        assert!(message.contains("try smaller --chunk-size"), "{message}");
+        // No chunk size shrinks the template pair features of model_1_ptm's four templates
+        // (4 × 512² × 88 floats).
+        let mut config = ModelConfig::preset("model_1_ptm").unwrap();
+        let refusal = plan_memory("x", size, &mut config, 93_200_000, &options, gpu(true));
+        let message = refusal.unwrap_err().to_string();
+        assert!(message.contains("the template pair features would take 352 MiB"), "{message}");
+        assert!(message.contains("--device cpu"), "{message}");
     }
 }

@@ -12,7 +12,7 @@ use ferrofold_features::featurize::safe_file_stem;
 use ferrofold_features::multimer::msa_features::{MaskedMsaConfig, MsaSampling};
 use ferrofold_features::multimer::{multimer_batch, MultimerIterations};
 use ferrofold_features::process::{process_monomer_features, MonomerIterations};
-use ferrofold_model::kernels;
+use ferrofold_model::kernels::DeviceWatch;
 use ferrofold_model::{FeatureBatch, ModelConfig};
 
 use crate::error::{InferenceError, Result};
@@ -128,11 +128,7 @@ pub(crate) fn run_models<B: Backend>(
                 .save_npz(&staging.join(&name))
                 .map_err(|e| InferenceError::output(&out_dir.join(id).join(&name), e))?;
         }
-        let on_gpu = kernels::largest_buffer_bytes::<B>(device).is_some();
-        if on_gpu {
-            kernels::watch_device_failures();
-            kernels::take_device_failure();
-        }
+        let watch = DeviceWatch::start::<B>(device);
         let model_started = Instant::now();
         progress(Progress::ModelStarted { model: &spec.name, iterations, estimated_peak_bytes });
         // One iteration's features at a time: memory does not grow with the recycles.
@@ -143,7 +139,7 @@ pub(crate) fn run_models<B: Backend>(
         let output = model.forward_each(inputs, &config, device, |i, _| {
             progress(Progress::Recycle { model: &spec.name, iteration: i })
         })?;
-        if let Some(message) = on_gpu.then(kernels::take_device_failure).flatten() {
+        if let Some(message) = watch.as_ref().and_then(DeviceWatch::failure) {
             return Err(InferenceError::DeviceFailed { record: id.to_string(), message });
         }
         let seconds = model_started.elapsed().as_secs_f64();

@@ -18,7 +18,8 @@
 //! blocks, and as many extra-MSA blocks up to the preset's], `FERROFOLD_BENCH_PASSES` [2],
 //! `FERROFOLD_BENCH_FIT` [1: search the longest chain], `FERROFOLD_BENCH_CHUNK` and
 //! `FERROFOLD_BENCH_KEY_CHUNK` [as `predict` picks them: the fastest whose tensors all fit the
-//! device's largest buffer; 0: none],
+//! device's largest buffer; 0: none], `FERROFOLD_BENCH_STAGES` [0; 1: run one iteration stage
+//! by stage and report the first stage during which the device failed],
 //! `FERROFOLD_BENCH_BUDGET_S` [420: no new case starts after this], `FERROFOLD_BENCH_CASE_S`
 //! [240: a case is stopped after this]. Writes `bench/results/gpu_<device>.json`
 //! (`FERROFOLD_BENCH_OUT` for another directory).
@@ -31,8 +32,11 @@ use std::time::{Duration, Instant};
 use burn::prelude::*;
 use ferrofold_features::system::peak_rss_mib;
 use ferrofold_model::config::AttentionKernel;
-use ferrofold_model::kernels;
+use ferrofold_model::embedders::recycling_embedder::Recycled;
+use ferrofold_model::kernels::{self, DeviceWatch};
 use ferrofold_model::largest_tensor::{largest_tensor, TensorSizes};
+use ferrofold_model::plan::{Pass, Stage};
+use ferrofold_model::trunk::TrunkState;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -139,8 +143,7 @@ fn time_forward<B: Backend>(
         }
     }
     let largest = largest_tensor(sizes, &config, fused);
-    kernels::watch_device_failures();
-    kernels::take_device_failure();
+    let watch = DeviceWatch::start::<B>(device);
     let model = AlphaFold::<B>::build(&mut ParamBuilder::random(0, device), &config);
     let batch = FeatureBatch {
         features: ferrofold_tests::synthetic_features(
@@ -151,6 +154,9 @@ fn time_forward<B: Backend>(
             config.num_recycle + 1,
         ),
     };
+    if let (Some(watch), true) = (&watch, env_or("FERROFOLD_BENCH_STAGES", 0) == 1) {
+        return first_failing_stage(&model, &batch, &config, device, watch);
+    }
     let mut seconds = Vec::new();
     for _ in 0..env_or("FERROFOLD_BENCH_PASSES", 2).max(1) {
         let started = Instant::now();
@@ -159,7 +165,7 @@ fn time_forward<B: Backend>(
         let positions = out.structure.final_atom_positions.into_data();
         assert!(positions.iter::<f32>().all(f32::is_finite), "non-finite coordinates");
         seconds.push(started.elapsed().as_secs_f64());
-        if let Some(failure) = kernels::take_device_failure() {
+        if let Some(failure) = watch.as_ref().and_then(DeviceWatch::failure) {
             // The device thread swallowed a failure: the pass's numbers are garbage.
             return serde_json::json!({ "residues": residues, "failed": failure });
         }
@@ -175,6 +181,46 @@ fn time_forward<B: Backend>(
         "reserved_device_MiB": reserved_bytes().map(|b| b as f64 / (1024.0 * 1024.0)),
         "peak_host_rss_MiB": peak_rss_mib(),
     })
+}
+
+/// One iteration stage by stage, waiting for the device after each: the first stage during
+/// which a device thread failed, and why (`FERROFOLD_BENCH_STAGES=1`, a diagnosis).
+fn first_failing_stage<B: Backend>(
+    model: &AlphaFold<B>,
+    batch: &FeatureBatch,
+    config: &ModelConfig,
+    device: &B::Device,
+    watch: &DeviceWatch,
+) -> serde_json::Value {
+    let inputs = batch.iteration::<B>(0, config, device).expect("inputs");
+    let prev = Recycled::zeros(inputs.seq_mask.dims()[0], config, device);
+    let pass = Pass::inference(config);
+    let trunk = &model.evoformer;
+    let masks = trunk.masks(&inputs);
+    let report = |stage: Stage, state: &TrunkState<B>| {
+        // Reading a value back waits for the stage's work.
+        let _ = state.pair.clone().sum().into_scalar();
+        let failure = watch.failure()?;
+        Some(serde_json::json!({ "failed_stage": format!("{stage:?}"), "failed": failure }))
+    };
+    let mut state = trunk.embed(&inputs, &prev, &masks, &pass.context(Stage::Embed), None);
+    if let Some(failure) = report(Stage::Embed, &state) {
+        return failure;
+    }
+    for stage in trunk.blocks() {
+        state = trunk.block(stage, state, &masks, &pass.context(stage));
+        if let Some(failure) = report(stage, &state) {
+            return failure;
+        }
+    }
+    let out = model.structure_and_heads(state, &inputs, &pass.context(Stage::StructureAndHeads));
+    let _ = out.structure.final_atom_positions.sum().into_scalar();
+    match watch.failure() {
+        Some(failure) => {
+            serde_json::json!({ "failed_stage": "StructureAndHeads", "failed": failure })
+        }
+        None => serde_json::json!({ "residues": batch.num_residues().ok(), "no_failure": true }),
+    }
 }
 
 /// Runs one case in a child process, stopped after `limit`; its JSON line or why it failed.

@@ -9,7 +9,9 @@ use burn::prelude::*;
 use ferrofold_model::config::AttentionConfig;
 use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::host::to_array;
-use ferrofold_model::kernels::{fused_attention, has_fused_attention, AttentionInputs};
+use ferrofold_model::kernels::{
+    fused_attention, has_fused_attention, AttentionInputs, DeviceWatch,
+};
 use ferrofold_model::params::ParamBuilder;
 use ferrofold_model::primitives::activation::sigmoid;
 use ferrofold_model::primitives::attention::scaled_dot_product;
@@ -256,12 +258,12 @@ fn an_allocation_above_the_largest_buffer_is_recorded_as_a_device_failure() {
         eprintln!("this device's buffers hold {limit} bytes: not tested here");
         return;
     }
-    ferrofold_model::kernels::watch_device_failures();
+    let watch = DeviceWatch::start::<W>(&WgpuDevice::default()).expect("a GPU backend");
     let fits = Tensor::<W, 1>::ones([(limit / 4) as usize], &WgpuDevice::default());
     assert_eq!(fits.sum().into_scalar(), (limit / 4) as f32);
-    assert_eq!(ferrofold_model::kernels::take_device_failure(), None);
+    assert_eq!(watch.failure(), None);
     let above = Tensor::<W, 1>::ones([(limit / 4) as usize + 1024], &WgpuDevice::default());
     let _ = above.sum().into_scalar();
-    let failure = ferrofold_model::kernels::take_device_failure().expect("a recorded failure");
+    let failure = watch.failure().expect("a recorded failure");
     assert!(failure.contains("allocate"), "{failure}");
 }

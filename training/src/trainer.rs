@@ -16,7 +16,7 @@ use burn::tensor::backend::AutodiffBackend;
 use ferrofold_features::crop::CropMode;
 use ferrofold_features::feature_dict::write_bytes_atomically;
 use ferrofold_features::process::PipelineConfig;
-use ferrofold_model::kernels;
+use ferrofold_model::kernels::DeviceWatch;
 use ferrofold_model::params::parameter_values;
 use ferrofold_model::{AlphaFold, ModelConfig, ParamFile};
 use rand::{Rng, SeedableRng};
@@ -271,11 +271,7 @@ pub fn train_on_devices<B: AutodiffBackend>(
 
     // A GPU backend's device thread swallows its own failures (a tensor above the device's
     // largest buffer); a step that saw one stops the run before its garbage is applied.
-    let on_gpu = kernels::largest_buffer_bytes::<B>(device).is_some();
-    if on_gpu {
-        kernels::watch_device_failures();
-        kernels::take_device_failure();
-    }
+    let watch = DeviceWatch::start::<B>(device);
     for step in first_step..config.steps {
         let started = Instant::now();
         let mut rng = step_rng(config.seed, step);
@@ -306,7 +302,7 @@ pub fn train_on_devices<B: AutodiffBackend>(
             rematerialise,
             devices,
         )?;
-        if let Some(message) = on_gpu.then(kernels::take_device_failure).flatten() {
+        if let Some(message) = watch.as_ref().and_then(DeviceWatch::failure) {
             return Err(TrainingError::Device { step: step + 1, message });
         }
         let loss = terms["loss"];

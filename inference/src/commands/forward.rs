@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use ferrofold_features::feature_dict::FeatureDict;
-use ferrofold_model::{kernels, AlphaFold, FeatureBatch, ModelConfig, ParamFile};
+use ferrofold_model::kernels::DeviceWatch;
+use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamFile};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{run_on_device, Attention, Device, OnDevice};
@@ -84,15 +85,11 @@ fn forward<B: burn::prelude::Backend>(args: ForwardArgs, device: &B::Device) -> 
     let started = std::time::Instant::now();
     // A GPU backend's device thread swallows its own failures (a tensor above the largest
     // buffer): they are caught here instead of written out as results.
-    let on_gpu = kernels::largest_buffer_bytes::<B>(&device).is_some();
-    if on_gpu {
-        kernels::watch_device_failures();
-        kernels::take_device_failure();
-    }
+    let watch = DeviceWatch::start::<B>(&device);
     let output = model
         .forward(&batch, &config, &device, |_, _| bar.inc(1))
         .with_context(|| format!("running {} on {}", args.preset, args.features.display()))?;
-    if let Some(message) = on_gpu.then(kernels::take_device_failure).flatten() {
+    if let Some(message) = watch.as_ref().and_then(DeviceWatch::failure) {
         bail!(
             "running {} on {}: the GPU backend failed ({message}); try --chunk-size 16, a smaller \
              batch or --device cpu",

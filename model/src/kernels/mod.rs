@@ -249,38 +249,49 @@ mod cube {
     }
 }
 
-/// Panics that happened on any thread since the last [`take_device_failure`], recorded once
-/// [`watch_device_failures`] has run. CubeCL's device thread catches a panic of its own (an
-/// allocation above the device's largest buffer, a lost device) and goes on, so the pass that
-/// caused it returns normally with garbage; a caller that finds a failure recorded after a pass
-/// refuses its results.
-static DEVICE_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+/// Watches for failures that a GPU backend's device thread swallows during a pass. CubeCL's
+/// device thread catches a panic of its own (an allocation above the device's largest buffer, a
+/// lost device) and goes on, so the pass that caused it returns normally with garbage; whoever
+/// runs a pass asks the watch afterwards and refuses the results if it saw a failure.
+pub struct DeviceWatch(());
 
-/// Installs (once per process) a panic hook that records the first panic message for
-/// [`take_device_failure`], then calls the hook that was there before.
-pub fn watch_device_failures() {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if let Ok(mut failure) = DEVICE_FAILURE.lock() {
-                failure.get_or_insert_with(|| {
-                    let message = info
-                        .payload()
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| info.payload().downcast_ref::<&str>().copied())
-                        .unwrap_or("panic");
-                    let thread = std::thread::current();
-                    format!("{} (thread {})", message, thread.name().unwrap_or("unnamed"))
-                });
-            }
-            previous(info);
-        }));
-    });
+impl DeviceWatch {
+    /// A watch from now on, on a GPU device; `None` on the CPU, whose failures are not swallowed.
+    /// Installs (once per process) a panic hook that records the first panic message, then
+    /// calls the hook that was there before.
+    pub fn start<B: Backend>(device: &B::Device) -> Option<Self> {
+        largest_buffer_bytes::<B>(device)?;
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if let Ok(mut failure) = FAILURE.lock() {
+                    failure.get_or_insert_with(|| {
+                        let message = info
+                            .payload()
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+                            .unwrap_or("panic");
+                        let thread = std::thread::current();
+                        format!("{message} (thread {})", thread.name().unwrap_or("unnamed"))
+                    });
+                }
+                previous(info);
+            }));
+        });
+        Self::take();
+        Some(Self(()))
+    }
+
+    /// The first panic, on any thread, since the watch started or was last asked.
+    pub fn failure(&self) -> Option<String> {
+        Self::take()
+    }
+
+    fn take() -> Option<String> {
+        FAILURE.lock().ok().and_then(|mut failure| failure.take())
+    }
 }
 
-/// The first panic recorded since the last call, clearing it.
-pub fn take_device_failure() -> Option<String> {
-    DEVICE_FAILURE.lock().ok().and_then(|mut failure| failure.take())
-}
+static FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
