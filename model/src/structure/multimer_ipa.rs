@@ -8,6 +8,7 @@
 use burn::module::Param;
 use burn::prelude::*;
 
+use super::ipa::squared_point_distances;
 use super::rigid::Rigid;
 use crate::config::StructureModuleConfig;
 use crate::params::{Init, ParamBuilder};
@@ -135,9 +136,7 @@ impl<B: Backend> MultimerInvariantPointAttention<B> {
 
         let point_weight = (1.0 / (pqk.max(1) as f64 * 9.0 / 2.0)).sqrt();
         let point_weights = softplus(self.trainable_point_weights.val()) * point_weight; // [h]
-        let q_p = q_point.permute([1, 0, 2, 3]).reshape([h, r, 1, pqk * 3]);
-        let k_p = k_point.permute([1, 0, 2, 3]).reshape([h, 1, r, pqk * 3]);
-        let dist2 = (q_p - k_p).powi_scalar(2).sum_dim(3).reshape([h, r, r]);
+        let dist2 = squared_point_distances(q_point, k_point);
         let attn_point = dist2 * point_weights.reshape([h, 1, 1]) * (-0.5);
 
         let attn_scalar = q.matmul(k.swap_dims(1, 2));
