@@ -196,12 +196,15 @@ mod tests {
     fn point_distances_in_blocks_equal_the_whole_difference() {
         let device = Default::default();
         let (r, h, p) = (400, 12, 4);
-        let points = |seed| {
-            <CpuF32 as Backend>::seed(&device, seed);
-            Tensor::<CpuF32, 4>::random(
-                [r, h, p, 3],
-                burn::tensor::Distribution::Normal(0.0, 20.0),
-                &device,
+        // Coordinates spread over ±20 Å; float32 named explicitly (the process's default float
+        // type is whichever test created a tensor first).
+        let points = |seed: usize| {
+            let values: Vec<f32> = (0..r * h * p * 3)
+                .map(|i| ((i * 7_919 + seed * 104_729) % 4_001) as f32 / 100.0 - 20.0)
+                .collect();
+            Tensor::<CpuF32, 4>::from_data(
+                TensorData::new(values, [r, h, p, 3]),
+                crate::host::float_options::<CpuF32>(&device),
             )
         };
         let (q, k) = (points(1), points(2));
