@@ -46,17 +46,7 @@ impl ProblemSize {
 /// Templates fed to the network at most (both pipelines' `max_templates`).
 const MAX_TEMPLATES: usize = 4;
 
-/// Row and key chunk sizes (`None`: unchunked).
-pub type Chunks = (Option<usize>, Option<usize>);
-
-/// Settings tried in order when the user fixes none: fastest first.
-pub const CHUNK_LADDER: [Chunks; 5] = [
-    (None, None),
-    (Some(64), None),
-    (Some(16), Some(512)),
-    (Some(4), Some(128)),
-    (Some(1), Some(32)),
-];
+pub use ferrofold_model::largest_tensor::{Chunks, CHUNK_LADDER};
 
 /// Estimated peak resident bytes of a float32 forward pass (parameters, live activations, the
 /// largest temporary of any block, and the host copies of the outputs).

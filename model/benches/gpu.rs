@@ -34,7 +34,7 @@ use ferrofold_features::system::peak_rss_mib;
 use ferrofold_model::config::AttentionKernel;
 use ferrofold_model::embedders::recycling_embedder::Recycled;
 use ferrofold_model::kernels::{self, DeviceWatch};
-use ferrofold_model::largest_tensor::{largest_tensor, TensorSizes};
+use ferrofold_model::largest_tensor::{largest_tensor, TensorSizes, CHUNK_LADDER};
 use ferrofold_model::plan::{Pass, Stage};
 use ferrofold_model::trunk::TrunkState;
 use ferrofold_model::{AlphaFold, FeatureBatch, ModelConfig, ParamBuilder};
@@ -125,14 +125,7 @@ fn time_forward<B: Backend>(
     let fixed = ["FERROFOLD_BENCH_CHUNK", "FERROFOLD_BENCH_KEY_CHUNK"]
         .map(|name| std::env::var(name).is_ok())
         .contains(&true);
-    let ladder = [
-        (None, None),
-        (Some(64), None),
-        (Some(16), Some(512)),
-        (Some(4), Some(128)),
-        (Some(1), Some(32)),
-    ];
-    for (rows, keys) in ladder {
+    for (rows, keys) in CHUNK_LADDER {
         (config.chunk_size, config.key_chunk_size) = if fixed {
             (env_chunk("FERROFOLD_BENCH_CHUNK"), env_chunk("FERROFOLD_BENCH_KEY_CHUNK"))
         } else {

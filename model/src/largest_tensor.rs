@@ -10,6 +10,18 @@
 use crate::config::{AttentionConfig, ModelConfig};
 use crate::embedders::template_embedder::TEMPLATE_PAIR_FEATURES;
 
+/// Row and key chunk sizes (`None`: unchunked).
+pub type Chunks = (Option<usize>, Option<usize>);
+
+/// Settings tried in order when the user fixes none (`predict`, the GPU bench): fastest first.
+pub const CHUNK_LADDER: [Chunks; 5] = [
+    (None, None),
+    (Some(64), None),
+    (Some(16), Some(512)),
+    (Some(4), Some(128)),
+    (Some(1), Some(32)),
+];
+
 /// The sizes that decide tensor shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorSizes {
