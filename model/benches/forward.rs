@@ -99,12 +99,7 @@ fn compare() {
         "ferrofold/jax",
         "peak_rss_MiB"
     );
-    // FERROFOLD_BENCH_RESIDUES=64,128 (default) picks the cases.
-    let cases: Vec<usize> = std::env::var("FERROFOLD_BENCH_RESIDUES")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![64, 128]);
-    for residues in cases {
+    for residues in residue_counts() {
         let case = root().join(format!("target/reference/model_1_ptm_{residues}"));
         if !case.join("features.npz").exists() {
             eprintln!(
@@ -269,8 +264,167 @@ fn multimer() {
     );
 }
 
+/// The cases' residue counts: `FERROFOLD_BENCH_RESIDUES=64,128` (the default).
+fn residue_counts() -> Vec<usize> {
+    std::env::var("FERROFOLD_BENCH_RESIDUES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![64, 128])
+}
+
+/// The fastest of `runs` calls of `f` after one warm-up call (on a shared machine, the least
+/// disturbed one).
+fn time_fastest(runs: usize, f: &mut dyn FnMut()) -> f64 {
+    f();
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Where one Evoformer block of `model_1_ptm` spends its time at the forward bench's sizes
+/// (`FERROFOLD_BENCH_RESIDUES`, 68 MSA rows), each step timed alone (fastest of 10) with its matmul FLOPs, so
+/// that steps far below the machine's GEMM rate stand out; writes `forward_block_profile.json`.
+fn block_profile() {
+    use ferrofold_model::evoformer::block::ColumnAttention;
+    use ferrofold_model::evoformer::{EvoformerBlock, MsaPair};
+    use ferrofold_model::plan::StageContext;
+    use ferrofold_model::primitives::Chunking;
+    type B = burn::backend::NdArray<f32>;
+    let device = Default::default();
+    let config = ModelConfig::preset("model_1_ptm").unwrap();
+    let mut builder = ParamBuilder::<B>::random(1, &device);
+    let block = EvoformerBlock::new(
+        &mut builder,
+        &config.evoformer,
+        256,
+        128,
+        false,
+        &ferrofold_model::config::DropoutConfig::none(),
+    );
+    let chunking = Chunking::default();
+    let mut rows = Vec::new();
+    for residues in residue_counts() {
+        let (s, r, m, z) = (68usize, residues, 256usize, 128usize);
+        let msa = Tensor::<B, 3>::random([s, r, m], burn::tensor::Distribution::Default, &device);
+        let pair = Tensor::<B, 3>::random([r, r, z], burn::tensor::Distribution::Default, &device);
+        let msa_mask = Tensor::<B, 2>::ones([s, r], &device);
+        let pair_mask = Tensor::<B, 2>::ones([r, r], &device);
+        let (sr, rr) = ((s * r) as f64, (r * r) as f64);
+        // Matmul FLOPs (2·m·k·n) of each step, projections and attention products.
+        let attention = |rows: f64, width: f64, heads: f64, queries: f64, keys: f64, batch: f64| {
+            2.0 * rows * width * width * 5.0 + 2.0 * 2.0 * batch * heads * queries * keys * 32.0
+        };
+        // FERROFOLD_BENCH_STEP=name: only that step, many times (for `perf record`).
+        let only = std::env::var("FERROFOLD_BENCH_STEP").ok();
+        let reps = if only.is_some() { 30 } else { 10 };
+        let column = |msa: Tensor<B, 3>| match &block.msa_column_attention {
+            ColumnAttention::Full(a) => a.forward(msa, msa_mask.clone(), chunking),
+            ColumnAttention::Global(a) => a.forward(msa, msa_mask.clone(), chunking),
+        };
+        let triangle_flops = 2.0 * (6.0 * rr * 128.0 * 128.0 + rr * r as f64 * 128.0);
+        type Step<'a> = (&'static str, f64, Box<dyn FnMut() + 'a>);
+        let steps: Vec<Step> = vec![
+            (
+                "msa_row_attention_with_pair_bias",
+                attention(sr, 256.0, 8.0, r as f64, r as f64, s as f64),
+                Box::new(|| {
+                    let mask = msa_mask.clone();
+                    let a = &block.msa_row_attention_with_pair_bias;
+                    drop(a.forward(msa.clone(), mask, pair.clone(), chunking));
+                }),
+            ),
+            (
+                "msa_column_attention",
+                attention(sr, 256.0, 8.0, s as f64, s as f64, r as f64),
+                Box::new(|| drop(column(msa.clone()))),
+            ),
+            (
+                "msa_transition",
+                2.0 * 2.0 * sr * 256.0 * 1024.0,
+                Box::new(|| drop(block.msa_transition.forward(msa.clone(), chunking))),
+            ),
+            (
+                "outer_product_mean",
+                2.0 * (2.0 * sr * 256.0 * 32.0 + rr * 1024.0 * s as f64 + rr * 1024.0 * 128.0),
+                Box::new(|| {
+                    let opm = &block.outer_product_mean;
+                    drop(opm.forward(msa.clone(), msa_mask.clone(), chunking));
+                }),
+            ),
+            (
+                "triangle_multiplication_outgoing",
+                triangle_flops,
+                Box::new(|| {
+                    let t = &block.triangle_multiplication_outgoing;
+                    drop(t.forward(pair.clone(), pair_mask.clone()));
+                }),
+            ),
+            (
+                "triangle_multiplication_incoming",
+                triangle_flops,
+                Box::new(|| {
+                    let t = &block.triangle_multiplication_incoming;
+                    drop(t.forward(pair.clone(), pair_mask.clone()));
+                }),
+            ),
+            (
+                "triangle_attention_starting_node",
+                attention(rr, 128.0, 4.0, r as f64, r as f64, r as f64),
+                Box::new(|| {
+                    let t = &block.triangle_attention_starting_node;
+                    drop(t.forward(pair.clone(), pair_mask.clone(), chunking));
+                }),
+            ),
+            (
+                "triangle_attention_ending_node",
+                attention(rr, 128.0, 4.0, r as f64, r as f64, r as f64),
+                Box::new(|| {
+                    let t = &block.triangle_attention_ending_node;
+                    drop(t.forward(pair.clone(), pair_mask.clone(), chunking));
+                }),
+            ),
+            (
+                "pair_transition",
+                2.0 * 2.0 * rr * 128.0 * 512.0,
+                Box::new(|| drop(block.pair_transition.forward(pair.clone(), chunking))),
+            ),
+            (
+                "whole block",
+                0.0,
+                Box::new(|| {
+                    let act = MsaPair { msa: msa.clone(), pair: pair.clone() };
+                    let context = StageContext::inference(chunking);
+                    drop(block.forward(act, msa_mask.clone(), pair_mask.clone(), &context));
+                }),
+            ),
+        ];
+        let total_flops: f64 = steps.iter().map(|(_, flops, _)| flops).sum();
+        let steps: Vec<(&str, f64, f64)> = steps
+            .into_iter()
+            .filter(|(name, _, _)| only.as_deref().is_none_or(|o| o == *name))
+            .map(|(name, flops, mut f)| (name, flops, time_fastest(reps, &mut f)))
+            .collect();
+        println!("{residues} residues, 68 MSA rows: step, ms, matmul GFLOP/s");
+        for (name, flops, seconds) in &steps {
+            let flops = if *flops > 0.0 { *flops } else { total_flops };
+            println!("{name:>34} {:>9.1} {:>8.1}", seconds * 1e3, flops / seconds / 1e9);
+            rows.push(serde_json::json!({
+                "residues": residues, "msa_rows": s, "step": name, "seconds": seconds,
+                "matmul_gflop": flops / 1e9, "gflop_per_s": flops / seconds / 1e9,
+            }));
+        }
+    }
+    write_results("forward_block_profile.json", serde_json::Value::Array(rows));
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--multimer") {
+    if std::env::args().any(|a| a == "--block-profile") {
+        block_profile();
+    } else if std::env::args().any(|a| a == "--multimer") {
         multimer();
     } else if std::env::args().any(|a| a == "--memory-384") {
         memory_384();

@@ -5,6 +5,7 @@ use crate::primitives::activation::sigmoid;
 use burn::prelude::*;
 
 use crate::params::ParamBuilder;
+use crate::primitives::cpu_kernels;
 use crate::primitives::{LayerNorm, Linear, LinearInit};
 
 #[derive(Module, Debug)]
@@ -113,6 +114,18 @@ impl<B: Backend> TriangleMultiplication<B> {
             }
         };
         // Channel-first so that the triangle product is a batched matmul over channels.
+        let (left, right) = match if self.outgoing {
+            cpu_kernels::triangle_product(left, right, true)
+        } else {
+            cpu_kernels::triangle_product(right, left, false).map_err(|(r, l)| (l, r))
+        } {
+            Ok(product) => {
+                let product = self.center_layer_norm.forward(product);
+                return self.output_projection.forward(product)
+                    * sigmoid(self.gating_linear.forward(act));
+            }
+            Err(operands) => operands,
+        };
         let left = left.permute([2, 0, 1]); // [c, a, b]
         let right = right.permute([2, 0, 1]);
         let product = if self.outgoing {

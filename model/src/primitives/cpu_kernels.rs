@@ -56,11 +56,7 @@ fn map_rows<B: Backend, const D: usize>(
     array: ArcArray<f32, IxDyn>,
     row_fn: impl Fn(&mut [f32]) + Sync + Send,
 ) -> Tensor<B, D> {
-    let mut array: ArrayD<f32> = if array.is_standard_layout() {
-        array.into_owned()
-    } else {
-        array.as_standard_layout().into_owned()
-    };
+    let mut array: ArrayD<f32> = standard_layout(array).into_owned();
     let width = array.shape().last().copied().unwrap_or(1).max(1);
     let rows_per_task = (ELEMENTS_PER_TASK / width).max(1);
     let data = array.as_slice_mut().expect("standard layout");
@@ -136,6 +132,75 @@ pub(crate) fn add_bias<B: Backend, const D: usize>(
     }))
 }
 
+/// The product of AlphaFold's triangle multiplication on `[r, r, c]` arrays, channels last:
+/// outgoing `out[i, j, c] = Σ_k a[i, k, c] · b[j, k, c]`, incoming
+/// `out[i, j, c] = Σ_k a[k, i, c] · b[k, j, c]`. One channel per rayon task, each a
+/// single-threaded GEMM reading and writing the channels-last layout through its strides: no
+/// permuted copies, and no GEMM threads nested inside rayon's.
+pub(crate) fn triangle_product<B: Backend>(
+    a: Tensor<B, 3>,
+    b: Tensor<B, 3>,
+    outgoing: bool,
+) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 3>)> {
+    let a = match into_f32_array(a) {
+        Ok(a) => a,
+        Err(a) => return Err((a, b)),
+    };
+    let b = match into_f32_array(b) {
+        Ok(b) => b,
+        Err(b) => return Err((from_f32_array(a), b)),
+    };
+    let (a, b) = (standard_layout(a), standard_layout(b));
+    let (&[a0, a1, c], &[b0, b1, _]) = (a.shape(), b.shape()) else {
+        unreachable!("rank-3 tensors")
+    };
+    // Rows i, columns j, contraction k, and the strides of each operand's (row, column).
+    let (rows, columns, depth) = if outgoing { (a0, b0, a1) } else { (a1, b1, a0) };
+    let (lhs_rs, lhs_cs, rhs_rs, rhs_cs) =
+        if outgoing { (a1 * c, c, c, b1 * c) } else { (c, a1 * c, b1 * c, c) };
+    let mut out = vec![0f32; rows * columns * c];
+    let (a_ptr, b_ptr, out_ptr) =
+        (a.as_ptr() as usize, b.as_ptr() as usize, out.as_mut_ptr() as usize);
+    (0..c).into_par_iter().for_each(|channel| {
+        // SAFETY: every offset stays inside its array (the strides above are those of the
+        // standard-layout shapes), and each task writes only its own channel of `out`.
+        unsafe {
+            gemm::gemm(
+                rows,
+                columns,
+                depth,
+                (out_ptr as *mut f32).add(channel),
+                c as isize,
+                (columns * c) as isize,
+                false,
+                (a_ptr as *const f32).add(channel),
+                lhs_cs as isize,
+                lhs_rs as isize,
+                (b_ptr as *const f32).add(channel),
+                rhs_cs as isize,
+                rhs_rs as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    });
+    let out = ArrayD::from_shape_vec(IxDyn(&[rows, columns, c]), out).expect("its own size");
+    Ok(from_f32_array(out.into_shared()))
+}
+
+/// `array` in standard layout, copied (over threads) only if it is not.
+fn standard_layout(array: ArcArray<f32, IxDyn>) -> ArcArray<f32, IxDyn> {
+    if array.is_standard_layout() {
+        array
+    } else {
+        burn_ndarray::standard_layout_copy(&array).into_shared()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +269,43 @@ mod tests {
             softmax_last_axis(masked(reference.clone())),
         );
         assert_close(sigmoid(fused), sigmoid(reference));
+    }
+
+    #[test]
+    fn triangle_products_equal_burns_matmuls() {
+        // Channels last, as triangle multiplication makes them; `b` also as a permuted view.
+        let (a, a_ref) = pair([6, 6, 5], 1.0);
+        let (b, b_ref) = pair([6, 6, 5], 1.0);
+        let (b, b_ref) = (b.swap_dims(0, 1), b_ref.swap_dims(0, 1));
+        let channels_first = |x: Tensor<Reference, 3>| x.permute([2, 0, 1]);
+        // outgoing: out[i, j] = Σ_k a[i, k] b[j, k]; incoming: Σ_k a[k, i] b[k, j].
+        let outgoing = channels_first(a_ref.clone())
+            .matmul(channels_first(b_ref.clone()).swap_dims(1, 2))
+            .permute([1, 2, 0]);
+        let incoming =
+            channels_first(a_ref).swap_dims(1, 2).matmul(channels_first(b_ref)).permute([1, 2, 0]);
+        let fused = |outgoing| {
+            triangle_product(a.clone(), b.clone(), outgoing).unwrap_or_else(|_| panic!("kernel"))
+        };
+        assert_close(fused(true), outgoing);
+        assert_close(fused(false), incoming);
+    }
+
+    #[test]
+    fn a_narrowed_tensor_shares_its_buffer_and_copies_before_writing() {
+        let (x, _) = pair([8, 3], 1.0);
+        let before = x.to_data();
+        let half = x.clone().narrow(0, 2, 4);
+        let part = into_f32_array(half.clone()).unwrap_or_else(|_| panic!("float32"));
+        let whole = into_f32_array(x.clone()).unwrap_or_else(|_| panic!("float32"));
+        assert_eq!(part.as_ptr(), whole.as_ptr().wrapping_add(2 * 3), "narrow copied");
+        drop((part, whole));
+        // Writing to the part (in place where burn can) leaves the whole tensor as it was.
+        let expected: Vec<f32> =
+            half.to_data().to_vec::<f32>().unwrap().iter().map(|v| v + 1.0).collect();
+        let written = half.add_scalar(1.0);
+        assert_eq!(x.to_data(), before);
+        assert_eq!(written.into_data().to_vec::<f32>().unwrap(), expected);
     }
 
     #[test]

@@ -526,6 +526,26 @@ macro_rules! to_typed_dims {
     }};
 }
 
+/// ferrofold patch: a standard-layout (row-major) copy of `array`, its outermost axes spread
+/// over rayon's threads with the `multi-threads` feature.
+#[doc(hidden)]
+pub fn standard_layout_copy<E: Clone + Send + Sync>(
+    array: &ArcArray<E, IxDyn>,
+) -> ndarray::Array<E, IxDyn> {
+    let mut out = ndarray::Array::<E, IxDyn>::uninit(array.raw_dim());
+    let zip = ndarray::Zip::from(&mut out).and(array);
+    #[cfg(feature = "multi-threads")]
+    zip.par_for_each(|out, value| {
+        out.write(value.clone());
+    });
+    #[cfg(not(feature = "multi-threads"))]
+    zip.for_each(|out, value| {
+        out.write(value.clone());
+    });
+    // SAFETY: the zip wrote every element of `out` once.
+    unsafe { out.assume_init() }
+}
+
 /// Reshapes an array into a tensor.
 #[macro_export(local_inner_macros)]
 macro_rules! reshape {
@@ -546,7 +566,13 @@ macro_rules! reshape {
                     core::panic!("Shape should be compatible shape={dim:?}: {err:?}");
                 }
             },
-            false => $array.to_shape(dim).unwrap().as_standard_layout().into_shared(),
+            // ferrofold patch: one copy into standard layout, spread over threads, then the
+            // move above. `to_shape` copied element by element on one thread, and
+            // `as_standard_layout().into_shared()` then copied that copy again.
+            false => $crate::standard_layout_copy(&$array)
+                .into_shape_with_order(dim)
+                .expect("a standard-layout array takes any shape of its size")
+                .into_shared(),
         };
         array.into_dyn()
     }};
@@ -576,6 +602,10 @@ macro_rules! slice {
     };
     ($tensor:expr, $slices:expr, $($variant:ident),*) => {
         match $tensor {
+            // ferrofold patch: owned arrays are sliced in place (`slice_shared`).
+            $(NdArrayTensor::$variant($crate::NdArrayStorage::Owned(s)) => {
+                NdArrayOps::slice_shared(s, $slices).into()
+            })*
             $(NdArrayTensor::$variant(s) => { NdArrayOps::slice(s.view(), $slices).into() })*
         }
     };

@@ -63,6 +63,22 @@ where
         tensor.slice_move(slices.as_slice()).to_shared()
     }
 
+    /// ferrofold patch: a slice of an owned array that shares its buffer (no copy) when it
+    /// holds at least a sixteenth of the array's elements, so that narrowing a tensor into
+    /// large parts (heads, chunks) copies nothing while a small slice kept for long (a first
+    /// row) does not keep a large buffer alive. Copy-on-write as for clones: in-place
+    /// operations copy a buffer that is not unique.
+    pub fn slice_shared(tensor: SharedArray<E>, slices: &[Slice]) -> SharedArray<E> {
+        let whole = tensor.len();
+        let slices = Self::to_slice_args_with_steps(slices, tensor.shape().num_dims());
+        let part = tensor.slice_move(slices.as_slice());
+        if part.len() * 16 >= whole {
+            part
+        } else {
+            part.to_owned().into_shared()
+        }
+    }
+
     pub fn slice_assign(
         tensor: SharedArray<E>,
         slices: &[Slice],

@@ -26,8 +26,14 @@ pub(crate) fn matmul<E: NdArrayElement>(
     let num_r_batches = shape_rhs.num_elements() / r_mat_size;
     let num_out_batches = out_shape.num_elements() / out_mat_size;
 
-    let lhs_array = NdArrayOps::reshape(lhs, Shape::new([num_l_batches, m, k]));
-    let rhs_array = NdArrayOps::reshape(rhs, Shape::new([num_r_batches, k, n]));
+    // ferrofold patch: 3-D operands keep their strides (matrixmultiply reads any strides); the
+    // reshape copied every permuted operand into standard layout first.
+    let as_batches = |array: SharedArray<E>, shape: [usize; 3]| match array.ndim() {
+        3 => array,
+        _ => NdArrayOps::reshape(array, Shape::new(shape)),
+    };
+    let lhs_array = as_batches(lhs, [num_l_batches, m, k]);
+    let rhs_array = as_batches(rhs, [num_r_batches, k, n]);
 
     let alpha: E = 1.0.elem();
     let beta: E = 0.0.elem();
