@@ -10,6 +10,9 @@
 //! cargo bench -p ferrofold-model --bench forward              # ndarray backend
 //! cargo bench -p ferrofold-model --bench forward --features flex   # + burn's flex backend
 //! cargo bench -p ferrofold-model --bench forward -- --memory-384   # peak RSS at 384 residues
+//! cargo bench -p ferrofold-model --bench forward -- --ferrofold-only # A/B: no JAX, nothing written
+//! FERROFOLD_BENCH_RESIDUES=64 cargo bench -p ferrofold-model --bench forward -- --block-profile
+//!     # one Evoformer block step by step, with each step's matmul GFLOP/s
 //! ```
 //! Writes `bench/results/forward.json` (or `forward_memory_384.json`).
 //!
@@ -108,6 +111,12 @@ fn compare() {
             );
             continue;
         }
+        if std::env::args().any(|a| a == "--ferrofold-only") {
+            // A/B runs of one change: ferrofold's fused path only, nothing written.
+            let ours = time_ferrofold::<ferrofold_model::CpuF32>(&case, &config);
+            println!("{residues:>9} {ours:>14.2} peak RSS {:.0} MiB", peak_rss_mib());
+            continue;
+        }
         let jax = time_jax(&case);
         let ours = time_ferrofold::<ferrofold_model::CpuF32>(&case, &config);
         let unfused = time_ferrofold::<ferrofold_model::CpuF32>(&case, &reference_attention);
@@ -133,6 +142,9 @@ fn compare() {
             "ferrofold_flex_s": flex, "jax": jax,
             "ferrofold_over_jax": ratio, "ferrofold_peak_rss_MiB": rss,
         }));
+    }
+    if rows.is_empty() {
+        return;
     }
     write_results(
         if cfg!(feature = "flex") { "forward_flex.json" } else { "forward.json" },

@@ -96,24 +96,40 @@ impl<B: Backend> TriangleMultiplication<B> {
 
     /// `pair` [r, r, c_z], `pair_mask` [r, r]; returns the update.
     pub fn forward(&self, pair: Tensor<B, 3>, pair_mask: Tensor<B, 2>) -> Tensor<B, 3> {
-        let mask = pair_mask.unsqueeze_dim::<3>(2);
         let act = self.layer_norm_input.forward(pair);
+        // mask ⊙ projection ⊙ sigmoid(gate): the CPU kernel, or burn's operations.
+        let gated = |projection: Tensor<B, 3>, gate: Tensor<B, 3>, mask: Option<Tensor<B, 2>>| {
+            cpu_kernels::masked_gate(projection, gate, mask.clone()).unwrap_or_else(|(p, g)| {
+                let gated = p * sigmoid(g);
+                match mask {
+                    Some(mask) => gated * mask.unsqueeze_dim::<3>(2),
+                    None => gated,
+                }
+            })
+        };
         let (left, right) = match &self.projections {
             TriangleProjections::Separate(p) => (
-                mask.clone()
-                    * p.left_projection.forward(act.clone())
-                    * sigmoid(p.left_gate.forward(act.clone())),
-                mask * p.right_projection.forward(act.clone())
-                    * sigmoid(p.right_gate.forward(act.clone())),
+                gated(
+                    p.left_projection.forward(act.clone()),
+                    p.left_gate.forward(act.clone()),
+                    Some(pair_mask.clone()),
+                ),
+                gated(
+                    p.right_projection.forward(act.clone()),
+                    p.right_gate.forward(act.clone()),
+                    Some(pair_mask),
+                ),
             ),
             TriangleProjections::Fused(p) => {
-                let both =
-                    mask * p.projection.forward(act.clone()) * sigmoid(p.gate.forward(act.clone()));
+                let both = gated(
+                    p.projection.forward(act.clone()),
+                    p.gate.forward(act.clone()),
+                    Some(pair_mask),
+                );
                 let c = both.dims()[2] / 2;
                 (both.clone().narrow(2, 0, c), both.narrow(2, c, c))
             }
         };
-        // Channel-first so that the triangle product is a batched matmul over channels.
         let (left, right) = match if self.outgoing {
             cpu_kernels::triangle_product(left, right, true)
         } else {
@@ -121,8 +137,11 @@ impl<B: Backend> TriangleMultiplication<B> {
         } {
             Ok(product) => {
                 let product = self.center_layer_norm.forward(product);
-                return self.output_projection.forward(product)
-                    * sigmoid(self.gating_linear.forward(act));
+                return gated(
+                    self.output_projection.forward(product),
+                    self.gating_linear.forward(act),
+                    None,
+                );
             }
             Err(operands) => operands,
         };
@@ -136,6 +155,6 @@ impl<B: Backend> TriangleMultiplication<B> {
             right.swap_dims(1, 2).matmul(left)
         };
         let product = self.center_layer_norm.forward(product.permute([1, 2, 0]));
-        self.output_projection.forward(product) * sigmoid(self.gating_linear.forward(act))
+        gated(self.output_projection.forward(product), self.gating_linear.forward(act), None)
     }
 }

@@ -88,103 +88,99 @@ pub(crate) fn gated_attention<B: Backend>(
     let tasks: Vec<(usize, usize, usize)> = (0..batch)
         .flat_map(|b| (0..heads).flat_map(move |h| (0..blocks).map(move |k| (b, h, k))))
         .collect();
-    let results: Vec<Vec<f32>> = tasks
-        .par_iter()
-        .map(|&(b, h, block)| {
-            let first = block * QUERY_BLOCK;
-            let rows = QUERY_BLOCK.min(queries - first);
-            let mut scores = vec![0f32; rows * keys];
-            for (r, row) in scores.chunks_mut(keys.max(1)).enumerate().take(rows) {
-                for bias in &biases {
-                    let start = bias.offset(b, h, first + r);
-                    let step = bias.strides[3];
-                    // SAFETY: in bounds of `bias`, whose last axis has `keys` elements (or 1,
-                    // read with step 0).
-                    unsafe {
-                        let base = bias.ptr().offset(start);
-                        for (j, s) in row.iter_mut().enumerate() {
-                            *s += *base.offset(j as isize * step);
-                        }
-                    }
-                }
-            }
-            // scores += q_block · kᵀ
-            // SAFETY: every pointer, length and stride describes a block inside its array.
-            unsafe {
-                matrixmultiply::sgemm(
-                    rows,
-                    depth,
-                    keys,
-                    1.0,
-                    query.ptr().offset(query.offset(b, h, first)),
-                    query.strides[2],
-                    query.strides[3],
-                    key.ptr().offset(key.offset(b, h, 0)),
-                    key.strides[3],
-                    key.strides[2],
-                    1.0,
-                    scores.as_mut_ptr(),
-                    keys as isize,
-                    1,
-                );
-            }
-            for row in scores.chunks_mut(keys.max(1)).take(rows) {
-                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut sum = 0.0;
-                for s in row.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let inverse = 1.0 / sum;
-                row.iter_mut().for_each(|s| *s *= inverse);
-            }
-            let mut out = vec![0f32; rows * width];
-            // SAFETY: as above.
-            unsafe {
-                matrixmultiply::sgemm(
-                    rows,
-                    keys,
-                    width,
-                    1.0,
-                    scores.as_ptr(),
-                    keys as isize,
-                    1,
-                    value.ptr().offset(value.offset(b, h, 0)),
-                    value.strides[2],
-                    value.strides[3],
-                    0.0,
-                    out.as_mut_ptr(),
-                    width as isize,
-                    1,
-                );
-            }
-            if let Some(gate) = &gate {
-                for (r, row) in out.chunks_mut(width.max(1)).enumerate().take(rows) {
-                    // gate is [b, q, h, e]: the query is its second axis.
-                    let start = gate.offset(b, first + r, h);
-                    // SAFETY: `width` elements of `gate`'s last axis.
-                    unsafe {
-                        let base = gate.ptr().offset(start);
-                        for (j, o) in row.iter_mut().enumerate() {
-                            let g = *base.offset(j as isize * gate.strides[3]);
-                            *o *= 1.0 / ((-g).exp() + 1.0);
-                        }
-                    }
-                }
-            }
-            out
-        })
-        .collect();
-
-    let mut output = ndarray::Array4::<f32>::zeros((batch, queries, heads, width));
-    for (&(b, h, block), out) in tasks.iter().zip(results) {
+    // [b, q, h, e]: each task writes its block's rows of its head, straight from the GEMM.
+    let mut output = vec![0f32; batch * queries * heads * width];
+    let output_ptr = output.as_mut_ptr() as usize;
+    let row_stride = (heads * width) as isize;
+    tasks.par_iter().for_each(|&(b, h, block)| {
         let first = block * QUERY_BLOCK;
-        for (r, row) in out.chunks(width.max(1)).enumerate() {
-            for (j, &x) in row.iter().enumerate() {
-                output[[b, first + r, h, j]] = x;
+        let rows = QUERY_BLOCK.min(queries - first);
+        let mut scores = vec![0f32; rows * keys];
+        for (r, row) in scores.chunks_mut(keys.max(1)).enumerate().take(rows) {
+            for bias in &biases {
+                let start = bias.offset(b, h, first + r);
+                let step = bias.strides[3];
+                // SAFETY: in bounds of `bias`, whose last axis has `keys` elements (or 1,
+                // read with step 0).
+                unsafe {
+                    let base = bias.ptr().offset(start);
+                    for (j, s) in row.iter_mut().enumerate() {
+                        *s += *base.offset(j as isize * step);
+                    }
+                }
             }
         }
-    }
+        // scores += q_block · kᵀ
+        // SAFETY: every pointer, length and stride describes a block inside its array.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                depth,
+                keys,
+                1.0,
+                query.ptr().offset(query.offset(b, h, first)),
+                query.strides[2],
+                query.strides[3],
+                key.ptr().offset(key.offset(b, h, 0)),
+                key.strides[3],
+                key.strides[2],
+                1.0,
+                scores.as_mut_ptr(),
+                keys as isize,
+                1,
+            );
+        }
+        for row in scores.chunks_mut(keys.max(1)).take(rows) {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0;
+            for s in row.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let inverse = 1.0 / sum;
+            row.iter_mut().for_each(|s| *s *= inverse);
+        }
+        // SAFETY: as above; the block's rows of head `h` in `output`, which no other task
+        // writes.
+        let out =
+            unsafe { (output_ptr as *mut f32).add(((b * queries + first) * heads + h) * width) };
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                keys,
+                width,
+                1.0,
+                scores.as_ptr(),
+                keys as isize,
+                1,
+                value.ptr().offset(value.offset(b, h, 0)),
+                value.strides[2],
+                value.strides[3],
+                0.0,
+                out,
+                row_stride,
+                1,
+            );
+        }
+        if let Some(gate) = &gate {
+            for r in 0..rows {
+                // gate is [b, q, h, e]: the query is its second axis.
+                let start = gate.offset(b, first + r, h);
+                // SAFETY: `width` elements of `gate`'s last axis, and of this task's row.
+                unsafe {
+                    let row =
+                        std::slice::from_raw_parts_mut(out.offset(r as isize * row_stride), width);
+                    let base = gate.ptr().offset(start);
+                    for (j, o) in row.iter_mut().enumerate() {
+                        let g = *base.offset(j as isize * gate.strides[3]);
+                        *o *= 1.0 / ((-g).exp() + 1.0);
+                    }
+                }
+            }
+        }
+    });
+    let output = ndarray::Array4::from_shape_vec((batch, queries, heads, width), output)
+        .expect("its own size");
     from_f32_array(output.into_dyn().into_shared())
 }
 

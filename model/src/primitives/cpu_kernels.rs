@@ -56,11 +56,22 @@ fn map_rows<B: Backend, const D: usize>(
     array: ArcArray<f32, IxDyn>,
     row_fn: impl Fn(&mut [f32]) + Sync + Send,
 ) -> Tensor<B, D> {
+    map_rows_indexed(array, |_, row| row_fn(row))
+}
+
+/// [`map_rows`] with each row's index.
+fn map_rows_indexed<B: Backend, const D: usize>(
+    array: ArcArray<f32, IxDyn>,
+    row_fn: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Tensor<B, D> {
     let mut array: ArrayD<f32> = standard_layout(array).into_owned();
     let width = array.shape().last().copied().unwrap_or(1).max(1);
     let rows_per_task = (ELEMENTS_PER_TASK / width).max(1);
     let data = array.as_slice_mut().expect("standard layout");
-    data.par_chunks_mut(width).with_min_len(rows_per_task).for_each(row_fn);
+    data.par_chunks_mut(width)
+        .with_min_len(rows_per_task)
+        .enumerate()
+        .for_each(|(index, row)| row_fn(index, row));
     from_f32_array(array.into_shared())
 }
 
@@ -128,6 +139,38 @@ pub(crate) fn add_bias<B: Backend, const D: usize>(
     Ok(map_rows(input, |row| {
         for (x, b) in row.iter_mut().zip(&bias) {
             *x += b;
+        }
+    }))
+}
+
+/// `mask ⊙ x ⊙ sigmoid(gate)` for `x` and `gate` of one shape `[a, b, c]` and `mask` `[a, b]`
+/// (broadcast over the channels; `None`: no mask), in one pass over rows spread over threads.
+pub(crate) fn masked_gate<B: Backend>(
+    x: Tensor<B, 3>,
+    gate: Tensor<B, 3>,
+    mask: Option<Tensor<B, 2>>,
+) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 3>)> {
+    let x = match into_f32_array(x) {
+        Ok(x) => x,
+        Err(x) => return Err((x, gate)),
+    };
+    let gate = match into_f32_array(gate) {
+        Ok(gate) => gate,
+        Err(gate) => return Err((from_f32_array(x), gate)),
+    };
+    let mask = match mask.map(|m| m.to_data().to_vec::<f32>()) {
+        Some(Ok(mask)) => Some(mask),
+        Some(Err(_)) => return Err((from_f32_array(x), from_f32_array(gate))),
+        None => None,
+    };
+    let gate = standard_layout(gate);
+    let gate = gate.as_slice().expect("standard layout");
+    let width = x.shape().last().copied().unwrap_or(1).max(1);
+    Ok(map_rows_indexed(x, |row_index, row| {
+        let factor = mask.as_ref().map_or(1.0, |m| m[row_index]);
+        let gate = &gate[row_index * width..][..width];
+        for (x, g) in row.iter_mut().zip(gate) {
+            *x *= factor / ((-g).exp() + 1.0);
         }
     }))
 }
@@ -289,6 +332,23 @@ mod tests {
         };
         assert_close(fused(true), outgoing);
         assert_close(fused(false), incoming);
+    }
+
+    #[test]
+    fn masked_gates_equal_burns_operations() {
+        let (x, x_ref) = pair([4, 5, 6], 1.0);
+        let (g, g_ref) = pair([4, 5, 6], 3.0);
+        let (m, m_ref) = pair([4, 5], 1.0);
+        let (m, m_ref) = (
+            crate::primitives::bool_to_float(m.greater_elem(0.5)),
+            crate::primitives::bool_to_float(m_ref.greater_elem(0.5)),
+        );
+        let reference = x_ref.clone() * sigmoid(g_ref.clone());
+        let fused = |mask| {
+            masked_gate(x.clone(), g.clone(), mask).unwrap_or_else(|_| panic!("float32 kernel"))
+        };
+        assert_close(fused(None), reference.clone());
+        assert_close(fused(Some(m)), reference * m_ref.unsqueeze_dim::<3>(2));
     }
 
     #[test]

@@ -533,6 +533,33 @@ pub fn standard_layout_copy<E: Clone + Send + Sync>(
     array: &ArcArray<E, IxDyn>,
 ) -> ndarray::Array<E, IxDyn> {
     let mut out = ndarray::Array::<E, IxDyn>::uninit(array.raw_dim());
+    let (shape, strides) = (array.shape(), array.strides());
+    let width = shape.last().copied().unwrap_or(0);
+    // Rows contiguous in the source (a permutation of the outer axes): copied row by row.
+    #[cfg(feature = "multi-threads")]
+    if strides.last() == Some(&1) && width >= 8 && array.len() > 0 {
+        use rayon::prelude::*;
+        let outer = &shape[..shape.len() - 1];
+        let source = array.as_ptr() as usize;
+        let rows = out.as_slice_mut().expect("a new array is in standard layout");
+        rows.par_chunks_mut(width).with_min_len(64).enumerate().for_each(|(row, out)| {
+            let mut rest = row;
+            let mut offset = 0isize;
+            for (axis, &len) in outer.iter().enumerate().rev() {
+                offset += (rest % len) as isize * strides[axis];
+                rest /= len;
+            }
+            // SAFETY: `offset` is that of element [row's index, 0] of `array`, whose last
+            // axis holds `width` contiguous elements.
+            let source =
+                unsafe { core::slice::from_raw_parts((source as *const E).offset(offset), width) };
+            for (out, value) in out.iter_mut().zip(source) {
+                out.write(value.clone());
+            }
+        });
+        // SAFETY: every row was written.
+        return unsafe { out.assume_init() };
+    }
     let zip = ndarray::Zip::from(&mut out).and(array);
     #[cfg(feature = "multi-threads")]
     zip.par_for_each(|out, value| {
