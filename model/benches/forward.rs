@@ -433,8 +433,59 @@ fn block_profile() {
     write_results("forward_block_profile.json", serde_json::Value::Array(rows));
 }
 
+/// One recycling iteration of the `FERROFOLD_BENCH_RESIDUES` cases stage by stage: seconds in
+/// the embeddings, the extra-MSA stack, the Evoformer stack and the structure module with the
+/// heads (`--stages`; printed, nothing written).
+fn stages() {
+    use ferrofold_model::embedders::recycling_embedder::Recycled;
+    use ferrofold_model::plan::{Pass, Stage};
+    type B = ferrofold_model::CpuF32;
+    let config = ModelConfig::preset("model_1_ptm").unwrap();
+    let device = Default::default();
+    for residues in residue_counts() {
+        let case = root().join(format!("target/reference/model_1_ptm_{residues}"));
+        let params = ParamFile::read(&case.join("params/params_model_1_ptm.npz")).expect("params");
+        let model = AlphaFold::<B>::load(&params, &config, &device).expect("load");
+        let batch = FeatureBatch::read(&case.join("features.npz")).expect("features");
+        let inputs = batch.iteration::<B>(0, &config, &device).expect("inputs");
+        let prev = Recycled::zeros(inputs.seq_mask.dims()[0], &config, &device);
+        let pass = Pass::inference(&config);
+        let trunk = &model.evoformer;
+        let masks = trunk.masks(&inputs);
+        let mut seconds = std::collections::BTreeMap::<&str, f64>::new();
+        let mut timed = |name, started: Instant| {
+            *seconds.entry(name).or_default() += started.elapsed().as_secs_f64()
+        };
+        let started = Instant::now();
+        let mut state = trunk.embed(&inputs, &prev, &masks, &pass.context(Stage::Embed), None);
+        timed("embeddings (templates included)", started);
+        for stage in trunk.blocks() {
+            let started = Instant::now();
+            state = trunk.block(stage, state, &masks, &pass.context(stage));
+            timed(
+                match stage {
+                    Stage::ExtraMsaBlock(_) => "extra-MSA stack",
+                    _ => "Evoformer stack",
+                },
+                started,
+            );
+        }
+        let started = Instant::now();
+        let out =
+            model.structure_and_heads(state, &inputs, &pass.context(Stage::StructureAndHeads));
+        let _ = out.structure.final_atom_positions.into_data();
+        timed("structure module and heads", started);
+        println!("{residues} residues, one iteration:");
+        for (name, s) in seconds {
+            println!("{name:>34} {s:>8.2} s");
+        }
+    }
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--block-profile") {
+    if std::env::args().any(|a| a == "--stages") {
+        stages();
+    } else if std::env::args().any(|a| a == "--block-profile") {
         block_profile();
     } else if std::env::args().any(|a| a == "--multimer") {
         multimer();

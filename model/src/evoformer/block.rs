@@ -11,6 +11,7 @@ use super::{
 use crate::config::{DropoutConfig, EvoformerBlockConfig};
 use crate::params::ParamBuilder;
 use crate::plan::StageContext;
+use crate::primitives::cpu_kernels;
 
 /// Shared dropout masks are broadcast along this axis: the same dropped entries in every MSA
 /// row / pair row (AlphaFold's `per_row`) or pair column (`per_column`).
@@ -128,47 +129,56 @@ impl<B: Backend> EvoformerBlock<B> {
         let MsaPair { mut msa, mut pair } = act;
         let triangle = self.triangle_dropout;
         if self.outer_product_mean_first {
-            pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask.clone(), chunking);
+            let update = self.outer_product_mean.forward(msa.clone(), msa_mask.clone(), chunking);
+            pair = residual(pair, update);
         }
-        msa = msa.clone()
-            + dropout.apply(
-                self.msa_row_attention_with_pair_bias.forward(
-                    msa,
-                    msa_mask.clone(),
-                    pair.clone(),
-                    chunking,
-                ),
-                self.msa_row_dropout,
-                PER_ROW,
-            );
-        msa = msa.clone()
-            + match &self.msa_column_attention {
-                ColumnAttention::Full(attention) => {
-                    attention.forward(msa, msa_mask.clone(), chunking)
-                }
-                ColumnAttention::Global(attention) => {
-                    attention.forward(msa, msa_mask.clone(), chunking)
-                }
-            };
-        msa = msa.clone() + self.msa_transition.forward(msa, chunking);
+        let update = dropout.apply(
+            self.msa_row_attention_with_pair_bias.forward(
+                msa.clone(),
+                msa_mask.clone(),
+                pair.clone(),
+                chunking,
+            ),
+            self.msa_row_dropout,
+            PER_ROW,
+        );
+        msa = residual(msa, update);
+        let update = match &self.msa_column_attention {
+            ColumnAttention::Full(attention) => {
+                attention.forward(msa.clone(), msa_mask.clone(), chunking)
+            }
+            ColumnAttention::Global(attention) => {
+                attention.forward(msa.clone(), msa_mask.clone(), chunking)
+            }
+        };
+        msa = residual(msa, update);
+        let update = self.msa_transition.forward(msa.clone(), chunking);
+        msa = residual(msa, update);
         if !self.outer_product_mean_first {
-            pair = pair + self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
+            let update = self.outer_product_mean.forward(msa.clone(), msa_mask, chunking);
+            pair = residual(pair, update);
         }
         let update = self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
-        pair = pair + dropout.apply(update, triangle, PER_ROW);
+        pair = residual(pair, dropout.apply(update, triangle, PER_ROW));
         let update = self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask.clone());
-        pair = pair + dropout.apply(update, triangle, PER_ROW);
+        pair = residual(pair, dropout.apply(update, triangle, PER_ROW));
         let update = self.triangle_attention_starting_node.forward(
             pair.clone(),
             pair_mask.clone(),
             chunking,
         );
-        pair = pair + dropout.apply(update, triangle, PER_ROW);
+        pair = residual(pair, dropout.apply(update, triangle, PER_ROW));
         let update = self.triangle_attention_ending_node.forward(pair.clone(), pair_mask, chunking);
-        pair = pair + dropout.apply(update, triangle, PER_COLUMN);
-        pair = pair.clone() + self.pair_transition.forward(pair, chunking);
+        pair = residual(pair, dropout.apply(update, triangle, PER_COLUMN));
+        let update = self.pair_transition.forward(pair.clone(), chunking);
+        pair = residual(pair, update);
         MsaPair { msa, pair }
     }
+}
+
+/// `act + update`: the threaded CPU kernel, or burn's addition.
+fn residual<B: Backend>(act: Tensor<B, 3>, update: Tensor<B, 3>) -> Tensor<B, 3> {
+    cpu_kernels::add(act, update).unwrap_or_else(|(act, update)| act + update)
 }
 
 /// One block of the template pair stack (Jumper et al. 2021, Suppl. Alg. 16): the pair half of
@@ -242,10 +252,10 @@ impl<B: Backend> TemplatePairBlock<B> {
         let multiplications = |mut pair: Tensor<B, 3>| {
             let update =
                 self.triangle_multiplication_outgoing.forward(pair.clone(), pair_mask.clone());
-            pair = pair + dropout.apply(update, rate, PER_ROW);
+            pair = residual(pair, dropout.apply(update, rate, PER_ROW));
             let update =
                 self.triangle_multiplication_incoming.forward(pair.clone(), pair_mask.clone());
-            pair + dropout.apply(update, rate, PER_ROW)
+            residual(pair, dropout.apply(update, rate, PER_ROW))
         };
         let attentions = |mut pair: Tensor<B, 3>| {
             let update = self.triangle_attention_starting_node.forward(
@@ -253,19 +263,20 @@ impl<B: Backend> TemplatePairBlock<B> {
                 pair_mask.clone(),
                 chunking,
             );
-            pair = pair + dropout.apply(update, rate, PER_ROW);
+            pair = residual(pair, dropout.apply(update, rate, PER_ROW));
             let update = self.triangle_attention_ending_node.forward(
                 pair.clone(),
                 pair_mask.clone(),
                 chunking,
             );
-            pair + dropout.apply(update, rate, PER_COLUMN)
+            residual(pair, dropout.apply(update, rate, PER_COLUMN))
         };
         let pair = if self.multiplication_first {
             attentions(multiplications(pair))
         } else {
             multiplications(attentions(pair))
         };
-        pair.clone() + self.pair_transition.forward(pair, chunking)
+        let update = self.pair_transition.forward(pair.clone(), chunking);
+        residual(pair, update)
     }
 }

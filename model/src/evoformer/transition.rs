@@ -1,7 +1,6 @@
 //! MSA and pair transitions: a two-layer ReLU MLP (Jumper et al. 2021, Suppl. Alg. 9 and 15).
 
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use crate::params::ParamBuilder;
 use crate::primitives::Chunking;
@@ -41,7 +40,7 @@ impl<B: Backend> Transition<B> {
         let act = self.input_layer_norm.forward(act);
         let rows = act.dims()[0];
         let chunk = chunking.rows.unwrap_or(rows).max(1);
-        let mlp = |x: Tensor<B, 3>| self.transition2.forward(relu(self.transition1.forward(x)));
+        let mlp = |x: Tensor<B, 3>| self.transition2.forward(self.transition1.forward_relu(x));
         if chunk >= rows {
             return mlp(act);
         }

@@ -15,7 +15,7 @@ use burn::tensor::DType;
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
 
-use super::cpu_kernels::{from_f32_array, into_f32_array};
+use super::cpu_kernels::{exp, from_f32_array, into_f32_array};
 use crate::CpuF32;
 
 /// Queries per block: their scores, `QUERY_BLOCK × keys` floats, are all of the logits that
@@ -134,7 +134,7 @@ pub(crate) fn gated_attention<B: Backend>(
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let mut sum = 0.0;
             for s in row.iter_mut() {
-                *s = (*s - max).exp();
+                *s = exp(*s - max);
                 sum += *s;
             }
             let inverse = 1.0 / sum;

@@ -101,6 +101,11 @@ impl<B: Backend> Linear<B> {
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
         matmul_last(input, self.weights.val(), self.bias.as_ref().map(|b| b.val()))
     }
+
+    /// `relu(self.forward(input))`, the ReLU fused into the layer on the CPU kernel.
+    pub fn forward_relu<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        linear_last(input, self.weights.val(), self.bias.as_ref().map(|b| b.val()), true)
+    }
 }
 
 /// `input @ weights (+ bias)` over the last axis of an input of any rank.
@@ -109,13 +114,32 @@ pub fn matmul_last<B: Backend, const D: usize>(
     weights: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
 ) -> Tensor<B, D> {
+    linear_last(input, weights, bias, false)
+}
+
+/// [`matmul_last`], then ReLU with `relu`.
+fn linear_last<B: Backend, const D: usize>(
+    input: Tensor<B, D>,
+    weights: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+    relu: bool,
+) -> Tensor<B, D> {
     let mut dims = input.dims();
     let [fan_in, fan_out] = weights.dims();
     let rows = dims.iter().product::<usize>() / fan_in;
-    let mut out = input.reshape([rows, fan_in]).matmul(weights);
-    if let Some(bias) = bias {
-        out = cpu_kernels::add_bias(out, &bias).unwrap_or_else(|out| out + bias.unsqueeze::<2>());
-    }
+    let input = input.reshape([rows, fan_in]);
+    let out = cpu_kernels::linear(input, &weights, bias.as_ref(), relu).unwrap_or_else(|input| {
+        let out = input.matmul(weights);
+        let out = match bias {
+            Some(bias) => out + bias.unsqueeze::<2>(),
+            None => out,
+        };
+        if relu {
+            burn::tensor::activation::relu(out)
+        } else {
+            out
+        }
+    });
     dims[D - 1] = fan_out;
     out.reshape(dims)
 }
