@@ -62,6 +62,18 @@ pub(crate) fn into_f32_array<B: Backend, const D: usize>(
     }
 }
 
+/// Both tensors' float32 arrays (see [`into_f32_array`]); otherwise both tensors back.
+#[allow(clippy::type_complexity)]
+fn into_f32_arrays<B: Backend, const D: usize>(
+    a: Tensor<B, D>,
+    b: Tensor<B, D>,
+) -> Result<(ArcArray<f32, IxDyn>, ArcArray<f32, IxDyn>), (Tensor<B, D>, Tensor<B, D>)> {
+    match (into_f32_array(a), into_f32_array(b)) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => Err((a.map_or_else(|a| a, from_f32_array), b.map_or_else(|b| b, from_f32_array))),
+    }
+}
+
 fn from_primitive<B: Backend, const D: usize>(primitive: Box<dyn Any>) -> Tensor<B, D> {
     let primitive = primitive
         .downcast::<B::FloatTensorPrimitive>()
@@ -221,14 +233,8 @@ pub(crate) fn add<B: Backend, const D: usize>(
     if a.dims() != b.dims() {
         return Err((a, b));
     }
-    let a = match into_f32_array(a) {
-        Ok(a) => a,
-        Err(a) => return Err((a, b)),
-    };
-    let b = match into_f32_array(b) {
-        Ok(b) => standard_layout(b),
-        Err(b) => return Err((from_f32_array(a), b)),
-    };
+    let (a, b) = into_f32_arrays(a, b)?;
+    let b = standard_layout(b);
     let b = b.as_slice().expect("standard layout");
     let width = a.shape().last().copied().unwrap_or(1).max(1);
     Ok(map_rows_indexed(a, |index, row| {
@@ -245,14 +251,7 @@ pub(crate) fn masked_gate<B: Backend>(
     gate: Tensor<B, 3>,
     mask: Option<Tensor<B, 2>>,
 ) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 3>)> {
-    let x = match into_f32_array(x) {
-        Ok(x) => x,
-        Err(x) => return Err((x, gate)),
-    };
-    let gate = match into_f32_array(gate) {
-        Ok(gate) => gate,
-        Err(gate) => return Err((from_f32_array(x), gate)),
-    };
+    let (x, gate) = into_f32_arrays(x, gate)?;
     let mask = match mask.map(|m| m.to_data().to_vec::<f32>()) {
         Some(Ok(mask)) => Some(mask),
         Some(Err(_)) => return Err((from_f32_array(x), from_f32_array(gate))),
@@ -280,14 +279,7 @@ pub(crate) fn triangle_product<B: Backend>(
     b: Tensor<B, 3>,
     outgoing: bool,
 ) -> Result<Tensor<B, 3>, (Tensor<B, 3>, Tensor<B, 3>)> {
-    let a = match into_f32_array(a) {
-        Ok(a) => a,
-        Err(a) => return Err((a, b)),
-    };
-    let b = match into_f32_array(b) {
-        Ok(b) => b,
-        Err(b) => return Err((from_f32_array(a), b)),
-    };
+    let (a, b) = into_f32_arrays(a, b)?;
     let (a, b) = (standard_layout(a), standard_layout(b));
     let (&[a0, a1, c], &[b0, b1, _]) = (a.shape(), b.shape()) else {
         unreachable!("rank-3 tensors")
