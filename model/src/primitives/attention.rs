@@ -145,8 +145,8 @@ impl<B: Backend> Attention<B> {
         let vd = self.value_w.dims()[1] / h;
         let split_heads =
             |x: Tensor<B, 3>, n: usize, d: usize| x.reshape([b, n, h, d]).swap_dims(1, 2);
-        let q = split_heads(matmul_last(q_data.clone(), self.query_w.val(), None), nq, kd)
-            * (kd as f64).powf(-0.5);
+        let scale = (kd as f64).powf(-0.5);
+        let q = split_heads(matmul_last(q_data.clone(), self.query_w.val(), None), nq, kd);
         let k = split_heads(matmul_last(m_data.clone(), self.key_w.val(), None), nk, kd);
         let v = split_heads(matmul_last(m_data, self.value_w.val(), None), nk, vd);
         let gate_logits = match (&self.gating_w, &self.gating_b) {
@@ -159,11 +159,11 @@ impl<B: Backend> Attention<B> {
         let fused = chunking.attention == AttentionKernel::Fused;
         let weighted = if fused && cpu_attention::applies(&q) {
             let pair_bias = nonbatched_bias.map(|nb| nb.unsqueeze::<4>());
-            cpu_attention::gated_attention(q, k, v, bias, pair_bias, gate_logits)
+            cpu_attention::gated_attention(q, scale as f32, k, v, bias, pair_bias, gate_logits)
         } else if fused && kernels::has_fused_attention(&q) {
             let full = [b, h, nq, nk];
             kernels::fused_attention(AttentionInputs {
-                query: q,
+                query: q * scale,
                 key: k,
                 value: v,
                 bias: bias.expand(full),
@@ -175,7 +175,7 @@ impl<B: Backend> Attention<B> {
             if let Some(nb) = nonbatched_bias {
                 bias = bias + nb.unsqueeze::<4>();
             }
-            let weighted = scaled_dot_product(q, k, v, bias, chunking.keys).swap_dims(1, 2);
+            let weighted = scaled_dot_product(q * scale, k, v, bias, chunking.keys).swap_dims(1, 2);
             match gate_logits {
                 Some(gate) => weighted * sigmoid(gate),
                 None => weighted,

@@ -64,11 +64,13 @@ impl Strided {
     }
 }
 
-/// `query` [b, h, q, d] (already scaled), `key` [b, h, k, d], `value` [b, h, k, e]; `bias` and
-/// `pair_bias` broadcastable to [b, h, q, k]; `gate` [b, q, h, e] (logits). Returns
-/// [b, q, h, e]. Call only where [`applies`] holds.
+/// `query` [b, h, q, d] (the logits are `scale · q · kᵀ`: the GEMM scales, no pass over q),
+/// `key` [b, h, k, d], `value` [b, h, k, e]; `bias` and `pair_bias` broadcastable to
+/// [b, h, q, k]; `gate` [b, q, h, e] (logits). Returns [b, q, h, e]. Call only where
+/// [`applies`] holds.
 pub(crate) fn gated_attention<B: Backend>(
     query: Tensor<B, 4>,
+    scale: f32,
     key: Tensor<B, 4>,
     value: Tensor<B, 4>,
     bias: Tensor<B, 4>,
@@ -110,14 +112,14 @@ pub(crate) fn gated_attention<B: Backend>(
                 }
             }
         }
-        // scores += q_block · kᵀ
+        // scores += scale · q_block · kᵀ
         // SAFETY: every pointer, length and stride describes a block inside its array.
         unsafe {
             matrixmultiply::sgemm(
                 rows,
                 depth,
                 keys,
-                1.0,
+                scale,
                 query.ptr().offset(query.offset(b, h, first)),
                 query.strides[2],
                 query.strides[3],
@@ -217,15 +219,18 @@ mod tests {
         let pair = random([1, h, q, k]);
         let gate = random([b, q, h, e]);
 
+        let scale = 0.3;
         let fused = gated_attention(
             query.clone(),
+            scale,
             key.clone(),
             value.clone(),
             bias.clone(),
             Some(pair.clone()),
             Some(gate.clone()),
         );
-        let reference = scaled_dot_product(query, key, value, bias + pair, None).swap_dims(1, 2)
+        let reference = scaled_dot_product(query * f64::from(scale), key, value, bias + pair, None)
+            .swap_dims(1, 2)
             * sigmoid(gate);
         let difference = (fused - reference).abs().max().into_scalar();
         assert!(difference < 1e-5, "max difference {difference}");
