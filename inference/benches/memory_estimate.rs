@@ -75,6 +75,10 @@ fn run_case(residues: usize, rows: usize) {
     println!("{line}");
 }
 
+/// The `ferrofold` binary's allocator (inference/src/main.rs), so that figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
         let (residues, rows) = case.split_once(',').expect("residues,rows");

@@ -120,6 +120,10 @@ fn run_chain(key: &str, work: &std::path::Path) {
     println!("{line}");
 }
 
+/// The `ferrofold` binary's allocator (inference/src/main.rs), so that figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let work = std::env::temp_dir().join("ferrofold_bench_predict");
     std::fs::create_dir_all(&work).expect("work directory");

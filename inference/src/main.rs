@@ -50,6 +50,11 @@ enum Command {
     Weights(weights::WeightsCommand),
 }
 
+/// mimalloc instead of glibc's allocator: it reuses freed pages for the next tensor of the size,
+/// where glibc unmaps every buffer over 32 MiB and faults its pages back in (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))

@@ -3,6 +3,7 @@
 //! choice of chunk sizes when the user gives none.
 
 use ferrofold_features::process::PipelineConfig;
+use ferrofold_model::evoformer::outer_product_mean;
 use ferrofold_model::largest_tensor::TensorSizes;
 use ferrofold_model::ModelConfig;
 
@@ -73,6 +74,7 @@ pub fn estimate_peak_bytes(
     let ce = config.extra_msa_channel as f64;
     let ev = &config.evoformer;
     let heads = |a: &ferrofold_model::config::AttentionConfig| a.num_head as f64;
+    let opm_c = ev.outer_product_mean_channels;
 
     // Representations alive across a block: input, residual sum, normalised copy, update.
     let live = 4.0 * (s * r * cm + r * r * cz + e * r * ce) + r * r * cz;
@@ -93,7 +95,9 @@ pub fn estimate_peak_bytes(
         4.0 * rows(e) * r * ce,
         4.0 * rows(r) * r * cz,
         // Outer product mean: per-pair outer products before the output projection.
-        rows(r) * r * (ev.outer_product_mean_channels as f64).powi(2)
+        rows(r).min(outer_product_mean::tile_rows(size.residues, opm_c) as f64)
+            * r
+            * (opm_c as f64).powi(2)
             + 2.0 * e * r * ev.outer_product_mean_channels as f64,
         // Triangle multiplication: projections and gates.
         5.0 * r * r * ev.triangle_multiplication_channels as f64,

@@ -1,6 +1,6 @@
 //! Forward-pass benchmark of the full `model_1_ptm` network on the CPU: ferrofold against
-//! DeepMind's JAX code on the same parameters and batch, in one run, plus peak memory at 384
-//! residues.
+//! DeepMind's JAX code on the same parameters and batch, in one run, plus peak memory at 512 and
+//! 1,024 residues with and without the fused attention.
 //!
 //! ```sh
 //! # cases (parameters + batch), made once by DeepMind's tools (see tools/reference/):
@@ -9,12 +9,12 @@
 //!     --out ../../target/reference/model_1_ptm_$n; done && cd ../..
 //! cargo bench -p ferrofold-model --bench forward              # ndarray backend
 //! cargo bench -p ferrofold-model --bench forward --features flex   # + burn's flex backend
-//! cargo bench -p ferrofold-model --bench forward -- --memory-384   # peak RSS at 384 residues
+//! cargo bench -p ferrofold-model --bench forward -- --memory   # peak RSS at 512 and 1,024 residues
 //! cargo bench -p ferrofold-model --bench forward -- --ferrofold-only # A/B: no JAX, nothing written
 //! FERROFOLD_BENCH_RESIDUES=64 cargo bench -p ferrofold-model --bench forward -- --block-profile
 //!     # one Evoformer block step by step, with each step's matmul GFLOP/s
 //! ```
-//! Writes `bench/results/forward.json` (or `forward_memory_384.json`).
+//! Writes `bench/results/forward.json` (or `forward_memory.json`).
 //!
 //! With `-- --multimer`, the full `model_1_multimer_v3` instead, on the haemoglobin α + β case of
 //! model/tests/multimer_parity.rs (64 residues, 3 iterations; its parameters made once by
@@ -152,15 +152,76 @@ fn compare() {
     );
 }
 
-/// Peak memory at 384 residues. The peak is reached inside one block (activations are not kept
-/// across blocks at inference), so the Evoformer and extra-MSA stacks are cut to 2 and 1 blocks
-/// to keep the run to minutes; the other 46 + 3 blocks would add only their parameters
-/// (about 330 MB in float32), which the output states.
-fn memory_384() {
-    let (residues, msa, extra, chunk) = (384, 512, 1024, 4);
+/// Peak memory of the full-size network at `FERROFOLD_BENCH_RESIDUES` (default 512 and 1,024
+/// residues), with the fused CPU attention and with burn's attention operations, unchunked (no
+/// `chunk_size`, no `key_chunk_size`: what the fused attention alone saves). Each case runs in its
+/// own process, under an address-space limit of `FERROFOLD_BENCH_MEMORY_LIMIT_GIB` (default 20, on
+/// this 24 GiB machine), so that a case that does not fit stops at its first failed allocation
+/// instead of pushing the machine into swap or the OOM killer.
+fn memory() {
+    let limit_gib = std::env::var("FERROFOLD_BENCH_MEMORY_LIMIT_GIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(20);
+    let exe = std::env::current_exe().expect("this benchmark's path");
+    let residue_counts = match std::env::var("FERROFOLD_BENCH_RESIDUES") {
+        Ok(_) => residue_counts(),
+        Err(_) => vec![512, 1024],
+    };
+    let mut rows = Vec::new();
+    for residues in residue_counts {
+        for kernel in ["fused", "reference"] {
+            let started = Instant::now();
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ulimit -v {}; exec \"$0\" --memory-case {residues} {kernel}",
+                    limit_gib * 1024 * 1024
+                ))
+                .arg(&exe)
+                .env("RUST_BACKTRACE", "1")
+                .output()
+                .expect("run the case");
+            let seconds = started.elapsed().as_secs_f64();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let row = match stdout.lines().last().and_then(|l| serde_json::from_str(l).ok()) {
+                Some(row) if out.status.success() => row,
+                _ => {
+                    // The failed allocation's message, and the innermost frame of the network's
+                    // blocks (not its primitives) in the backtrace: where it happened.
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                    let at = stderr
+                        .lines()
+                        .filter_map(|l| l.split_once("ferrofold_model::").map(|(_, f)| f))
+                        .find(|f| !f.starts_with("primitives::"))
+                        .unwrap_or("");
+                    serde_json::json!({ "residues": residues, "attention": kernel,
+                        "fits_in_GiB": false, "address_space_limit_GiB": limit_gib,
+                        "seconds_until_stopped": seconds, "stopped_by": why, "in": at })
+                }
+            };
+            println!("{row}");
+            rows.push(row);
+        }
+    }
+    write_results(
+        "forward_memory.json",
+        serde_json::json!({ "preset": "model_1_ptm", "msa_rows": 512, "extra_msa_rows": 1024,
+            "templates": 4, "iterations": 1, "chunk_size": null, "key_chunk_size": null,
+            "evoformer_blocks_built": 2, "extra_msa_blocks_built": 1, "cases": rows }),
+    );
+}
+
+/// One case of [`memory`], in this process: prints a JSON line. The peak is reached inside one
+/// block (no activation outlives its block at inference), so the Evoformer and extra-MSA stacks
+/// are cut to 2 and 1 blocks to keep the run to minutes; the other 46 + 3 blocks would add only
+/// their parameters (about 330 MiB in float32), which the output adds.
+fn memory_case(residues: usize, kernel: &str) {
+    let (msa, extra) = (512, 1024);
     let mut config = ModelConfig::preset("model_1_ptm").unwrap();
-    config.chunk_size = Some(chunk);
-    config.key_chunk_size = Some(128);
+    config.attention_kernel =
+        if kernel == "fused" { AttentionKernel::Fused } else { AttentionKernel::Reference };
     let full_blocks = (config.evoformer_num_block, config.extra_msa_stack_num_block);
     config.evoformer_num_block = 2;
     config.extra_msa_stack_num_block = 1;
@@ -173,10 +234,6 @@ fn memory_384() {
         * model.evoformer.evoformer_iteration[0].num_params()
         + (full_blocks.1 - 1) * model.evoformer.extra_msa_stack[0].num_params();
     let missing_parameter_mib = missing_parameters as f64 * 4.0 / (1024.0 * 1024.0);
-    println!(
-        "blocks built: 2/{} Evoformer, 1/{} extra-MSA; the rest would add {missing_parameter_mib:.0} MiB of parameters",
-        full_blocks.0, full_blocks.1
-    );
     let batch =
         FeatureBatch { features: ferrofold_tests::synthetic_features(residues, msa, extra, 4, 1) };
     let started = Instant::now();
@@ -184,14 +241,12 @@ fn memory_384() {
     let _ = out.structure.final_atom_positions.into_data();
     let seconds = started.elapsed().as_secs_f64();
     let rss = peak_rss_mib();
-    println!("384 residues, {msa} MSA + {extra} extra rows, 4 templates, chunk {chunk}, one iteration: {seconds:.1} s, peak RSS {rss:.0} MiB (+{missing_parameter_mib:.0} MiB for all blocks: {:.0} MiB)", rss + missing_parameter_mib);
-    write_results(
-        "forward_memory_384.json",
-        serde_json::json!({ "preset": "model_1_ptm", "residues": residues, "msa_rows": msa, "extra_msa_rows": extra,
-            "templates": 4, "chunk_size": chunk, "key_chunk_size": 128, "iterations": 1,
-            "evoformer_blocks_built": 2, "extra_msa_blocks_built": 1, "seconds": seconds, "peak_rss_MiB": rss,
+    println!(
+        "{}",
+        serde_json::json!({ "residues": residues, "attention": kernel, "fits_in_GiB": true,
+            "seconds": seconds, "peak_rss_MiB": rss,
             "parameters_of_blocks_not_built_MiB": missing_parameter_mib,
-            "peak_rss_full_depth_estimate_MiB": rss + missing_parameter_mib }),
+            "peak_rss_full_depth_MiB": rss + missing_parameter_mib })
     );
 }
 
@@ -486,6 +541,10 @@ fn stages() {
     }
 }
 
+/// The `ferrofold` binary's allocator (inference/src/main.rs), so that figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if std::env::args().any(|a| a == "--stages") {
         stages();
@@ -493,8 +552,11 @@ fn main() {
         block_profile();
     } else if std::env::args().any(|a| a == "--multimer") {
         multimer();
-    } else if std::env::args().any(|a| a == "--memory-384") {
-        memory_384();
+    } else if let Some(at) = std::env::args().position(|a| a == "--memory-case") {
+        let args: Vec<String> = std::env::args().skip(at + 1).collect();
+        memory_case(args[0].parse().expect("residues"), &args[1]);
+    } else if std::env::args().any(|a| a == "--memory") {
+        memory();
     } else {
         compare();
     }

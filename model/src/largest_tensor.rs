@@ -9,6 +9,7 @@
 
 use crate::config::{AttentionConfig, ModelConfig};
 use crate::embedders::template_embedder::TEMPLATE_PAIR_FEATURES;
+use crate::evoformer::outer_product_mean;
 
 /// Row and key chunk sizes (`None`: unchunked).
 pub type Chunks = (Option<usize>, Option<usize>);
@@ -75,7 +76,10 @@ pub fn largest_tensor(
         chunked("the MSA transition", rows(s) * r * cm * ev.msa_transition_factor),
         chunked("the extra-MSA transition", rows(e) * r * ce * ev.msa_transition_factor),
         chunked("the pair transition", rows(r) * r * cz * ev.pair_transition_factor),
-        chunked("the outer product mean", rows(r) * r * ev.outer_product_mean_channels.pow(2)),
+        chunked("the outer product mean", {
+            let c = ev.outer_product_mean_channels;
+            rows(r).min(outer_product_mean::tile_rows(r, c)) * r * c * c
+        }),
     ];
     if !fused_attention {
         // burn's operations hold the scores [rows, heads, queries, keys]; a pair bias is added
@@ -132,9 +136,10 @@ mod tests {
         let reference = largest_tensor(sizes(256), &config, false);
         assert_eq!(reference.what, "extra-MSA row attention's scores");
         assert_eq!(reference.bytes, 256 * 8 * 256 * 256 * 4);
-        // With the kernel: the outer product mean's 256 × 256 × 32² outer products.
+        // With the kernel: the MSA transition's (128 + 1) × 256 × 4·256 activations (the outer
+        // product mean makes its 256 × 256 × 32² outer products 8 rows at a time).
         let fused = largest_tensor(sizes(256), &config, true);
-        assert_eq!((fused.what, fused.bytes), ("the outer product mean", 256 * 256 * 1024 * 4));
+        assert_eq!((fused.what, fused.bytes), ("the MSA transition", 129 * 256 * 1024 * 4));
         assert!(fused.chunkable);
         // Chunks of 16 rows leave the MSA representation (128 rows + 1 template row) largest.
         config.chunk_size = Some(16);

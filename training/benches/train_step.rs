@@ -92,6 +92,10 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
     println!("{line}");
 }
 
+/// The `ferrofold` binary's allocator (inference/src/main.rs), so that figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
         let parts: Vec<&str> = case.split(':').collect();

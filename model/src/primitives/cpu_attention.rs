@@ -15,7 +15,9 @@ use burn::tensor::DType;
 use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
 
-use super::cpu_kernels::{exp, from_f32_array, into_f32_array};
+use super::cpu_kernels::{
+    exp, from_f32_array, into_f32_array, softmax_row, standard_layout, vectorised,
+};
 use crate::CpuF32;
 
 /// Queries per block: their scores, `QUERY_BLOCK × keys` floats, are all of the logits that
@@ -82,8 +84,20 @@ pub(crate) fn gated_attention<B: Backend>(
     let width = value.dims()[3];
     let (query, key, value) =
         (Strided::new(array(query)), Strided::new(array(key)), Strided::new(array(value)));
-    let biases: Vec<Strided> =
-        std::iter::once(bias).chain(pair_bias).map(|b| Strided::new(array(b))).collect();
+    // Each bias row is read once per query block of every batch row or head that shares it: a
+    // bias whose keys are not contiguous (the pair bias, heads last until permuted) is copied
+    // once into standard layout, so that those reads are contiguous.
+    let biases: Vec<Strided> = std::iter::once(bias)
+        .chain(pair_bias)
+        .map(|b| {
+            let b = array(b);
+            if b.shape()[3] > 1 && b.strides()[3] != 1 {
+                Strided::new(standard_layout(b))
+            } else {
+                Strided::new(b)
+            }
+        })
+        .collect();
     let gate = gate.map(|g| Strided::new(array(g)));
 
     let blocks = queries.div_ceil(QUERY_BLOCK);
@@ -95,91 +109,106 @@ pub(crate) fn gated_attention<B: Backend>(
     let output_ptr = output.as_mut_ptr() as usize;
     let row_stride = (heads * width) as isize;
     tasks.par_iter().for_each(|&(b, h, block)| {
-        let first = block * QUERY_BLOCK;
-        let rows = QUERY_BLOCK.min(queries - first);
-        let mut scores = vec![0f32; rows * keys];
-        for (r, row) in scores.chunks_mut(keys.max(1)).enumerate().take(rows) {
-            for bias in &biases {
-                let start = bias.offset(b, h, first + r);
-                let step = bias.strides[3];
-                // SAFETY: in bounds of `bias`, whose last axis has `keys` elements (or 1,
-                // read with step 0).
-                unsafe {
-                    let base = bias.ptr().offset(start);
-                    for (j, s) in row.iter_mut().enumerate() {
-                        *s += *base.offset(j as isize * step);
+        vectorised(
+            #[inline(always)]
+            || {
+                let first = block * QUERY_BLOCK;
+                let rows = QUERY_BLOCK.min(queries - first);
+                let mut scores = vec![0f32; rows * keys];
+                for (r, row) in scores.chunks_mut(keys.max(1)).enumerate().take(rows) {
+                    for bias in &biases {
+                        let start = bias.offset(b, h, first + r);
+                        let step = bias.strides[3];
+                        // SAFETY: in bounds of `bias`, whose last axis has `keys` elements, contiguous
+                        // (step 1), or 1 (step 0).
+                        unsafe {
+                            let base = bias.ptr().offset(start);
+                            if step == 0 {
+                                for s in row.iter_mut() {
+                                    *s += *base;
+                                }
+                            } else {
+                                let bias_row = std::slice::from_raw_parts(base, keys);
+                                for (s, b) in row.iter_mut().zip(bias_row) {
+                                    *s += b;
+                                }
+                            }
+                        }
                     }
                 }
-            }
-        }
-        // scores += scale · q_block · kᵀ
-        // SAFETY: every pointer, length and stride describes a block inside its array.
-        unsafe {
-            matrixmultiply::sgemm(
-                rows,
-                depth,
-                keys,
-                scale,
-                query.ptr().offset(query.offset(b, h, first)),
-                query.strides[2],
-                query.strides[3],
-                key.ptr().offset(key.offset(b, h, 0)),
-                key.strides[3],
-                key.strides[2],
-                1.0,
-                scores.as_mut_ptr(),
-                keys as isize,
-                1,
-            );
-        }
-        for row in scores.chunks_mut(keys.max(1)).take(rows) {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for s in row.iter_mut() {
-                *s = exp(*s - max);
-                sum += *s;
-            }
-            let inverse = 1.0 / sum;
-            row.iter_mut().for_each(|s| *s *= inverse);
-        }
-        // SAFETY: as above; the block's rows of head `h` in `output`, which no other task
-        // writes.
-        let out =
-            unsafe { (output_ptr as *mut f32).add(((b * queries + first) * heads + h) * width) };
-        unsafe {
-            matrixmultiply::sgemm(
-                rows,
-                keys,
-                width,
-                1.0,
-                scores.as_ptr(),
-                keys as isize,
-                1,
-                value.ptr().offset(value.offset(b, h, 0)),
-                value.strides[2],
-                value.strides[3],
-                0.0,
-                out,
-                row_stride,
-                1,
-            );
-        }
-        if let Some(gate) = &gate {
-            for r in 0..rows {
-                // gate is [b, q, h, e]: the query is its second axis.
-                let start = gate.offset(b, first + r, h);
-                // SAFETY: `width` elements of `gate`'s last axis, and of this task's row.
+                // scores += scale · q_block · kᵀ
+                // SAFETY: every pointer, length and stride describes a block inside its array.
                 unsafe {
-                    let row =
-                        std::slice::from_raw_parts_mut(out.offset(r as isize * row_stride), width);
-                    let base = gate.ptr().offset(start);
-                    for (j, o) in row.iter_mut().enumerate() {
-                        let g = *base.offset(j as isize * gate.strides[3]);
-                        *o *= 1.0 / ((-g).exp() + 1.0);
+                    matrixmultiply::sgemm(
+                        rows,
+                        depth,
+                        keys,
+                        scale,
+                        query.ptr().offset(query.offset(b, h, first)),
+                        query.strides[2],
+                        query.strides[3],
+                        key.ptr().offset(key.offset(b, h, 0)),
+                        key.strides[3],
+                        key.strides[2],
+                        1.0,
+                        scores.as_mut_ptr(),
+                        keys as isize,
+                        1,
+                    );
+                }
+                for row in scores.chunks_mut(keys.max(1)).take(rows) {
+                    softmax_row(row);
+                }
+                // SAFETY: as above; the block's rows of head `h` in `output`, which no other task
+                // writes.
+                let out = unsafe {
+                    (output_ptr as *mut f32).add(((b * queries + first) * heads + h) * width)
+                };
+                unsafe {
+                    matrixmultiply::sgemm(
+                        rows,
+                        keys,
+                        width,
+                        1.0,
+                        scores.as_ptr(),
+                        keys as isize,
+                        1,
+                        value.ptr().offset(value.offset(b, h, 0)),
+                        value.strides[2],
+                        value.strides[3],
+                        0.0,
+                        out,
+                        row_stride,
+                        1,
+                    );
+                }
+                if let Some(gate) = &gate {
+                    for r in 0..rows {
+                        // gate is [b, q, h, e]: the query is its second axis.
+                        let start = gate.offset(b, first + r, h);
+                        // SAFETY: `width` elements of `gate`'s last axis, and of this task's row.
+                        unsafe {
+                            let row = std::slice::from_raw_parts_mut(
+                                out.offset(r as isize * row_stride),
+                                width,
+                            );
+                            let base = gate.ptr().offset(start);
+                            if gate.strides[3] == 1 {
+                                let gate_row = std::slice::from_raw_parts(base, width);
+                                for (o, g) in row.iter_mut().zip(gate_row) {
+                                    *o *= 1.0 / (exp(-g) + 1.0);
+                                }
+                            } else {
+                                for (j, o) in row.iter_mut().enumerate() {
+                                    let g = *base.offset(j as isize * gate.strides[3]);
+                                    *o *= 1.0 / (exp(-g) + 1.0);
+                                }
+                            }
+                        }
                     }
                 }
-            }
-        }
+            },
+        )
     });
     let output = ndarray::Array4::from_shape_vec((batch, queries, heads, width), output)
         .expect("its own size");
@@ -201,7 +230,7 @@ mod tests {
     }
 
     /// The fused kernel against burn's operations: broadcast biases (AlphaFold's mask bias
-    /// [b, 1, 1, k] and a pair bias [1, h, q, k]), strided q/k/v (heads split by swapping
+    /// [b, 1, 1, k] and a permuted pair bias [1, h, q, k]), strided q/k/v (heads split by swapping
     /// axes, as the projections leave them), a gate, more queries than a block, and a fully
     /// masked row (uniform weights, as AlphaFold's −1e9 bias gives).
     #[test]
@@ -216,7 +245,8 @@ mod tests {
         let mask =
             Tensor::<CpuF32, 1>::from_data(data, float_options::<CpuF32>(&Default::default()));
         let bias = (mask.reshape([b, 1, 1, k]) - 1.0) * 1e9;
-        let pair = random([1, h, q, k]);
+        // Heads last, as the pair bias's projection leaves it: keys not contiguous.
+        let pair = random([1, q, k, h]).permute([0, 3, 1, 2]);
         let gate = random([b, q, h, e]);
 
         let scale = 0.3;

@@ -48,6 +48,70 @@ pub(crate) fn exp(x: f32) -> f32 {
     y * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
+/// Runs `work` inside a function compiled for AVX2 where this CPU has it, so that the loops
+/// inlined into it use 8-wide vectors instead of the 4 of x86-64's baseline (SSE2), for which
+/// the crate is compiled. The arithmetic is the same IEEE operations either way (Rust fuses no
+/// multiply and add unless asked), so results do not depend on the CPU.
+#[inline(always)]
+pub(crate) fn vectorised<R>(work: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        fn avx2<R>(work: impl FnOnce() -> R) -> R {
+            work()
+        }
+        // SAFETY: this CPU has AVX2 (checked above).
+        return unsafe { avx2(work) };
+    }
+    work()
+}
+
+/// Partial sums (or maxima) of a row: this many, interleaved, so that the compiler keeps them in
+/// one vector register. The order of the additions is fixed, not the row's, so a row's sum is
+/// the same on every thread count and CPU.
+const LANES: usize = 16;
+
+/// `f(x)` summed over `row`, in [`LANES`] interleaved partial sums.
+#[inline(always)]
+fn sum_of(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let rest: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += f(x);
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// The largest element of `row` (−∞ if empty), in [`LANES`] interleaved maxima.
+#[inline(always)]
+fn max_of(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let rest = chunks.remainder().iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(x);
+        }
+    }
+    lanes.iter().copied().fold(rest, f32::max)
+}
+
+/// softmax of one row, in place: exp(x − max) / Σ exp(x − max).
+#[inline(always)]
+pub(crate) fn softmax_row(row: &mut [f32]) {
+    let max = max_of(row);
+    for x in row.iter_mut() {
+        *x = exp(*x - max);
+    }
+    let inverse = 1.0 / sum_of(row, |x| x);
+    for x in row.iter_mut() {
+        *x *= inverse;
+    }
+}
+
 /// The tensor's float32 array if `B` is burn's plain ndarray backend; otherwise the tensor back.
 pub(crate) fn into_f32_array<B: Backend, const D: usize>(
     tensor: Tensor<B, D>,
@@ -94,7 +158,11 @@ fn map_rows<B: Backend, const D: usize>(
     array: ArcArray<f32, IxDyn>,
     row_fn: impl Fn(&mut [f32]) + Sync + Send,
 ) -> Tensor<B, D> {
-    map_rows_indexed(array, |_, row| row_fn(row))
+    map_rows_indexed(
+        array,
+        #[inline(always)]
+        |_, row| row_fn(row),
+    )
 }
 
 /// [`map_rows`] with each row's index.
@@ -106,10 +174,16 @@ fn map_rows_indexed<B: Backend, const D: usize>(
     let width = array.shape().last().copied().unwrap_or(1).max(1);
     let rows_per_task = (ELEMENTS_PER_TASK / width).max(1);
     let data = array.as_slice_mut().expect("standard layout");
-    data.par_chunks_mut(width)
-        .with_min_len(rows_per_task)
-        .enumerate()
-        .for_each(|(index, row)| row_fn(index, row));
+    data.par_chunks_mut(width * rows_per_task).enumerate().for_each(|(task, rows)| {
+        vectorised(
+            #[inline(always)]
+            || {
+                for (index, row) in rows.chunks_mut(width).enumerate() {
+                    row_fn(task * rows_per_task + index, row);
+                }
+            },
+        )
+    });
     from_f32_array(array.into_shared())
 }
 
@@ -128,43 +202,41 @@ pub(crate) fn layer_norm<B: Backend, const D: usize>(
     let (Some(scale), Some(offset)) = (values(scale), values(offset)) else {
         return Err(from_f32_array(input));
     };
-    Ok(map_rows(input, |row| {
-        let n = row.len() as f32;
-        let mean = row.iter().sum::<f32>() / n;
-        let variance = row.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
-        let inverse = 1.0 / (variance + 1e-5).sqrt();
-        for ((x, s), o) in row.iter_mut().zip(&scale).zip(&offset) {
-            *x = (*x - mean) * (inverse * s) + o;
-        }
-    }))
+    Ok(map_rows(
+        input,
+        #[inline(always)]
+        |row| {
+            let n = row.len() as f32;
+            let mean = sum_of(row, |x| x) / n;
+            let variance = sum_of(row, |x| (x - mean) * (x - mean)) / n;
+            let inverse = 1.0 / (variance + 1e-5).sqrt();
+            for ((x, s), o) in row.iter_mut().zip(&scale).zip(&offset) {
+                *x = (*x - mean) * (inverse * s) + o;
+            }
+        },
+    ))
 }
 
 /// softmax over the last axis: exp(x − max) / Σ exp(x − max).
 pub(crate) fn softmax_last<B: Backend, const D: usize>(
     logits: Tensor<B, D>,
 ) -> Result<Tensor<B, D>, Tensor<B, D>> {
-    Ok(map_rows(into_f32_array(logits)?, |row| {
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for x in row.iter_mut() {
-            *x = exp(*x - max);
-            sum += *x;
-        }
-        for x in row.iter_mut() {
-            *x /= sum;
-        }
-    }))
+    Ok(map_rows(into_f32_array(logits)?, softmax_row))
 }
 
 /// 1 / (1 + e^(−x)), element-wise.
 pub(crate) fn sigmoid<B: Backend, const D: usize>(
     x: Tensor<B, D>,
 ) -> Result<Tensor<B, D>, Tensor<B, D>> {
-    Ok(map_rows(into_f32_array(x)?, |row| {
-        for x in row.iter_mut() {
-            *x = 1.0 / (exp(-*x) + 1.0);
-        }
-    }))
+    Ok(map_rows(
+        into_f32_array(x)?,
+        #[inline(always)]
+        |row| {
+            for x in row.iter_mut() {
+                *x = 1.0 / (exp(-*x) + 1.0);
+            }
+        },
+    ))
 }
 
 /// `input @ weights + bias` (then ReLU with `relu`) for `input` `[rows, in]` and `weights`
@@ -211,13 +283,24 @@ pub(crate) fn linear<B: Backend>(
     }
     if bias.is_some() || relu {
         let rows_per_task = (ELEMENTS_PER_TASK / width.max(1)).max(1);
-        out.par_chunks_mut(width.max(1)).with_min_len(rows_per_task).for_each(|row| {
-            if let Some(bias) = &bias {
-                row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
-            }
-            if relu {
-                row.iter_mut().for_each(|x| *x = x.max(0.0));
-            }
+        out.par_chunks_mut(width.max(1) * rows_per_task).for_each(|rows| {
+            vectorised(
+                #[inline(always)]
+                || {
+                    for row in rows.chunks_mut(width.max(1)) {
+                        if let Some(bias) = &bias {
+                            for (x, b) in row.iter_mut().zip(bias) {
+                                *x += b;
+                            }
+                        }
+                        if relu {
+                            for x in row.iter_mut() {
+                                *x = x.max(0.0);
+                            }
+                        }
+                    }
+                },
+            )
         });
     }
     let out = ArrayD::from_shape_vec(IxDyn(&[rows, width]), out).expect("its own size");
@@ -237,11 +320,15 @@ pub(crate) fn add<B: Backend, const D: usize>(
     let b = standard_layout(b);
     let b = b.as_slice().expect("standard layout");
     let width = a.shape().last().copied().unwrap_or(1).max(1);
-    Ok(map_rows_indexed(a, |index, row| {
-        for (x, y) in row.iter_mut().zip(&b[index * width..][..width]) {
-            *x += y;
-        }
-    }))
+    Ok(map_rows_indexed(
+        a,
+        #[inline(always)]
+        |index, row| {
+            for (x, y) in row.iter_mut().zip(&b[index * width..][..width]) {
+                *x += y;
+            }
+        },
+    ))
 }
 
 /// `mask ⊙ x ⊙ sigmoid(gate)` for `x` and `gate` of one shape `[a, b, c]` and `mask` `[a, b]`
@@ -260,13 +347,17 @@ pub(crate) fn masked_gate<B: Backend>(
     let gate = standard_layout(gate);
     let gate = gate.as_slice().expect("standard layout");
     let width = x.shape().last().copied().unwrap_or(1).max(1);
-    Ok(map_rows_indexed(x, |row_index, row| {
-        let factor = mask.as_ref().map_or(1.0, |m| m[row_index]);
-        let gate = &gate[row_index * width..][..width];
-        for (x, g) in row.iter_mut().zip(gate) {
-            *x *= factor / (exp(-g) + 1.0);
-        }
-    }))
+    Ok(map_rows_indexed(
+        x,
+        #[inline(always)]
+        |row_index, row| {
+            let factor = mask.as_ref().map_or(1.0, |m| m[row_index]);
+            let gate = &gate[row_index * width..][..width];
+            for (x, g) in row.iter_mut().zip(gate) {
+                *x *= factor / (exp(-g) + 1.0);
+            }
+        },
+    ))
 }
 
 /// The product of AlphaFold's triangle multiplication on `[r, r, c]` arrays, channels last:
@@ -323,7 +414,7 @@ pub(crate) fn triangle_product<B: Backend>(
 }
 
 /// `array` in standard layout, copied (over threads) only if it is not.
-fn standard_layout(array: ArcArray<f32, IxDyn>) -> ArcArray<f32, IxDyn> {
+pub(crate) fn standard_layout(array: ArcArray<f32, IxDyn>) -> ArcArray<f32, IxDyn> {
     if array.is_standard_layout() {
         array
     } else {
@@ -433,6 +524,29 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(-1e9) < 1e-37 && exp(-1e9) >= 0.0);
         assert!(exp(1e9).is_finite());
+    }
+
+    /// The AVX2 build of a kernel gives the baseline build's bits: the claim that lets results
+    /// not depend on the CPU.
+    #[test]
+    fn vectorised_rows_equal_the_baseline_bit_for_bit() {
+        let (x, _) = pair([7, 53], 5.0);
+        let rows = x.into_data().to_vec::<f32>().unwrap();
+        let (mut baseline, mut wide) = (rows.clone(), rows);
+        for row in baseline.chunks_mut(53) {
+            softmax_row(row);
+        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for row in wide.chunks_mut(53) {
+                    softmax_row(row);
+                }
+            },
+        );
+        assert_eq!(baseline, wide);
+        let total: f32 = baseline[..53].iter().sum();
+        assert!((total - 1.0).abs() < 1e-6, "a softmax row sums to {total}");
     }
 
     #[test]
