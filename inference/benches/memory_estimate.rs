@@ -80,6 +80,7 @@ fn run_case(residues: usize, rows: usize) {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    ferrofold_features::system::keep_freed_memory();
     if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
         let (residues, rows) = case.split_once(',').expect("residues,rows");
         run_case(residues.parse().expect("residues"), rows.parse().expect("rows"));

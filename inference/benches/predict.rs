@@ -125,6 +125,7 @@ fn run_chain(key: &str, work: &std::path::Path) {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    ferrofold_features::system::keep_freed_memory();
     let work = std::env::temp_dir().join("ferrofold_bench_predict");
     std::fs::create_dir_all(&work).expect("work directory");
     if let Ok(key) = std::env::var("FERROFOLD_BENCH_CHAIN") {

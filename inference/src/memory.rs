@@ -3,8 +3,8 @@
 //! choice of chunk sizes when the user gives none.
 
 use ferrofold_features::process::PipelineConfig;
-use ferrofold_model::evoformer::outer_product_mean;
 use ferrofold_model::largest_tensor::TensorSizes;
+use ferrofold_model::primitives::rows_per_tile;
 use ferrofold_model::ModelConfig;
 
 /// The sizes that drive memory.
@@ -74,7 +74,9 @@ pub fn estimate_peak_bytes(
     let ce = config.extra_msa_channel as f64;
     let ev = &config.evoformer;
     let heads = |a: &ferrofold_model::config::AttentionConfig| a.num_head as f64;
-    let opm_c = ev.outer_product_mean_channels;
+    // An intermediate of `n` rows with `per_row` elements each, made a chunk (or tile) at a time.
+    let tiled =
+        |n: f64, per_row: f64| rows(n).min(rows_per_tile(per_row as usize) as f64) * per_row;
 
     // Representations alive across a block: input, residual sum, normalised copy, update.
     let live = 4.0 * (s * r * cm + r * r * cz + e * r * ce) + r * r * cz;
@@ -91,13 +93,11 @@ pub fn estimate_peak_bytes(
         4.0 * e * r * ce
             + softmax * rows(e) * heads(&ev.msa_row_attention_with_pair_bias) * r * keys(r),
         // Transitions (4× widening).
-        4.0 * rows(s) * r * cm,
-        4.0 * rows(e) * r * ce,
-        4.0 * rows(r) * r * cz,
+        tiled(s, 4.0 * r * cm),
+        tiled(e, 4.0 * r * ce),
+        tiled(r, 4.0 * r * cz),
         // Outer product mean: per-pair outer products before the output projection.
-        rows(r).min(outer_product_mean::tile_rows(size.residues, opm_c) as f64)
-            * r
-            * (opm_c as f64).powi(2)
+        tiled(r, r * (ev.outer_product_mean_channels as f64).powi(2))
             + 2.0 * e * r * ev.outer_product_mean_channels as f64,
         // Triangle multiplication: projections and gates.
         5.0 * r * r * ev.triangle_multiplication_channels as f64,

@@ -485,7 +485,10 @@ fn block_profile() {
             }));
         }
     }
-    write_results("forward_block_profile.json", serde_json::Value::Array(rows));
+    // One step alone (for `perf`) is no profile of the block: nothing written.
+    if std::env::var_os("FERROFOLD_BENCH_STEP").is_none() {
+        write_results("forward_block_profile.json", serde_json::Value::Array(rows));
+    }
 }
 
 /// One recycling iteration of the `FERROFOLD_BENCH_RESIDUES` cases stage by stage: seconds in
@@ -546,6 +549,7 @@ fn stages() {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    ferrofold_features::system::keep_freed_memory();
     if std::env::args().any(|a| a == "--stages") {
         stages();
     } else if std::env::args().any(|a| a == "--block-profile") {

@@ -9,7 +9,7 @@
 
 use crate::config::{AttentionConfig, ModelConfig};
 use crate::embedders::template_embedder::TEMPLATE_PAIR_FEATURES;
-use crate::evoformer::outer_product_mean;
+use crate::primitives::rows_per_tile;
 
 /// Row and key chunk sizes (`None`: unchunked).
 pub type Chunks = (Option<usize>, Option<usize>);
@@ -60,6 +60,8 @@ pub fn largest_tensor(
     let projections = if ev.fused_triangle_projections { 2 } else { 1 };
     let fixed = |what, elements: usize| (what, elements, false);
     let chunked = |what, elements: usize| (what, elements, true);
+    // An intermediate of `n` rows made a row chunk (or tile) at a time.
+    let tiled = |n: usize, per_row: usize| rows(n).min(rows_per_tile(per_row)) * per_row;
     let mut tensors = vec![
         fixed("the MSA representation", s * r * cm),
         fixed("the extra-MSA representation", e * r * ce),
@@ -73,13 +75,10 @@ pub fn largest_tensor(
             "the templates' pair activations",
             t * r * r * config.template.template_pair_stack.channels(),
         ),
-        chunked("the MSA transition", rows(s) * r * cm * ev.msa_transition_factor),
-        chunked("the extra-MSA transition", rows(e) * r * ce * ev.msa_transition_factor),
-        chunked("the pair transition", rows(r) * r * cz * ev.pair_transition_factor),
-        chunked("the outer product mean", {
-            let c = ev.outer_product_mean_channels;
-            rows(r).min(outer_product_mean::tile_rows(r, c)) * r * c * c
-        }),
+        chunked("the MSA transition", tiled(s, r * cm * ev.msa_transition_factor)),
+        chunked("the extra-MSA transition", tiled(e, r * ce * ev.msa_transition_factor)),
+        chunked("the pair transition", tiled(r, r * cz * ev.pair_transition_factor)),
+        chunked("the outer product mean", tiled(r, r * ev.outer_product_mean_channels.pow(2))),
     ];
     if !fused_attention {
         // burn's operations hold the scores [rows, heads, queries, keys]; a pair bias is added
@@ -136,11 +135,11 @@ mod tests {
         let reference = largest_tensor(sizes(256), &config, false);
         assert_eq!(reference.what, "extra-MSA row attention's scores");
         assert_eq!(reference.bytes, 256 * 8 * 256 * 256 * 4);
-        // With the kernel: the MSA transition's (128 + 1) × 256 × 4·256 activations (the outer
-        // product mean makes its 256 × 256 × 32² outer products 8 rows at a time).
+        // With the kernel, and the transitions and the outer product mean made 8 MiB tiles at a
+        // time, the MSA representation (128 rows + 1 template row): no chunking helps.
         let fused = largest_tensor(sizes(256), &config, true);
-        assert_eq!((fused.what, fused.bytes), ("the MSA transition", 129 * 256 * 1024 * 4));
-        assert!(fused.chunkable);
+        assert_eq!((fused.what, fused.bytes), ("the MSA representation", 129 * 256 * 256 * 4));
+        assert!(!fused.chunkable);
         // Chunks of 16 rows leave the MSA representation (128 rows + 1 template row) largest.
         config.chunk_size = Some(16);
         let chunked = largest_tensor(sizes(256), &config, false);

@@ -97,6 +97,7 @@ fn run_case(preset: &str, crop: usize, checkpointing: &str) {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    ferrofold_features::system::keep_freed_memory();
     if let Ok(case) = std::env::var("FERROFOLD_BENCH_CASE") {
         let parts: Vec<&str> = case.split(':').collect();
         let checkpointing = parts.get(2).copied().unwrap_or("none");

@@ -5,20 +5,8 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use crate::params::{Init, ParamBuilder};
-use crate::primitives::Chunking;
 use crate::primitives::{linear::matmul_last, LayerNorm, Linear, LinearInit};
-
-/// Elements of the outer products `[rows, residues, c²]` made at a time when no smaller row
-/// chunk is asked for: 8 MiB of float32, which stays in the CPU's cache for the output projection
-/// that reads it, and bounds the largest tensor of the block (at 1,024 residues the whole outer
-/// product is 4 GiB). Rows are independent, so the result does not change.
-const TILE_ELEMENTS: usize = 1 << 21;
-
-/// Rows of residues per step of the outer product mean with `residues` residues and
-/// `channels` projection channels (at least 1), when the chunking asks for more.
-pub fn tile_rows(residues: usize, channels: usize) -> usize {
-    (TILE_ELEMENTS / (residues * channels * channels).max(1)).max(1)
-}
+use crate::primitives::{rows_per_tile, Chunking};
 
 #[derive(Module, Debug)]
 pub struct OuterProductMean<B: Backend> {
@@ -78,7 +66,8 @@ impl<B: Backend> OuterProductMean<B> {
         let [s, r, c] = left.dims();
         // right as [s, r·c] for one matmul per chunk of left residues.
         let right_flat = right.reshape([s, r * c]);
-        let rows = chunking.rows.unwrap_or(r).min(tile_rows(r, c)).max(1);
+        // At most one tile of outer products at a time (see `rows_per_tile`).
+        let rows = chunking.rows.unwrap_or(r).min(rows_per_tile(r * c * c)).max(1);
         let pieces: Vec<_> = (0..r)
             .step_by(rows)
             .map(|start| {

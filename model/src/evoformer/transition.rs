@@ -3,7 +3,7 @@
 use burn::prelude::*;
 
 use crate::params::ParamBuilder;
-use crate::primitives::Chunking;
+use crate::primitives::{rows_per_tile, Chunking};
 use crate::primitives::{LayerNorm, Linear, LinearInit};
 
 #[derive(Module, Debug)]
@@ -38,8 +38,10 @@ impl<B: Backend> Transition<B> {
     /// `act` [b, n, c]; returns the update. Row chunks bound the intermediate's memory.
     pub fn forward(&self, act: Tensor<B, 3>, chunking: Chunking) -> Tensor<B, 3> {
         let act = self.input_layer_norm.forward(act);
-        let rows = act.dims()[0];
-        let chunk = chunking.rows.unwrap_or(rows).max(1);
+        // At most one tile of the hidden layer at a time (see `rows_per_tile`).
+        let [rows, columns, _] = act.dims();
+        let hidden_per_row = columns * self.transition1.weights.dims()[1];
+        let chunk = chunking.rows.unwrap_or(rows).min(rows_per_tile(hidden_per_row)).max(1);
         let mlp = |x: Tensor<B, 3>| self.transition2.forward(self.transition1.forward_relu(x));
         if chunk >= rows {
             return mlp(act);

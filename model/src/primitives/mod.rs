@@ -22,6 +22,18 @@ pub struct Chunking {
     pub attention: AttentionKernel,
 }
 
+/// Elements of the widest intermediate (a transition's hidden layer, the outer product mean's
+/// outer products) made at a time when no smaller row chunk is asked for: 8 MiB of float32,
+/// which stays in the CPU's cache for the matmul that reads it and stays below the size over
+/// which glibc's allocator returns each buffer to the kernel (and faults it back in on the next).
+/// Rows are independent, so the results do not change.
+pub const TILE_ELEMENTS: usize = 1 << 21;
+
+/// Rows per tile of an intermediate with `elements_per_row` elements per row (at least 1).
+pub fn rows_per_tile(elements_per_row: usize) -> usize {
+    (TILE_ELEMENTS / elements_per_row.max(1)).max(1)
+}
+
 pub use layer_norm::LayerNorm;
 pub use linear::{Linear, LinearInit};
 
