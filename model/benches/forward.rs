@@ -102,7 +102,7 @@ fn compare() {
         "ferrofold/jax",
         "peak_rss_MiB"
     );
-    for residues in residue_counts() {
+    for residues in residue_counts_or(&[64, 128]) {
         let case = root().join(format!("target/reference/model_1_ptm_{residues}"));
         if !case.join("features.npz").exists() {
             eprintln!(
@@ -164,12 +164,8 @@ fn memory() {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(20);
     let exe = std::env::current_exe().expect("this benchmark's path");
-    let residue_counts = match std::env::var("FERROFOLD_BENCH_RESIDUES") {
-        Ok(_) => residue_counts(),
-        Err(_) => vec![512, 1024],
-    };
     let mut rows = Vec::new();
-    for residues in residue_counts {
+    for residues in residue_counts_or(&[512, 1024]) {
         for kernel in ["fused", "reference"] {
             let started = Instant::now();
             let out = Command::new("sh")
@@ -331,12 +327,12 @@ fn multimer() {
     );
 }
 
-/// The cases' residue counts: `FERROFOLD_BENCH_RESIDUES=64,128` (the default).
-fn residue_counts() -> Vec<usize> {
+/// The cases' residue counts: `FERROFOLD_BENCH_RESIDUES=64,128`, or `default`.
+fn residue_counts_or(default: &[usize]) -> Vec<usize> {
     std::env::var("FERROFOLD_BENCH_RESIDUES")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![64, 128])
+        .unwrap_or_else(|| default.to_vec())
 }
 
 /// The fastest of `runs` calls of `f` after one warm-up call (on a shared machine, the least
@@ -374,7 +370,7 @@ fn block_profile() {
     );
     let chunking = Chunking::default();
     let mut rows = Vec::new();
-    for residues in residue_counts() {
+    for residues in residue_counts_or(&[64, 128]) {
         let (s, r, m, z) = (68usize, residues, 256usize, 128usize);
         let msa = Tensor::<B, 3>::random([s, r, m], burn::tensor::Distribution::Default, &device);
         let pair = Tensor::<B, 3>::random([r, r, z], burn::tensor::Distribution::Default, &device);
@@ -500,7 +496,7 @@ fn stages() {
     type B = ferrofold_model::CpuF32;
     let config = ModelConfig::preset("model_1_ptm").unwrap();
     let device = Default::default();
-    for residues in residue_counts() {
+    for residues in residue_counts_or(&[64, 128]) {
         let case = root().join(format!("target/reference/model_1_ptm_{residues}"));
         if !case.join("features.npz").exists() {
             eprintln!("{} missing: make it as the top of this file says", case.display());

@@ -16,7 +16,7 @@ use ndarray::{ArcArray, IxDyn};
 use rayon::prelude::*;
 
 use super::cpu_kernels::{
-    exp, from_f32_array, into_f32_array, softmax_row, standard_layout, vectorised,
+    from_f32_array, into_f32_array, logistic, softmax_row, standard_layout, vectorised,
 };
 use crate::CpuF32;
 
@@ -61,6 +61,17 @@ impl Strided {
         a as isize * self.strides[0] + b as isize * self.strides[1] + c as isize * self.strides[2]
     }
 
+    /// [`Strided::new`] of `array`, copied into standard layout first if its last axis (longer
+    /// than 1) is not contiguous.
+    fn contiguous_rows(array: ArcArray<f32, IxDyn>) -> Self {
+        let last = array.ndim() - 1;
+        if array.shape()[last] > 1 && array.strides()[last] != 1 {
+            Self::new(standard_layout(array))
+        } else {
+            Self::new(array)
+        }
+    }
+
     fn ptr(&self) -> *const f32 {
         self.array.as_ptr()
     }
@@ -86,19 +97,12 @@ pub(crate) fn gated_attention<B: Backend>(
         (Strided::new(array(query)), Strided::new(array(key)), Strided::new(array(value)));
     // Each bias row is read once per query block of every batch row or head that shares it: a
     // bias whose keys are not contiguous (the pair bias, heads last until permuted) is copied
-    // once into standard layout, so that those reads are contiguous.
+    // once, so that those reads, and the gate's, are contiguous slices.
     let biases: Vec<Strided> = std::iter::once(bias)
         .chain(pair_bias)
-        .map(|b| {
-            let b = array(b);
-            if b.shape()[3] > 1 && b.strides()[3] != 1 {
-                Strided::new(standard_layout(b))
-            } else {
-                Strided::new(b)
-            }
-        })
+        .map(|b| Strided::contiguous_rows(array(b)))
         .collect();
-    let gate = gate.map(|g| Strided::new(array(g)));
+    let gate = gate.map(|g| Strided::contiguous_rows(array(g)));
 
     let blocks = queries.div_ceil(QUERY_BLOCK);
     let tasks: Vec<(usize, usize, usize)> = (0..batch)
@@ -186,23 +190,17 @@ pub(crate) fn gated_attention<B: Backend>(
                     for r in 0..rows {
                         // gate is [b, q, h, e]: the query is its second axis.
                         let start = gate.offset(b, first + r, h);
-                        // SAFETY: `width` elements of `gate`'s last axis, and of this task's row.
+                        // SAFETY: `width` contiguous elements of `gate`'s last axis, and of this
+                        // task's row.
                         unsafe {
                             let row = std::slice::from_raw_parts_mut(
                                 out.offset(r as isize * row_stride),
                                 width,
                             );
-                            let base = gate.ptr().offset(start);
-                            if gate.strides[3] == 1 {
-                                let gate_row = std::slice::from_raw_parts(base, width);
-                                for (o, g) in row.iter_mut().zip(gate_row) {
-                                    *o *= 1.0 / (exp(-g) + 1.0);
-                                }
-                            } else {
-                                for (j, o) in row.iter_mut().enumerate() {
-                                    let g = *base.offset(j as isize * gate.strides[3]);
-                                    *o *= 1.0 / (exp(-g) + 1.0);
-                                }
+                            let gate_row =
+                                std::slice::from_raw_parts(gate.ptr().offset(start), width);
+                            for (o, &g) in row.iter_mut().zip(gate_row) {
+                                *o *= logistic(g);
                             }
                         }
                     }

@@ -171,9 +171,16 @@ fn map_rows_indexed<B: Backend, const D: usize>(
     row_fn: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Tensor<B, D> {
     let mut array: ArrayD<f32> = standard_layout(array).into_owned();
-    let width = array.shape().last().copied().unwrap_or(1).max(1);
+    let width = array.shape().last().copied().unwrap_or(1);
+    for_each_row(array.as_slice_mut().expect("standard layout"), width, row_fn);
+    from_f32_array(array.into_shared())
+}
+
+/// Applies `row_fn` to every row of `width` elements of `data` with the row's index: tasks of
+/// [`ELEMENTS_PER_TASK`] over rayon's threads, each [`vectorised`].
+fn for_each_row(data: &mut [f32], width: usize, row_fn: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let width = width.max(1);
     let rows_per_task = (ELEMENTS_PER_TASK / width).max(1);
-    let data = array.as_slice_mut().expect("standard layout");
     data.par_chunks_mut(width * rows_per_task).enumerate().for_each(|(task, rows)| {
         vectorised(
             #[inline(always)]
@@ -184,7 +191,12 @@ fn map_rows_indexed<B: Backend, const D: usize>(
             },
         )
     });
-    from_f32_array(array.into_shared())
+}
+
+/// 1 / (1 + e^(−x)).
+#[inline(always)]
+pub(crate) fn logistic(x: f32) -> f32 {
+    1.0 / (exp(-x) + 1.0)
 }
 
 /// A parameter vector as float32 values (`None` if it is not float32).
@@ -233,7 +245,7 @@ pub(crate) fn sigmoid<B: Backend, const D: usize>(
         #[inline(always)]
         |row| {
             for x in row.iter_mut() {
-                *x = 1.0 / (exp(-*x) + 1.0);
+                *x = logistic(*x);
             }
         },
     ))
@@ -282,26 +294,23 @@ pub(crate) fn linear<B: Backend>(
         out.set_len(rows * width);
     }
     if bias.is_some() || relu {
-        let rows_per_task = (ELEMENTS_PER_TASK / width.max(1)).max(1);
-        out.par_chunks_mut(width.max(1) * rows_per_task).for_each(|rows| {
-            vectorised(
-                #[inline(always)]
-                || {
-                    for row in rows.chunks_mut(width.max(1)) {
-                        if let Some(bias) = &bias {
-                            for (x, b) in row.iter_mut().zip(bias) {
-                                *x += b;
-                            }
-                        }
-                        if relu {
-                            for x in row.iter_mut() {
-                                *x = x.max(0.0);
-                            }
-                        }
+        for_each_row(
+            &mut out,
+            width,
+            #[inline(always)]
+            |_, row| {
+                if let Some(bias) = &bias {
+                    for (x, b) in row.iter_mut().zip(bias) {
+                        *x += b;
                     }
-                },
-            )
-        });
+                }
+                if relu {
+                    for x in row.iter_mut() {
+                        *x = x.max(0.0);
+                    }
+                }
+            },
+        );
     }
     let out = ArrayD::from_shape_vec(IxDyn(&[rows, width]), out).expect("its own size");
     Ok(from_f32_array(out.into_shared()))
