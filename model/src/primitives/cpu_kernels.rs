@@ -16,7 +16,9 @@ use std::any::Any;
 use burn::backend::ndarray::NdArrayTensor;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
-use ndarray::{ArcArray, ArrayD, IxDyn};
+use ndarray::{ArcArray, ArrayD, Ix2, IxDyn};
+
+use super::cpu_gemm;
 use rayon::prelude::*;
 
 /// Elements per rayon task: below this, splitting costs more than it saves.
@@ -252,8 +254,9 @@ pub(crate) fn sigmoid<B: Backend, const D: usize>(
 }
 
 /// `input @ weights + bias` (then ReLU with `relu`) for `input` `[rows, in]` and `weights`
-/// `[in, out]`: the GEMM writes an output that no pass zero-filled first, and the bias and the
-/// ReLU are one threaded pass after it.
+/// `[in, out]`: the GEMM writes an output that no pass zero-filled first. With AVX-512 the
+/// bias and the ReLU are applied as each tile is stored ([`cpu_gemm`]); otherwise matrixmultiply
+/// multiplies and the bias and the ReLU are one threaded pass after it.
 pub(crate) fn linear<B: Backend>(
     input: Tensor<B, 2>,
     weights: &Tensor<B, 2>,
@@ -271,46 +274,57 @@ pub(crate) fn linear<B: Backend>(
         unreachable!("matrices")
     };
     let mut out = Vec::<f32>::with_capacity(rows * width);
-    let (is, ws) = (input.strides(), weights.strides());
-    // SAFETY: the pointers and strides describe `input`, `weights` and `out` as they are; with
-    // β = 0 the GEMM writes every element of `out` without reading it.
-    unsafe {
-        matrixmultiply::sgemm(
-            rows,
-            depth,
-            width,
-            1.0,
-            input.as_ptr(),
-            is[0],
-            is[1],
-            weights.as_ptr(),
-            ws[0],
-            ws[1],
-            0.0,
-            out.as_mut_ptr(),
-            width as isize,
-            1,
-        );
-        out.set_len(rows * width);
-    }
-    if bias.is_some() || relu {
-        for_each_row(
-            &mut out,
-            width,
-            #[inline(always)]
-            |_, row| {
-                if let Some(bias) = &bias {
-                    for (x, b) in row.iter_mut().zip(bias) {
-                        *x += b;
+    if cpu_gemm::linear(
+        input.view().into_dimensionality::<Ix2>().expect("a matrix"),
+        weights.view().into_dimensionality::<Ix2>().expect("a matrix"),
+        bias.as_deref(),
+        relu,
+        out.spare_capacity_mut(),
+    ) {
+        // SAFETY: the kernel wrote every element.
+        unsafe { out.set_len(rows * width) };
+    } else {
+        let (is, ws) = (input.strides(), weights.strides());
+        // SAFETY: the pointers and strides describe `input`, `weights` and `out` as they are; with
+        // β = 0 the GEMM writes every element of `out` without reading it.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                depth,
+                width,
+                1.0,
+                input.as_ptr(),
+                is[0],
+                is[1],
+                weights.as_ptr(),
+                ws[0],
+                ws[1],
+                0.0,
+                out.as_mut_ptr(),
+                width as isize,
+                1,
+            );
+            out.set_len(rows * width);
+        }
+        if bias.is_some() || relu {
+            for_each_row(
+                &mut out,
+                width,
+                #[inline(always)]
+                |_, row| {
+                    if let Some(bias) = &bias {
+                        for (x, b) in row.iter_mut().zip(bias) {
+                            *x += b;
+                        }
                     }
-                }
-                if relu {
-                    for x in row.iter_mut() {
-                        *x = x.max(0.0);
+                    if relu {
+                        for x in row.iter_mut() {
+                            *x = x.max(0.0);
+                        }
                     }
-                }
-            },
-        );
+                },
+            );
+        }
     }
     let out = ArrayD::from_shape_vec(IxDyn(&[rows, width]), out).expect("its own size");
     Ok(from_f32_array(out.into_shared()))
