@@ -28,8 +28,8 @@ const DEPTH_BLOCK: usize = 256;
 /// Rows per rayon task.
 const ROWS_PER_TASK: usize = TILE_ROWS * 8;
 
-/// Whether this CPU runs [`linear`].
-pub(crate) fn available() -> bool {
+/// Whether this CPU has AVX-512, which the kernel needs.
+fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
@@ -40,10 +40,27 @@ pub(crate) fn available() -> bool {
     }
 }
 
+/// How a product is stored into the output: `scale · product`, plus what the output held where
+/// `accumulate`, plus `bias` (one per output column), then ReLU where `relu`: the operations
+/// and order of matrixmultiply's `α·A·B + β·C` (β 0 or 1) and the separate bias and ReLU passes.
+#[derive(Clone, Copy)]
+pub(crate) struct Store<'a> {
+    pub scale: f32,
+    pub accumulate: bool,
+    pub bias: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+impl Store<'_> {
+    /// The output is the product, nothing added.
+    pub(crate) const PLAIN: Store<'static> =
+        Store { scale: 1.0, accumulate: false, bias: None, relu: false };
+}
+
 /// Writes `input · weights (+ bias)`, then ReLU where `relu`, into `out` (`[rows, width]`,
-/// row-major; every element written). `input` is `[rows, depth]` with contiguous rows;
-/// `weights` `[depth, width]` in any layout. Returns `false`, writing nothing, where the CPU
-/// lacks AVX-512 or the input's rows are not contiguous.
+/// row-major; every element written), rows spread over rayon's threads. `input` is
+/// `[rows, depth]` with contiguous rows; `weights` `[depth, width]` in any layout. Returns
+/// `false`, writing nothing, where the CPU lacks AVX-512 or the input's rows are not contiguous.
 pub(crate) fn linear(
     input: ArrayView2<f32>,
     weights: ArrayView2<f32>,
@@ -52,40 +69,30 @@ pub(crate) fn linear(
     out: &mut [MaybeUninit<f32>],
 ) -> bool {
     let ((rows, depth), width) = (input.dim(), weights.dim().1);
-    let row_stride = input.strides()[0];
-    if !available() || (input.strides()[1] != 1 && depth > 1) || depth == 0 || width == 0 {
+    if input.strides()[1] != 1 && depth > 1 {
         return false;
     }
+    let Some(packed) = PackedWeights::new(weights) else { return false };
     assert_eq!(weights.dim().0, depth, "weights' rows are the input's columns");
     assert_eq!(out.len(), rows * width, "the output holds rows × width");
-    assert!(bias.is_none_or(|b| b.len() == width), "one bias per output");
-    #[cfg(target_arch = "x86_64")]
-    {
-        let packed = PackedWeights::new(weights);
-        let input = SendPtr(input.as_ptr());
-        out.par_chunks_mut(ROWS_PER_TASK * width).enumerate().for_each(|(task, out)| {
-            let first_row = task * ROWS_PER_TASK;
-            // SAFETY: AVX-512F is present (checked above); the pointers address `input`'s rows
-            // first_row.. (row_stride apart, `depth` contiguous each), the packed weights and
-            // this task's rows of `out`, which the task writes in full.
-            unsafe {
-                avx512::rows(
-                    out.len() / width,
-                    depth,
-                    width,
-                    input.get().offset(first_row as isize * row_stride),
-                    row_stride,
-                    &packed,
-                    bias,
-                    relu,
-                    out.as_mut_ptr().cast(),
-                )
-            }
-        });
-        true
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    unreachable!("available() is false")
+    let store = Store { bias, relu, ..Store::PLAIN };
+    let (input, row_stride) = (SendPtr(input.as_ptr()), input.strides()[0]);
+    out.par_chunks_mut(ROWS_PER_TASK * width).enumerate().for_each(|(task, out)| {
+        let first_row = task * ROWS_PER_TASK;
+        // SAFETY: `input`'s rows first_row.. (row_stride apart, `depth` contiguous each) and this
+        // task's rows of `out`, which it writes in full.
+        unsafe {
+            packed.multiply(
+                out.len() / width,
+                input.get().offset(first_row as isize * row_stride),
+                row_stride,
+                out.as_mut_ptr().cast(),
+                width,
+                store,
+            )
+        }
+    });
+    true
 }
 
 /// A raw pointer that rayon's tasks may share: they only read through it.
@@ -101,36 +108,87 @@ impl SendPtr {
     }
 }
 
-/// The weights in panels of [`PANEL`] outputs: panel `p` holds, input by input, the weights of
-/// outputs `p·PANEL..`, zero past the last output; 64-byte aligned for the vector loads.
-struct PackedWeights {
+/// The right-hand matrix of products, `[depth, width]`, in panels of [`PANEL`] columns: panel
+/// `p` holds, row by row, columns `p·PANEL..`, zero past the last column; 64-byte aligned for
+/// the vector loads.
+pub(crate) struct PackedWeights {
     buffer: Vec<f32>,
     start: usize,
     depth: usize,
+    width: usize,
 }
 
 impl PackedWeights {
-    fn new(weights: ArrayView2<f32>) -> Self {
+    /// `None` where the CPU lacks AVX-512 or the matrix is empty: multiply with matrixmultiply.
+    pub(crate) fn new(weights: ArrayView2<f32>) -> Option<Self> {
         let (depth, width) = weights.dim();
-        let panels = width.div_ceil(PANEL);
-        let len = panels * depth * PANEL;
+        let [row_stride, column_stride] = [0, 1].map(|axis| weights.strides()[axis]);
+        // SAFETY: the view's own pointer, shape and strides.
+        unsafe { Self::from_raw(weights.as_ptr(), depth, width, row_stride, column_stride) }
+    }
+
+    /// [`PackedWeights::new`] of the `[depth, width]` matrix at `matrix` with these strides.
+    ///
+    /// # Safety
+    /// Every element `matrix + k·row_stride + j·column_stride` (`k < depth`, `j < width`) is
+    /// readable.
+    pub(crate) unsafe fn from_raw(
+        matrix: *const f32,
+        depth: usize,
+        width: usize,
+        row_stride: isize,
+        column_stride: isize,
+    ) -> Option<Self> {
+        if !available() || depth == 0 || width == 0 {
+            return None;
+        }
+        let len = width.div_ceil(PANEL) * depth * PANEL;
         let mut buffer = vec![0f32; len + 16];
         let start = buffer.as_ptr().align_offset(64).min(16);
-        let packed = &mut buffer[start..start + len];
-        for (p, panel) in packed.chunks_exact_mut(depth * PANEL).enumerate() {
-            let outputs = p * PANEL..(width).min((p + 1) * PANEL);
+        for (p, panel) in buffer[start..start + len].chunks_exact_mut(depth * PANEL).enumerate() {
+            let columns = PANEL.min(width - p * PANEL);
             for (k, packed_row) in panel.chunks_exact_mut(PANEL).enumerate() {
-                for (slot, j) in packed_row.iter_mut().zip(outputs.clone()) {
-                    *slot = weights[[k, j]];
+                let row =
+                    matrix.offset(k as isize * row_stride + (p * PANEL) as isize * column_stride);
+                if column_stride == 1 {
+                    packed_row[..columns].copy_from_slice(std::slice::from_raw_parts(row, columns));
+                } else {
+                    for (j, slot) in packed_row[..columns].iter_mut().enumerate() {
+                        *slot = *row.offset(j as isize * column_stride);
+                    }
                 }
             }
         }
-        Self { buffer, start, depth }
+        Some(Self { buffer, start, depth, width })
     }
 
-    /// The packed weights of panel `p`, from input `k` on.
+    /// The packed weights of panel `p`, from row `k` on.
     fn panel(&self, p: usize, k: usize) -> *const f32 {
         self.buffer[self.start + (p * self.depth + k) * PANEL..].as_ptr()
+    }
+
+    /// `out ← input · self` as `store` says, on this thread, for `rows` rows of the input at
+    /// `input` (`depth` contiguous floats each, `input_stride` apart) into `out` (`width`
+    /// floats each, `out_stride` apart).
+    ///
+    /// # Safety
+    /// Those input elements are readable and those output elements writable (and, where
+    /// `store.accumulate`, initialised).
+    pub(crate) unsafe fn multiply(
+        &self,
+        rows: usize,
+        input: *const f32,
+        input_stride: isize,
+        out: *mut f32,
+        out_stride: usize,
+        store: Store,
+    ) {
+        assert!(store.bias.is_none_or(|b| b.len() == self.width), "one bias per output");
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `self` exists only where the CPU has AVX-512F; the rest is the caller's.
+        avx512::multiply(self, rows, input, input_stride, out, out_stride, store);
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no packed weights without AVX-512: {rows} {input:?} {input_stride} {out:?} {out_stride}");
     }
 }
 
@@ -138,42 +196,44 @@ impl PackedWeights {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{PackedWeights, DEPTH_BLOCK, PANEL, TILE_ROWS};
+    use super::{PackedWeights, Store, DEPTH_BLOCK, PANEL, TILE_ROWS};
 
-    /// `rows` rows of the output from the input rows at `input` (`row_stride` apart).
+    /// [`PackedWeights::multiply`].
     ///
     /// # Safety
-    /// AVX-512F present; `input` addresses `rows` rows of `depth` contiguous floats, `out`
-    /// `rows × width` writable floats.
+    /// AVX-512F present, and [`PackedWeights::multiply`]'s conditions.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn rows(
-        rows: usize,
-        depth: usize,
-        width: usize,
-        input: *const f32,
-        row_stride: isize,
+    pub(super) unsafe fn multiply(
         packed: &PackedWeights,
-        bias: Option<&[f32]>,
-        relu: bool,
+        rows: usize,
+        input: *const f32,
+        input_stride: isize,
         out: *mut f32,
+        out_stride: usize,
+        store: Store,
     ) {
+        let (depth, width) = (packed.depth, packed.width);
         for k in (0..depth).step_by(DEPTH_BLOCK) {
             let block = DEPTH_BLOCK.min(depth - k);
-            let step = Step { first: k == 0, last: k + block == depth, relu };
+            let step = Step {
+                overwrite: k == 0 && !store.accumulate,
+                last: k + block == depth,
+                scale: store.scale,
+                relu: store.relu,
+            };
             for row in (0..rows).step_by(TILE_ROWS) {
-                let a = input.offset(row as isize * row_stride).add(k);
+                let a = input.offset(row as isize * input_stride).add(k);
                 for p in 0..width.div_ceil(PANEL) {
                     let outputs = PANEL.min(width - p * PANEL);
                     let tile = Tile {
                         a,
-                        row_stride,
+                        a_stride: input_stride,
                         b: packed.panel(p, k),
                         depth: block,
-                        c: out.add(row * width + p * PANEL),
-                        out_stride: width,
+                        c: out.add(row * out_stride + p * PANEL),
+                        c_stride: out_stride,
                         masks: [mask(outputs), mask(outputs.saturating_sub(16))],
-                        bias: bias.map(|b| b.as_ptr().add(p * PANEL)),
+                        bias: store.bias.map(|b| b.as_ptr().add(p * PANEL)),
                     };
                     match TILE_ROWS.min(rows - row) {
                         12 => tile.run::<12>(step),
@@ -199,23 +259,25 @@ mod avx512 {
         ((1u32 << n.min(16)) - 1) as __mmask16
     }
 
-    /// Which block of inputs a tile's product is (the first writes the output, later ones add
-    /// to it, the last adds the bias and applies the ReLU).
+    /// What a tile's product over one block of inputs does to the output: the first block
+    /// overwrites it (unless accumulating), later ones add to it (matrixmultiply's β = 1), the
+    /// last adds the bias and applies the ReLU.
     #[derive(Clone, Copy)]
     struct Step {
-        first: bool,
+        overwrite: bool,
         last: bool,
+        scale: f32,
         relu: bool,
     }
 
     /// Up to [`TILE_ROWS`] rows × one panel of outputs over one block of inputs.
     struct Tile {
         a: *const f32,
-        row_stride: isize,
+        a_stride: isize,
         b: *const f32,
         depth: usize,
         c: *mut f32,
-        out_stride: usize,
+        c_stride: usize,
         masks: [__mmask16; 2],
         bias: Option<*const f32>,
     }
@@ -229,32 +291,41 @@ mod avx512 {
                 let b0 = _mm512_load_ps(self.b.add(k * PANEL));
                 let b1 = _mm512_load_ps(self.b.add(k * PANEL + 16));
                 for (i, acc) in acc.iter_mut().enumerate() {
-                    let a = _mm512_set1_ps(*self.a.offset(i as isize * self.row_stride).add(k));
+                    let a = _mm512_set1_ps(*self.a.offset(i as isize * self.a_stride).add(k));
                     acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
                     acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
                 }
             }
-            for (i, acc) in acc.iter().enumerate() {
-                for (half, (&mask, &sum)) in self.masks.iter().zip(acc).enumerate() {
-                    if mask == 0 {
-                        continue;
-                    }
-                    let c = self.c.add(i * self.out_stride + 16 * half);
-                    let mut v = sum;
-                    if !step.first {
-                        v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, c), v);
-                    }
-                    if step.last {
-                        if let Some(bias) = self.bias {
-                            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias.add(16 * half)));
-                        }
-                        if step.relu {
-                            v = _mm512_max_ps(v, _mm512_setzero_ps());
-                        }
-                    }
-                    _mm512_mask_storeu_ps(c, mask, v);
+            for (i, [low, high]) in acc.into_iter().enumerate() {
+                self.store(i, 0, low, step);
+                self.store(i, 1, high, step);
+            }
+        }
+
+        /// Stores `sum`, half `half` of row `i` of the tile, as `step` says.
+        #[target_feature(enable = "avx512f")]
+        #[inline]
+        unsafe fn store(&self, i: usize, half: usize, sum: __m512, step: Step) {
+            let mask = self.masks[half];
+            if mask == 0 {
+                return;
+            }
+            let c = self.c.add(i * self.c_stride + 16 * half);
+            let scale = _mm512_set1_ps(step.scale);
+            let mut v = if step.overwrite {
+                _mm512_mul_ps(scale, sum)
+            } else {
+                _mm512_fmadd_ps(scale, sum, _mm512_maskz_loadu_ps(mask, c))
+            };
+            if step.last {
+                if let Some(bias) = self.bias {
+                    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias.add(16 * half)));
+                }
+                if step.relu {
+                    v = _mm512_max_ps(v, _mm512_setzero_ps());
                 }
             }
+            _mm512_mask_storeu_ps(c, mask, v);
         }
     }
 }
@@ -340,6 +411,50 @@ mod tests {
                 assert!(same, "{rows}×{depth}×{width}, bias {}, relu {relu}", bias.is_some());
             }
         }
+    }
+
+    /// The attention's products: `out = 0.25·input·weights + out` into rows with a stride
+    /// (matrixmultiply's α = 0.25, β = 1; a power of two, so its edge tiles round alike).
+    #[test]
+    fn scaled_products_added_to_the_output_equal_matrixmultiplys_bit_for_bit() {
+        let (rows, depth, width, out_stride) = (45, 32, 37, 50);
+        let input = random(rows, depth, 7);
+        let weights = random(width, depth, 8);
+        let Some(packed) = PackedWeights::new(weights.t()) else {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        };
+        let initial = random(rows, out_stride, 9).into_raw_vec_and_offset().0;
+        let (mut ours, mut expected) = (initial.clone(), initial);
+        let store = Store { scale: 0.25, accumulate: true, ..Store::PLAIN };
+        // SAFETY: the pointers and strides describe the arrays above.
+        unsafe {
+            packed.multiply(
+                rows,
+                input.as_ptr(),
+                depth as isize,
+                ours.as_mut_ptr(),
+                out_stride,
+                store,
+            );
+            matrixmultiply::sgemm(
+                rows,
+                depth,
+                width,
+                0.25,
+                input.as_ptr(),
+                depth as isize,
+                1,
+                weights.as_ptr(),
+                1,
+                depth as isize,
+                1.0,
+                expected.as_mut_ptr(),
+                out_stride as isize,
+                1,
+            );
+        }
+        assert!(ours.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 pub mod activation;
 pub mod attention;
 mod cpu_attention;
-mod cpu_gemm;
+pub(crate) mod cpu_gemm;
 pub(crate) mod cpu_kernels;
 pub mod dropout;
 pub mod layer_norm;
