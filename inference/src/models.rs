@@ -78,7 +78,7 @@ pub(crate) fn load_model<B: Backend>(
     Ok(match &spec.weights {
         Weights::File(path) => match loaded {
             Some(loaded) => AlphaFold::load(&*loaded.read(path)?, config, device)?,
-            None => AlphaFold::load(&ParamFile::read(path)?, config, device)?,
+            None => AlphaFold::load_owned(ParamFile::read(path)?, config, device)?,
         },
         Weights::Bundled => AlphaFold::load(&bundled::params()?, config, device)?,
     })

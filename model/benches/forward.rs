@@ -50,7 +50,7 @@ fn time_ferrofold<B: Backend>(case: &Path, config: &ModelConfig) -> f64 {
     let device = B::Device::default();
     let model = {
         let params = ParamFile::read(&case.join("params/params_model_1_ptm.npz")).expect("params");
-        AlphaFold::<B>::load(&params, config, &device).expect("load")
+        AlphaFold::<B>::load_owned(params, config, &device).expect("load")
     };
     let batch = FeatureBatch::read(&case.join("features.npz")).expect("features");
     let times = (0..runs())
@@ -297,8 +297,7 @@ fn multimer() {
     let device = Default::default();
     let params = ParamFile::read(&params_path).expect("params");
     let model =
-        AlphaFold::<ferrofold_model::CpuF32>::load(&params, &config, &device).expect("load");
-    drop(params);
+        AlphaFold::<ferrofold_model::CpuF32>::load_owned(params, &config, &device).expect("load");
     let times: Vec<f64> = (0..runs())
         .map(|_| {
             let started = Instant::now();
@@ -503,7 +502,7 @@ fn stages() {
             continue;
         }
         let params = ParamFile::read(&case.join("params/params_model_1_ptm.npz")).expect("params");
-        let model = AlphaFold::<B>::load(&params, &config, &device).expect("load");
+        let model = AlphaFold::<B>::load_owned(params, &config, &device).expect("load");
         let batch = FeatureBatch::read(&case.join("features.npz")).expect("features");
         let inputs = batch.iteration::<B>(0, &config, &device).expect("inputs");
         let prev = Recycled::zeros(inputs.seq_mask.dims()[0], &config, &device);

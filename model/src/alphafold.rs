@@ -68,6 +68,15 @@ impl<B: Backend> AlphaFold<B> {
         Self::load_with_layout(file, config, device).map(|(model, _)| model)
     }
 
+    /// [`Self::load`], consuming the file: each of its tensors is freed as soon as the network
+    /// has taken it, so loading holds about one copy of the parameters at a time, not two.
+    pub fn load_owned(file: ParamFile, config: &ModelConfig, device: &B::Device) -> Result<Self> {
+        let mut builder = ParamBuilder::from_owned_file(file, device);
+        let model = Self::build(&mut builder, config);
+        builder.finish(&config.name)?;
+        Ok(model)
+    }
+
     /// [`Self::load`], with where each parameter lives in the file (to save it back).
     pub fn load_with_layout(
         file: &ParamFile,

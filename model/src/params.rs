@@ -114,6 +114,13 @@ fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
 
 enum Source<'a> {
     File(&'a ParamFile),
+    /// A file the builder owns: each tensor is taken out of it when first asked for, split into
+    /// its layers (`slices`, by name), and each layer moved into its module, so that the file
+    /// and the network are never both whole in memory.
+    OwnedFile {
+        file: ParamFile,
+        slices: BTreeMap<String, Vec<Option<Vec<f32>>>>,
+    },
     Random(Box<ChaCha8Rng>),
 }
 
@@ -127,6 +134,48 @@ pub struct ParamBuilder<'a, B: Backend> {
     requested: BTreeSet<String>,
     problems: Vec<ParamProblem>,
     layout: ParamLayout,
+}
+
+/// Slice `stack_offset` (`numel` values) of tensor `key` of `file`, zeros if it is missing or
+/// mis-shaped (recorded in `problems` once, at the first slice).
+fn take_slice(
+    file: &ParamFile,
+    key: &str,
+    full_shape: &[usize],
+    stack_offset: usize,
+    numel: usize,
+    problems: &mut Vec<ParamProblem>,
+) -> Vec<f32> {
+    match file.tensors.get(key) {
+        Some(raw) if file.fits(key, &raw.shape, full_shape) => {
+            if stack_offset == 0 {
+                let count = raw.data.iter().filter(|x| !x.is_finite()).count();
+                if count > 0 {
+                    problems.push(ParamProblem::NonFinite { name: key.to_string(), count });
+                }
+            }
+            raw.data[stack_offset * numel..(stack_offset + 1) * numel].to_vec()
+        }
+        Some(raw) => {
+            if stack_offset == 0 {
+                problems.push(ParamProblem::WrongShape {
+                    name: key.to_string(),
+                    expected: full_shape.to_vec(),
+                    found: raw.shape.clone(),
+                });
+            }
+            vec![0.0; numel]
+        }
+        None => {
+            if stack_offset == 0 {
+                problems.push(ParamProblem::Missing {
+                    name: key.to_string(),
+                    expected: full_shape.to_vec(),
+                });
+            }
+            vec![0.0; numel]
+        }
+    }
 }
 
 /// Where each parameter of a built module lives in AlphaFold's parameter file: its name, the
@@ -238,6 +287,13 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         Self::new(Source::File(file), device)
     }
 
+    /// [`Self::from_file`], consuming the file: each tensor's layers are moved into their
+    /// modules, so loading holds about one copy of the parameters, not two. Each parameter can
+    /// be asked for once (a second request is reported as missing).
+    pub fn from_owned_file(file: ParamFile, device: &B::Device) -> Self {
+        Self::new(Source::OwnedFile { file, slices: BTreeMap::new() }, device)
+    }
+
     pub fn random(seed: u64, device: &B::Device) -> Self {
         Self::new(Source::Random(Box::new(ChaCha8Rng::seed_from_u64(seed))), device)
     }
@@ -304,37 +360,58 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
         full_shape.extend_from_slice(shape);
         self.requested.insert(key.clone());
         let values: Vec<f32> = match &mut self.source {
-            Source::File(file) => match file.tensors.get(&key) {
-                Some(raw) if file.fits(&key, &raw.shape, &full_shape) => {
-                    if stack_offset == 0 {
-                        let count = raw.data.iter().filter(|x| !x.is_finite()).count();
-                        if count > 0 {
-                            self.problems
-                                .push(ParamProblem::NonFinite { name: key.clone(), count });
+            Source::File(file) => {
+                take_slice(file, &key, &full_shape, stack_offset, numel, &mut self.problems)
+            }
+            Source::OwnedFile { file, slices } => {
+                match slices.get_mut(&key) {
+                    // A layer stack's slice, split off the file's tensor earlier: moved, not
+                    // copied. Taken before: a module asked twice, which this source cannot serve.
+                    Some(stack) => {
+                        stack.get_mut(stack_offset).and_then(Option::take).unwrap_or_else(|| {
+                            self.problems.push(ParamProblem::Missing {
+                                name: format!("{key} (layer {stack_offset}, asked for twice)"),
+                                expected: full_shape.clone(),
+                            });
+                            vec![0.0; numel]
+                        })
+                    }
+                    None => match file.tensors.remove(&key) {
+                        Some(raw) if file.fits(&key, &raw.shape, &full_shape) => {
+                            let count = raw.data.iter().filter(|x| !x.is_finite()).count();
+                            if count > 0 {
+                                let name = key.clone();
+                                self.problems.push(ParamProblem::NonFinite { name, count });
+                            }
+                            // Split into its layers, each moved into its module when asked
+                            // for: the file's memory goes as the network's comes.
+                            let mut stack: Vec<Option<Vec<f32>>> = if raw.data.len() == numel {
+                                vec![Some(raw.data)]
+                            } else {
+                                raw.data.chunks(numel.max(1)).map(|s| Some(s.to_vec())).collect()
+                            };
+                            let values = stack[stack_offset].take().expect("one slice per layer");
+                            slices.insert(key.clone(), stack);
+                            values
                         }
-                    }
-                    raw.data[stack_offset * numel..(stack_offset + 1) * numel].to_vec()
+                        other => {
+                            // Missing or mis-shaped: put back for `finish` to name as the
+                            // borrowing source does.
+                            if let Some(raw) = other {
+                                file.tensors.insert(key.clone(), raw);
+                            }
+                            take_slice(
+                                file,
+                                &key,
+                                &full_shape,
+                                stack_offset,
+                                numel,
+                                &mut self.problems,
+                            )
+                        }
+                    },
                 }
-                Some(raw) => {
-                    if stack_offset == 0 {
-                        self.problems.push(ParamProblem::WrongShape {
-                            name: key.clone(),
-                            expected: full_shape.clone(),
-                            found: raw.shape.clone(),
-                        });
-                    }
-                    vec![0.0; numel]
-                }
-                None => {
-                    if stack_offset == 0 {
-                        self.problems.push(ParamProblem::Missing {
-                            name: key.clone(),
-                            expected: full_shape.clone(),
-                        });
-                    }
-                    vec![0.0; numel]
-                }
-            },
+            }
             Source::Random(rng) => init.sample(rng, numel),
         };
         Tensor::<B, 1>::from_data(
@@ -373,8 +450,13 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
     /// tensor (a file that passes holds exactly the network's parameters).
     pub fn finish(self, preset: &str) -> Result<()> {
         let mut problems = self.problems;
-        let source_name = match &self.source {
-            Source::File(file) => {
+        let file = match &self.source {
+            Source::File(file) => Some(*file),
+            Source::OwnedFile { file, .. } => Some(file),
+            Source::Random(_) => None,
+        };
+        let source_name = match file {
+            Some(file) => {
                 for (name, raw) in &file.tensors {
                     if !self.requested.contains(name) {
                         problems.push(ParamProblem::Unexpected {
@@ -385,7 +467,7 @@ impl<'a, B: Backend> ParamBuilder<'a, B> {
                 }
                 file.source_name.clone()
             }
-            Source::Random(_) => "random initialisation".to_string(),
+            None => "random initialisation".to_string(),
         };
         if !problems.is_empty() {
             return Err(ModelError::ParamMismatch {

@@ -17,6 +17,7 @@ use ferrofold_model::primitives::Chunking;
 use ferrofold_model::trunk::TrunkCapture;
 use ferrofold_model::Pass;
 use ferrofold_model::{AlphaFold, CpuF32, CpuF64, FeatureBatch, ModelConfig, ParamFile};
+use ferrofold_model::{ModelError, ParamProblem};
 use ferrofold_tests::check;
 use ferrofold_tests::reduced_case;
 use ndarray::ArrayD;
@@ -38,8 +39,10 @@ struct Case<B: Backend> {
 fn case<B: Backend>() -> Case<B> {
     let device = B::Device::default();
     let config = ModelConfig::preset("reduced").unwrap();
+    // Consuming the file: the parity of every block checks that each tensor reaches its module
+    // before the file drops it.
     let params = ParamFile::read(&reduced_case("params_reduced.npz")).unwrap();
-    let model = AlphaFold::load(&params, &config, &device).unwrap();
+    let model = AlphaFold::load_owned(params, &config, &device).unwrap();
     let batch = FeatureBatch::read(&reduced_case("features.npz")).unwrap();
     Case { model, config, batch, device }
 }
@@ -386,4 +389,25 @@ fn no_template_features_equal_fully_masked_templates() {
     // The templates do matter when they are not masked.
     let pair = "representations/pair";
     assert!(ferrofold_tests::relative_error(&full[pair], &without[pair]) > 1e-3);
+}
+
+/// Consuming the file keeps the checks: a missing tensor and an unexpected one are both named.
+#[test]
+fn a_consumed_parameter_file_still_names_missing_and_unexpected_tensors() {
+    let config = ModelConfig::preset("reduced").unwrap();
+    let mut params = ParamFile::read(&reduced_case("params_reduced.npz")).unwrap();
+    let missing = params.tensors.keys().next().unwrap().clone();
+    let raw = params.tensors.remove(&missing).unwrap();
+    params.tensors.insert("not_alphafold//weights".to_string(), raw);
+    let Err(ModelError::ParamMismatch { problems, .. }) =
+        AlphaFold::<CpuF32>::load_owned(params, &config, &Default::default())
+    else {
+        panic!("a file without one of the network's tensors must not load");
+    };
+    assert!(problems
+        .iter()
+        .any(|p| matches!(p, ParamProblem::Missing { name, .. } if *name == missing)));
+    assert!(problems.iter().any(
+        |p| matches!(p, ParamProblem::Unexpected { name, .. } if name == "not_alphafold//weights")
+    ));
 }

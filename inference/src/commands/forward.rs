@@ -74,8 +74,7 @@ fn forward<B: burn::prelude::Backend>(args: ForwardArgs, device: &B::Device) -> 
     config.attention_kernel = args.attention.into();
     let params = ParamFile::read(&args.params)?;
     let device = device.clone();
-    let model = AlphaFold::<B>::load(&params, &config, &device)?;
-    drop(params);
+    let model = AlphaFold::<B>::load_owned(params, &config, &device)?;
     let batch = FeatureBatch::read(&args.features)?;
     let iterations = batch.num_iterations()?;
     let bar = ProgressBar::new(iterations as u64).with_style(
