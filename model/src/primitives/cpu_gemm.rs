@@ -333,55 +333,13 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::primitives::cpu_kernels::linear_with_matrixmultiply;
     use ndarray::{s, Array2};
     use rand::{Rng, SeedableRng};
 
     fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         Array2::from_shape_fn((rows, cols), |_| rng.random_range(-1.0..1.0))
-    }
-
-    /// matrixmultiply's product, then the bias and the ReLU as separate passes: what the
-    /// linear layers computed before this kernel.
-    fn reference(
-        input: ArrayView2<f32>,
-        weights: ArrayView2<f32>,
-        bias: Option<&[f32]>,
-        relu: bool,
-    ) -> Vec<f32> {
-        let ((rows, depth), width) = (input.dim(), weights.dim().1);
-        let mut out = vec![f32::NAN; rows * width];
-        let (is, ws) = (input.strides(), weights.strides());
-        // SAFETY: pointers and strides describe the arrays; β = 0 ignores `out`'s NaNs.
-        unsafe {
-            matrixmultiply::sgemm(
-                rows,
-                depth,
-                width,
-                1.0,
-                input.as_ptr(),
-                is[0],
-                is[1],
-                weights.as_ptr(),
-                ws[0],
-                ws[1],
-                0.0,
-                out.as_mut_ptr(),
-                width as isize,
-                1,
-            );
-        }
-        for row in out.chunks_mut(width) {
-            for (j, x) in row.iter_mut().enumerate() {
-                if let Some(bias) = bias {
-                    *x += bias[j];
-                }
-                if relu {
-                    *x = x.max(0.0);
-                }
-            }
-        }
-        out
     }
 
     /// Every tail (rows not a multiple of 12, outputs not of 32 or 16, inputs over one block
@@ -406,7 +364,7 @@ mod tests {
                 assert!(linear(input, weights, bias, relu, out.spare_capacity_mut()));
                 // SAFETY: `linear` wrote every element.
                 unsafe { out.set_len(rows * width) };
-                let expected = reference(input, weights, bias, relu);
+                let expected = linear_with_matrixmultiply(input, weights, bias, relu);
                 let same = out.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits());
                 assert!(same, "{rows}×{depth}×{width}, bias {}, relu {relu}", bias.is_some());
             }

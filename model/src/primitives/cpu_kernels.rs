@@ -16,7 +16,7 @@ use std::any::Any;
 use burn::backend::ndarray::NdArrayTensor;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
-use ndarray::{ArcArray, ArrayD, Ix2, IxDyn};
+use ndarray::{ArcArray, ArrayD, ArrayView2, Ix2, IxDyn};
 
 use super::cpu_gemm;
 use rayon::prelude::*;
@@ -254,9 +254,8 @@ pub(crate) fn sigmoid<B: Backend, const D: usize>(
 }
 
 /// `input @ weights + bias` (then ReLU with `relu`) for `input` `[rows, in]` and `weights`
-/// `[in, out]`: the GEMM writes an output that no pass zero-filled first. With AVX-512 the
-/// bias and the ReLU are applied as each tile is stored ([`cpu_gemm`]); otherwise matrixmultiply
-/// multiplies and the bias and the ReLU are one threaded pass after it.
+/// `[in, out]`, on ferrofold's AVX-512 kernel ([`cpu_gemm`]) where it applies, else
+/// [`linear_with_matrixmultiply`].
 pub(crate) fn linear<B: Backend>(
     input: Tensor<B, 2>,
     weights: &Tensor<B, 2>,
@@ -270,64 +269,73 @@ pub(crate) fn linear<B: Backend>(
         return Err(from_f32_array(input));
     };
     let Ok(bias) = bias else { return Err(from_f32_array(input)) };
-    let (&[rows, depth], &[_, width]) = (input.shape(), weights.shape()) else {
-        unreachable!("matrices")
-    };
+    let [input, weights] =
+        [&input, &weights].map(|a| a.view().into_dimensionality::<Ix2>().expect("a matrix"));
+    let (rows, width) = (input.dim().0, weights.dim().1);
     let mut out = Vec::<f32>::with_capacity(rows * width);
-    if cpu_gemm::linear(
-        input.view().into_dimensionality::<Ix2>().expect("a matrix"),
-        weights.view().into_dimensionality::<Ix2>().expect("a matrix"),
-        bias.as_deref(),
-        relu,
-        out.spare_capacity_mut(),
-    ) {
+    if cpu_gemm::linear(input, weights, bias.as_deref(), relu, out.spare_capacity_mut()) {
         // SAFETY: the kernel wrote every element.
         unsafe { out.set_len(rows * width) };
     } else {
-        let (is, ws) = (input.strides(), weights.strides());
-        // SAFETY: the pointers and strides describe `input`, `weights` and `out` as they are; with
-        // β = 0 the GEMM writes every element of `out` without reading it.
-        unsafe {
-            matrixmultiply::sgemm(
-                rows,
-                depth,
-                width,
-                1.0,
-                input.as_ptr(),
-                is[0],
-                is[1],
-                weights.as_ptr(),
-                ws[0],
-                ws[1],
-                0.0,
-                out.as_mut_ptr(),
-                width as isize,
-                1,
-            );
-            out.set_len(rows * width);
-        }
-        if bias.is_some() || relu {
-            for_each_row(
-                &mut out,
-                width,
-                #[inline(always)]
-                |_, row| {
-                    if let Some(bias) = &bias {
-                        for (x, b) in row.iter_mut().zip(bias) {
-                            *x += b;
-                        }
-                    }
-                    if relu {
-                        for x in row.iter_mut() {
-                            *x = x.max(0.0);
-                        }
-                    }
-                },
-            );
-        }
+        out = linear_with_matrixmultiply(input, weights, bias.as_deref(), relu);
     }
     let out = ArrayD::from_shape_vec(IxDyn(&[rows, width]), out).expect("its own size");
     Ok(from_f32_array(out.into_shared()))
+}
+
+/// [`linear`] with matrixmultiply (CPUs without AVX-512, inputs whose rows are not contiguous):
+/// the GEMM writes an output that no pass zero-filled first, and the bias and the ReLU are one
+/// threaded pass after it.
+pub(crate) fn linear_with_matrixmultiply(
+    input: ArrayView2<f32>,
+    weights: ArrayView2<f32>,
+    bias: Option<&[f32]>,
+    relu: bool,
+) -> Vec<f32> {
+    let ((rows, depth), width) = (input.dim(), weights.dim().1);
+    let mut out = Vec::<f32>::with_capacity(rows * width);
+    let (is, ws) = (input.strides(), weights.strides());
+    // SAFETY: the pointers and strides describe `input`, `weights` and `out` as they are; with
+    // β = 0 the GEMM writes every element of `out` without reading it.
+    unsafe {
+        matrixmultiply::sgemm(
+            rows,
+            depth,
+            width,
+            1.0,
+            input.as_ptr(),
+            is[0],
+            is[1],
+            weights.as_ptr(),
+            ws[0],
+            ws[1],
+            0.0,
+            out.as_mut_ptr(),
+            width as isize,
+            1,
+        );
+        out.set_len(rows * width);
+    }
+    if bias.is_some() || relu {
+        for_each_row(
+            &mut out,
+            width,
+            #[inline(always)]
+            |_, row| {
+                if let Some(bias) = bias {
+                    for (x, b) in row.iter_mut().zip(bias) {
+                        *x += b;
+                    }
+                }
+                if relu {
+                    for x in row.iter_mut() {
+                        *x = x.max(0.0);
+                    }
+                }
+            },
+        );
+    }
+    out
 }
 
 /// `a + b` for tensors of one shape, in one threaded pass (into `a`'s buffer where `a` holds it
