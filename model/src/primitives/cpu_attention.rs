@@ -171,9 +171,8 @@ pub(crate) fn gated_attention<B: Backend>(
     let blocks_per_task = if batch * heads >= 16 { blocks.max(1) } else { 1 };
     let tasks: Vec<(usize, usize, usize)> = (0..batch)
         .flat_map(|b| {
-            (0..heads).flat_map(move |h| {
-                (0..blocks).step_by(blocks_per_task.max(1)).map(move |k| (b, h, k))
-            })
+            (0..heads)
+                .flat_map(move |h| (0..blocks).step_by(blocks_per_task).map(move |k| (b, h, k)))
         })
         .collect();
     // [b, q, h, e]: each task writes its blocks' rows of its head, straight from the GEMM.
