@@ -35,10 +35,9 @@ pub(crate) fn exp(x: f32) -> f32 {
     // ln 2 in two parts, so that n·LN2_HIGH is exact.
     const LN2_HIGH: f32 = 0.693_359_4;
     const LN2_LOW: f32 = -2.121_944_4e-4;
-    // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
-    const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let rounded = x * LOG2_E + ROUND;
+    let n = rounded - ROUND;
     let r = x - n * LN2_HIGH - n * LN2_LOW;
     let mut p = 1.987_569_1e-4;
     p = p * r + 1.398_199_9e-3;
@@ -47,7 +46,20 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    y * power_of_two(rounded)
+}
+
+/// 1.5·2²³: adding and subtracting it rounds a float32 of magnitude below 2²² to the nearest
+/// integer, which the sum then holds in its last bits, in two's complement.
+const ROUND: f32 = 12_582_912.0;
+
+/// 2ⁿ for `rounded` = [`ROUND`] + n, n in [−126, 127], from `rounded`'s bits: n + 127 (in
+/// [1, 254]) shifted into the exponent field, the shift dropping the bits of `ROUND`. Not from
+/// `n as i32`: Rust's float-to-integer cast saturates and maps NaN to 0, which the compiler
+/// does lane by lane in scalar code, where this stays in vector registers.
+#[inline(always)]
+fn power_of_two(rounded: f32) -> f32 {
+    f32::from_bits(rounded.to_bits().wrapping_add(127) << 23)
 }
 
 /// Runs `work` inside a function compiled for AVX2 where this CPU has it, so that the loops
@@ -555,6 +567,13 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert!(exp(-1e9) < 1e-37 && exp(-1e9) >= 0.0);
         assert!(exp(1e9).is_finite());
+    }
+
+    #[test]
+    fn powers_of_two_from_the_rounding_constant_are_exact() {
+        for n in -126..=127 {
+            assert_eq!(power_of_two(n as f32 + ROUND), 2f32.powi(n), "2^{n}");
+        }
     }
 
     /// The AVX2 build of a kernel gives the baseline build's bits: the claim that lets results
