@@ -29,7 +29,7 @@ const DEPTH_BLOCK: usize = 256;
 const ROWS_PER_TASK: usize = TILE_ROWS * 8;
 
 /// Whether this CPU has AVX-512, which the kernel needs.
-fn available() -> bool {
+pub(crate) fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")

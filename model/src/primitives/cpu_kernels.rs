@@ -405,9 +405,7 @@ pub(crate) fn masked_gate<B: Backend>(
 
 /// The product of AlphaFold's triangle multiplication on `[r, r, c]` arrays, channels last:
 /// outgoing `out[i, j, c] = Σ_k a[i, k, c] · b[j, k, c]`, incoming
-/// `out[i, j, c] = Σ_k a[k, i, c] · b[k, j, c]`. One channel per rayon task, each a
-/// single-threaded GEMM reading and writing the channels-last layout through its strides: no
-/// permuted copies, and no GEMM threads nested inside rayon's.
+/// `out[i, j, c] = Σ_k a[k, i, c] · b[k, j, c]`.
 pub(crate) fn triangle_product<B: Backend>(
     a: Tensor<B, 3>,
     b: Tensor<B, 3>,
@@ -418,6 +416,172 @@ pub(crate) fn triangle_product<B: Backend>(
     let (&[a0, a1, c], &[b0, b1, _]) = (a.shape(), b.shape()) else {
         unreachable!("rank-3 tensors")
     };
+    let (a, b) = (a.as_slice().expect("standard layout"), b.as_slice().expect("standard layout"));
+    let shapes = ([a0, a1, c], [b0, b1]);
+    let (rows, columns) = if outgoing { (a0, b0) } else { (a1, b1) };
+    let out = triangle_product_channels_first(a, b, shapes, outgoing)
+        .unwrap_or_else(|| triangle_product_strided(a, b, shapes, outgoing));
+    let out = ArrayD::from_shape_vec(IxDyn(&[rows, columns, c]), out).expect("its own size");
+    Ok(from_f32_array(out.into_shared()))
+}
+
+/// [`triangle_product`] with ferrofold's GEMM (`None` where the CPU lacks AVX-512): the operands
+/// copied channels first (`[c, i, k]` for `a`, `[c, r, r]` for `b`), one `[i, k] · [k, j]`
+/// product per channel and rayon task, the products copied back channels last. The copies are
+/// three passes over memory in tiles; the GEMM that reads the channels-last layout in place
+/// gathers each operand element by element, channel after channel (bench/RESULTS.md).
+fn triangle_product_channels_first(
+    a: &[f32],
+    b: &[f32],
+    ([a0, a1, c], [b0, b1]): ([usize; 3], [usize; 2]),
+    outgoing: bool,
+) -> Option<Vec<f32>> {
+    let (rows, columns, depth) = if outgoing { (a0, b0, a1) } else { (a1, b1, a0) };
+    if !cpu_gemm::available() || c * rows * columns * depth == 0 {
+        return None;
+    }
+    // left[ch] = [i, k]: a's channels moved first; incoming also swaps a's two residue axes.
+    let left = channels_first(a, a0, a1, c, !outgoing);
+    let right = channels_first(b, b0, b1, c, false);
+    let mut products = Vec::<f32>::with_capacity(c * rows * columns);
+    let products_ptr = products.as_mut_ptr() as usize;
+    (0..c).into_par_iter().for_each(|channel| {
+        let right = &right[channel * b0 * b1..][..b0 * b1];
+        // [k, j]: outgoing right[ch][j, k] read transposed, incoming right[ch][k, j] as it is.
+        let (row_stride, column_stride) = if outgoing { (1, b1) } else { (b1, 1) };
+        // SAFETY: `right` holds depth × columns elements at these strides.
+        let weights = unsafe {
+            cpu_gemm::PackedWeights::from_raw(
+                right.as_ptr(),
+                depth,
+                columns,
+                row_stride as isize,
+                column_stride as isize,
+            )
+        }
+        .expect("AVX-512 (checked above) and a non-empty product");
+        // SAFETY: this channel's rows of `left` ([rows, depth]) and of `products` ([rows,
+        // columns]), which no other task writes.
+        unsafe {
+            weights.multiply(
+                rows,
+                left[channel * rows * depth..].as_ptr(),
+                depth as isize,
+                (products_ptr as *mut f32).add(channel * rows * columns),
+                columns,
+                cpu_gemm::Store::PLAIN,
+            );
+        }
+    });
+    // SAFETY: every channel's products were written above.
+    unsafe { products.set_len(c * rows * columns) };
+    Some(channels_last(&products, c, rows * columns))
+}
+
+/// `x` (`[d0, d1, c]`, standard layout) as `[c, d0, d1]`, or `[c, d1, d0]` where `swap`.
+fn channels_first(x: &[f32], d0: usize, d1: usize, c: usize, swap: bool) -> Vec<f32> {
+    let mut out = Vec::<f32>::with_capacity(x.len());
+    let out_ptr = out.as_mut_ptr() as usize;
+    let plane = d0 * d1;
+    if swap {
+        // For each j of axis 1: its [d0, c] rows, transposed into out[c][j][..d0].
+        (0..d1).into_par_iter().for_each(|j| {
+            // SAFETY: in bounds of `x` and `out`; task j writes out[·][j][·] only.
+            unsafe {
+                transpose(
+                    x.as_ptr().add(j * c),
+                    d1 * c,
+                    d0,
+                    c,
+                    (out_ptr as *mut f32).add(j * d0),
+                    plane,
+                )
+            }
+        });
+    } else {
+        // x as a [d0·d1, c] matrix, transposed, in blocks of rows.
+        let block = TRANSPOSE_TILE * 64;
+        (0..plane.div_ceil(block)).into_par_iter().for_each(|task| {
+            let first = task * block;
+            // SAFETY: in bounds of `x` and `out`; each task writes its own columns of `out`'s
+            // rows.
+            unsafe {
+                transpose(
+                    x.as_ptr().add(first * c),
+                    c,
+                    block.min(plane - first),
+                    c,
+                    (out_ptr as *mut f32).add(first),
+                    plane,
+                )
+            }
+        });
+    }
+    // SAFETY: every element was written above.
+    unsafe { out.set_len(x.len()) };
+    out
+}
+
+/// `x` (`[c, plane]`) as `[plane, c]`.
+fn channels_last(x: &[f32], c: usize, plane: usize) -> Vec<f32> {
+    let mut out = Vec::<f32>::with_capacity(x.len());
+    let out_ptr = out.as_mut_ptr() as usize;
+    let block = TRANSPOSE_TILE * 64;
+    (0..plane.div_ceil(block)).into_par_iter().for_each(|task| {
+        let first = task * block;
+        // SAFETY: in bounds of `x` and `out`; each task writes its own rows of `out`.
+        unsafe {
+            transpose(
+                x.as_ptr().add(first),
+                plane,
+                c,
+                block.min(plane - first),
+                (out_ptr as *mut f32).add(first * c),
+                c,
+            )
+        }
+    });
+    // SAFETY: every element was written above.
+    unsafe { out.set_len(x.len()) };
+    out
+}
+
+/// Side of the square tiles of [`transpose`]: a cache line of floats.
+const TRANSPOSE_TILE: usize = 16;
+
+/// `dst[j·dst_stride + i] = src[i·src_stride + j]` for `i < rows`, `j < columns`, tile by tile,
+/// so that each cache line read or written is used whole.
+///
+/// # Safety
+/// Those elements of `src` readable and of `dst` writable.
+unsafe fn transpose(
+    src: *const f32,
+    src_stride: usize,
+    rows: usize,
+    columns: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+) {
+    for i0 in (0..rows).step_by(TRANSPOSE_TILE) {
+        for j0 in (0..columns).step_by(TRANSPOSE_TILE) {
+            for j in j0..columns.min(j0 + TRANSPOSE_TILE) {
+                for i in i0..rows.min(i0 + TRANSPOSE_TILE) {
+                    *dst.add(j * dst_stride + i) = *src.add(i * src_stride + j);
+                }
+            }
+        }
+    }
+}
+
+/// [`triangle_product`] where ferrofold's GEMM is not available: one channel per rayon task,
+/// each a single-threaded GEMM (the `gemm` crate) reading and writing the channels-last layout
+/// through its strides, no GEMM threads nested inside rayon's.
+fn triangle_product_strided(
+    a: &[f32],
+    b: &[f32],
+    ([a0, a1, c], [b0, b1]): ([usize; 3], [usize; 2]),
+    outgoing: bool,
+) -> Vec<f32> {
     // Rows i, columns j, contraction k, and the strides of each operand's (row, column).
     let (rows, columns, depth) = if outgoing { (a0, b0, a1) } else { (a1, b1, a0) };
     let (lhs_rs, lhs_cs, rhs_rs, rhs_cs) =
@@ -452,8 +616,7 @@ pub(crate) fn triangle_product<B: Backend>(
             );
         }
     });
-    let out = ArrayD::from_shape_vec(IxDyn(&[rows, columns, c]), out).expect("its own size");
-    Ok(from_f32_array(out.into_shared()))
+    out
 }
 
 /// `array` in standard layout, copied (over threads) only if it is not.
@@ -538,8 +701,10 @@ mod tests {
     #[test]
     fn triangle_products_equal_burns_matmuls() {
         // Channels last, as triangle multiplication makes them; `b` also as a permuted view.
-        let (a, a_ref) = pair([6, 6, 5], 1.0);
-        let (b, b_ref) = pair([6, 6, 5], 1.0);
+        // 37 residues and 19 channels: more than a GEMM panel (32 columns) and a transposed
+        // tile (16), neither a multiple of them.
+        let (a, a_ref) = pair([37, 37, 19], 1.0);
+        let (b, b_ref) = pair([37, 37, 19], 1.0);
         let (b, b_ref) = (b.swap_dims(0, 1), b_ref.swap_dims(0, 1));
         let channels_first = |x: Tensor<Reference, 3>| x.permute([2, 0, 1]);
         // outgoing: out[i, j] = Σ_k a[i, k] b[j, k]; incoming: Σ_k a[k, i] b[k, j].
@@ -551,8 +716,16 @@ mod tests {
         let fused = |outgoing| {
             triangle_product(a.clone(), b.clone(), outgoing).unwrap_or_else(|_| panic!("kernel"))
         };
-        assert_close(fused(true), outgoing);
-        assert_close(fused(false), incoming);
+        assert_close(fused(true), outgoing.clone());
+        assert_close(fused(false), incoming.clone());
+        // The fallback for CPUs without AVX-512, on this one.
+        let (a, b) = (into_f32_array(a).unwrap(), standard_layout(into_f32_array(b).unwrap()));
+        let (a, b) = (a.as_slice().unwrap(), b.as_slice().unwrap());
+        for (outgoing, expected) in [(true, outgoing), (false, incoming)] {
+            let strided = triangle_product_strided(a, b, ([37, 37, 19], [37, 37]), outgoing);
+            let strided = ArrayD::from_shape_vec(IxDyn(&[37, 37, 19]), strided).unwrap();
+            assert_close(from_f32_array(strided.into_shared()), expected);
+        }
     }
 
     #[test]
