@@ -425,11 +425,13 @@ pub(crate) fn triangle_product<B: Backend>(
     Ok(from_f32_array(out.into_shared()))
 }
 
-/// [`triangle_product`] with ferrofold's GEMM (`None` where the CPU lacks AVX-512): the operands
-/// copied channels first (`[c, i, k]` for `a`, `[c, r, r]` for `b`), one `[i, k] · [k, j]`
-/// product per channel and rayon task, the products copied back channels last. The copies are
-/// three passes over memory in tiles; the GEMM that reads the channels-last layout in place
-/// gathers each operand element by element, channel after channel (bench/RESULTS.md).
+/// [`triangle_product`] with ferrofold's GEMM (`None` where the CPU lacks AVX-512), a group of
+/// [`CHANNEL_GROUP`] channels at a time: the group's channels of each operand copied channels
+/// first (`[g, i, k]` from `a`, `[g, r, r]` from `b`), one `[i, k] · [k, j]` product per channel
+/// and rayon task, the products copied into their channels of the channels-last output. The
+/// copies are passes over memory in tiles; the GEMM that reads the channels-last layout in place
+/// gathers each operand element by element, channel after channel (bench/RESULTS.md). Groups
+/// bound the copies to three `[g, r, r]` buffers beside the output.
 fn triangle_product_channels_first(
     a: &[f32],
     b: &[f32],
@@ -440,110 +442,136 @@ fn triangle_product_channels_first(
     if !cpu_gemm::available() || c * rows * columns * depth == 0 {
         return None;
     }
-    // left[ch] = [i, k]: a's channels moved first; incoming also swaps a's two residue axes.
-    let left = channels_first(a, a0, a1, c, !outgoing);
-    let right = channels_first(b, b0, b1, c, false);
-    let mut products = Vec::<f32>::with_capacity(c * rows * columns);
-    let products_ptr = products.as_mut_ptr() as usize;
-    (0..c).into_par_iter().for_each(|channel| {
-        let right = &right[channel * b0 * b1..][..b0 * b1];
-        // [k, j]: outgoing right[ch][j, k] read transposed, incoming right[ch][k, j] as it is.
-        let (row_stride, column_stride) = if outgoing { (1, b1) } else { (b1, 1) };
-        // SAFETY: `right` holds depth × columns elements at these strides.
-        let weights = unsafe {
-            cpu_gemm::PackedWeights::from_raw(
-                right.as_ptr(),
-                depth,
-                columns,
-                row_stride as isize,
-                column_stride as isize,
-            )
-        }
-        .expect("AVX-512 (checked above) and a non-empty product");
-        // SAFETY: this channel's rows of `left` ([rows, depth]) and of `products` ([rows,
-        // columns]), which no other task writes.
-        unsafe {
-            weights.multiply(
-                rows,
-                left[channel * rows * depth..].as_ptr(),
-                depth as isize,
-                (products_ptr as *mut f32).add(channel * rows * columns),
-                columns,
-                cpu_gemm::Store::PLAIN,
-            );
-        }
-    });
-    // SAFETY: every channel's products were written above.
-    unsafe { products.set_len(c * rows * columns) };
-    Some(channels_last(&products, c, rows * columns))
+    let group = CHANNEL_GROUP.min(c);
+    let (mut left, mut right) = (vec![0f32; group * a0 * a1], vec![0f32; group * b0 * b1]);
+    let mut products = vec![0f32; group * rows * columns];
+    let mut out = Vec::<f32>::with_capacity(rows * columns * c);
+    for first in (0..c).step_by(group) {
+        let channels = first..c.min(first + group);
+        // left[g] = [i, k]: incoming also swaps a's two residue axes.
+        channels_first(a, [a0, a1, c], channels.clone(), !outgoing, &mut left);
+        channels_first(b, [b0, b1, c], channels.clone(), false, &mut right);
+        let products_ptr = products.as_mut_ptr() as usize;
+        channels.clone().into_par_iter().for_each(|channel| {
+            let g = channel - first;
+            let right = &right[g * b0 * b1..][..b0 * b1];
+            // [k, j]: outgoing right[g][j, k] read transposed, incoming right[g][k, j] as it is.
+            let (row_stride, column_stride) = if outgoing { (1, b1) } else { (b1, 1) };
+            // SAFETY: `right` holds depth × columns elements at these strides.
+            let weights = unsafe {
+                cpu_gemm::PackedWeights::from_raw(
+                    right.as_ptr(),
+                    depth,
+                    columns,
+                    row_stride as isize,
+                    column_stride as isize,
+                )
+            }
+            .expect("AVX-512 (checked above) and a non-empty product");
+            // SAFETY: channel g's rows of `left` ([rows, depth]) and of `products` ([rows,
+            // columns]), which no other task writes.
+            unsafe {
+                weights.multiply(
+                    rows,
+                    left[g * rows * depth..].as_ptr(),
+                    depth as isize,
+                    (products_ptr as *mut f32).add(g * rows * columns),
+                    columns,
+                    cpu_gemm::Store::PLAIN,
+                );
+            }
+        });
+        // SAFETY: `out` has room for rows × columns × c; this writes the group's channels.
+        unsafe { channels_last(&products, channels, rows * columns, out.as_mut_ptr(), c) };
+    }
+    // SAFETY: every group's channels were written above.
+    unsafe { out.set_len(rows * columns * c) };
+    Some(out)
 }
 
-/// `x` (`[d0, d1, c]`, standard layout) as `[c, d0, d1]`, or `[c, d1, d0]` where `swap`.
-fn channels_first(x: &[f32], d0: usize, d1: usize, c: usize, swap: bool) -> Vec<f32> {
-    let mut out = Vec::<f32>::with_capacity(x.len());
-    let out_ptr = out.as_mut_ptr() as usize;
-    let plane = d0 * d1;
+/// Channels per group of [`triangle_product_channels_first`]: a cache line of float32s, so that
+/// the copies read and write the channels-last arrays a whole line at a time.
+const CHANNEL_GROUP: usize = 16;
+
+/// Channels `channels` of `x` (`[d0, d1, c]`, standard layout) into `out` as `[g, d0, d1]`, or
+/// `[g, d1, d0]` where `swap`.
+fn channels_first(
+    x: &[f32],
+    [d0, d1, c]: [usize; 3],
+    channels: std::ops::Range<usize>,
+    swap: bool,
+    out: &mut [f32],
+) {
+    let (plane, g) = (d0 * d1, channels.len());
+    assert!(x.len() == plane * c && out.len() >= plane * g && channels.end <= c);
+    let (x, out_ptr) = (x[channels.start..].as_ptr() as usize, out.as_mut_ptr() as usize);
     if swap {
-        // For each j of axis 1: its [d0, c] rows, transposed into out[c][j][..d0].
+        // For each j of axis 1: its [d0, g] rows, transposed into out[·][j][..d0].
         (0..d1).into_par_iter().for_each(|j| {
-            // SAFETY: in bounds of `x` and `out`; task j writes out[·][j][·] only.
+            // SAFETY: in bounds of `x` and `out` (asserted above); task j writes out[·][j][·]
+            // only.
             unsafe {
                 transpose(
-                    x.as_ptr().add(j * c),
+                    (x as *const f32).add(j * c),
                     d1 * c,
                     d0,
-                    c,
+                    g,
                     (out_ptr as *mut f32).add(j * d0),
                     plane,
                 )
             }
         });
     } else {
-        // x as a [d0·d1, c] matrix, transposed, in blocks of rows.
+        // x as a [d0·d1, c] matrix, the group's columns transposed, in blocks of rows.
         let block = TRANSPOSE_TILE * 64;
         (0..plane.div_ceil(block)).into_par_iter().for_each(|task| {
             let first = task * block;
-            // SAFETY: in bounds of `x` and `out`; each task writes its own columns of `out`'s
-            // rows.
+            // SAFETY: in bounds of `x` and `out` (asserted above); each task writes its own
+            // columns of `out`'s rows.
             unsafe {
                 transpose(
-                    x.as_ptr().add(first * c),
+                    (x as *const f32).add(first * c),
                     c,
                     block.min(plane - first),
-                    c,
+                    g,
                     (out_ptr as *mut f32).add(first),
                     plane,
                 )
             }
         });
     }
-    // SAFETY: every element was written above.
-    unsafe { out.set_len(x.len()) };
-    out
 }
 
-/// `x` (`[c, plane]`) as `[plane, c]`.
-fn channels_last(x: &[f32], c: usize, plane: usize) -> Vec<f32> {
-    let mut out = Vec::<f32>::with_capacity(x.len());
-    let out_ptr = out.as_mut_ptr() as usize;
+/// `x` (`[g, plane]`, the channels `channels`) into those channels of `out` (`[plane, c]`).
+///
+/// # Safety
+/// `out` has room for `plane × c` elements.
+unsafe fn channels_last(
+    x: &[f32],
+    channels: std::ops::Range<usize>,
+    plane: usize,
+    out: *mut f32,
+    c: usize,
+) {
+    let g = channels.len();
+    assert!(x.len() >= g * plane && channels.end <= c);
+    let out = out.add(channels.start) as usize;
     let block = TRANSPOSE_TILE * 64;
     (0..plane.div_ceil(block)).into_par_iter().for_each(|task| {
         let first = task * block;
-        // SAFETY: in bounds of `x` and `out`; each task writes its own rows of `out`.
+        // SAFETY: in bounds of `x` (asserted) and `out` (the caller's); each task writes its
+        // own rows of `out`.
         unsafe {
             transpose(
                 x.as_ptr().add(first),
                 plane,
-                c,
+                g,
                 block.min(plane - first),
-                (out_ptr as *mut f32).add(first * c),
+                (out as *mut f32).add(first * c),
                 c,
             )
         }
     });
-    // SAFETY: every element was written above.
-    unsafe { out.set_len(x.len()) };
-    out
 }
 
 /// Side of the square tiles of [`transpose`]: a cache line of floats.
