@@ -5,7 +5,7 @@ use crate::primitives::activation::sigmoid;
 use burn::prelude::*;
 
 use crate::params::ParamBuilder;
-use crate::primitives::cpu_kernels;
+use crate::primitives::{cpu_kernels, cpu_triangle};
 use crate::primitives::{LayerNorm, Linear, LinearInit};
 
 #[derive(Module, Debug)]
@@ -131,9 +131,9 @@ impl<B: Backend> TriangleMultiplication<B> {
             }
         };
         let (left, right) = match if self.outgoing {
-            cpu_kernels::triangle_product(left, right, true)
+            cpu_triangle::triangle_product(left, right, true)
         } else {
-            cpu_kernels::triangle_product(right, left, false).map_err(|(r, l)| (l, r))
+            cpu_triangle::triangle_product(right, left, false).map_err(|(r, l)| (l, r))
         } {
             Ok(product) => {
                 let product = self.center_layer_norm.forward(product);

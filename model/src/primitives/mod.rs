@@ -5,6 +5,7 @@ pub mod attention;
 mod cpu_attention;
 pub(crate) mod cpu_gemm;
 pub(crate) mod cpu_kernels;
+pub(crate) mod cpu_triangle;
 pub mod dropout;
 pub mod layer_norm;
 pub mod linear;
