@@ -129,16 +129,14 @@ fn channels_first(
         });
     } else {
         // x as a [d0·d1, c] matrix, the group's columns transposed, in blocks of rows.
-        let block = TRANSPOSE_TILE * 64;
-        (0..plane.div_ceil(block)).into_par_iter().for_each(|task| {
-            let first = task * block;
+        for_each_block(plane, |first, len| {
             // SAFETY: in bounds of `x` and `out` (asserted above); each task writes its own
             // columns of `out`'s rows.
             unsafe {
                 transpose(
                     (x as *const f32).add(first * c),
                     c,
-                    block.min(plane - first),
+                    len,
                     g,
                     (out_ptr as *mut f32).add(first),
                     plane,
@@ -162,22 +160,22 @@ unsafe fn channels_last(
     let g = channels.len();
     assert!(x.len() >= g * plane && channels.end <= c);
     let out = out.add(channels.start) as usize;
-    let block = TRANSPOSE_TILE * 64;
-    (0..plane.div_ceil(block)).into_par_iter().for_each(|task| {
-        let first = task * block;
+    for_each_block(plane, |first, len| {
         // SAFETY: in bounds of `x` (asserted) and `out` (the caller's); each task writes its
         // own rows of `out`.
         unsafe {
-            transpose(
-                x.as_ptr().add(first),
-                plane,
-                g,
-                block.min(plane - first),
-                (out as *mut f32).add(first * c),
-                c,
-            )
+            transpose(x.as_ptr().add(first), plane, g, len, (out as *mut f32).add(first * c), c)
         }
     });
+}
+
+/// `work(first, len)` for the blocks of `TRANSPOSE_TILE · 64` positions that split `0..plane`, over
+/// rayon's threads.
+fn for_each_block(plane: usize, work: impl Fn(usize, usize) + Sync + Send) {
+    let block = TRANSPOSE_TILE * 64;
+    (0..plane.div_ceil(block))
+        .into_par_iter()
+        .for_each(|task| work(task * block, block.min(plane - task * block)));
 }
 
 /// Side of the square tiles of [`transpose`]: a cache line of floats.
